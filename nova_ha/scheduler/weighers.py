@@ -28,9 +28,14 @@ class HAFailoverWeigher(weights.BaseHostWeigher):
     def weight_multiplier(self, host_state):
         return conf.CONF.ha_scheduler.failover_weight_multiplier
 
+    def weigh_objects(self, weighed_obj_list, spec_obj):
+        # Only failovers are weighed: skip the per-host work otherwise.
+        if (not self.weight_multiplier(None)
+                or not request.request_facts(spec_obj).is_failover):
+            return [0.0] * len(weighed_obj_list)
+        return super().weigh_objects(weighed_obj_list, spec_obj)
+
     def _weigh_object(self, host_state, spec_obj):
-        if not self.weight_multiplier(host_state):
-            return 0.0
         return policy.failover_preference(
             request.request_facts(spec_obj), hosts.view_of(host_state))
 

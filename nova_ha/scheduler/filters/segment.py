@@ -5,29 +5,21 @@ outside it would not find its disks.  Evacuations are always confined (and,
 under the ``reserved_host`` recovery method, go to reserved hosts only); cold
 and live migrations and resizes are confined too unless
 ``[ha_scheduler] confine_all_moves`` is false.  Boots and unshelves have no
-source host and pass; so does every move whose source is in no segment.
+source host and pass without a look at the hosts; so does every move whose
+source is in no segment.
 """
 
-from nova.scheduler import filters
-from oslo_log import log as logging
-
 from nova_ha import conf
-from nova_ha.scheduler import hosts
+from nova_ha.scheduler.filters import base
 from nova_ha.scheduler import policy
-from nova_ha.scheduler import request
-
-LOG = logging.getLogger(__name__)
+from nova_ha.scheduler.request import RequestKind
 
 
-class HASegmentFilter(filters.BaseHostFilter):
+class HASegmentFilter(base.HAHostFilter):
 
-    RUN_ON_REBUILD = False
+    def restricts(self, facts_of):
+        return facts_of().kind is not RequestKind.PLACEMENT
 
-    def host_passes(self, host_state, spec_obj):
-        verdict = policy.segment_boundary(
-            request.request_facts(spec_obj), hosts.view_of(host_state),
-            conf.CONF.ha_scheduler.confine_all_moves)
-        if not verdict.passes:
-            LOG.debug('%(host)s fails HASegmentFilter: %(why)s',
-                      {'host': host_state.host, 'why': verdict.reason})
-        return verdict.passes
+    def verdict(self, view, facts_of):
+        return policy.segment_boundary(
+            facts_of(), view, conf.CONF.ha_scheduler.confine_all_moves)
