@@ -6,11 +6,15 @@ plugins that run inside Nova services read their options from nova.conf.
 
 from oslo_config import cfg
 
+from nova_ha.conf import engine
+from nova_ha.conf import fencing
+from nova_ha.conf import history
 from nova_ha.conf import scheduler
+from nova_ha.conf import servicegroup
 
 CONF = cfg.CONF
 
-_MODULES = (scheduler,)
+_MODULES = (scheduler, servicegroup, engine, fencing, history)
 
 for _module in _MODULES:
     _module.register_opts(CONF)
