@@ -1,10 +1,66 @@
-"""Options of nova_ha.engine (filled in by the engine work)."""
+"""Options of nova-ha-engine (the recovery engine)."""
 
 from oslo_config import cfg
 
-GROUP = cfg.OptGroup('engine', title='nova-ha engine')
+GROUP = cfg.OptGroup(
+    'engine', title='nova-ha recovery engine',
+    help='How nova-ha-engine listens, talks to Nova and recovers hosts and '
+         'VMs.')
 
-OPTS = []
+OPTS = [
+    cfg.StrOpt('cloud', default='nova-ha',
+               help='Name of the clouds.yaml entry (openstacksdk) with admin '
+                    'credentials for Nova\'s API. The engine negotiates the '
+                    'highest compute microversion both sides support.'),
+    cfg.StrOpt('nova_topic', default='versioned_notifications',
+               help='Topic of Nova\'s versioned notifications (Nova needs '
+                    '[notifications] notification_format = versioned or '
+                    'both).'),
+    cfg.StrOpt('monitor_topic', default='nova_ha',
+               help='Topic on which nova-ha monitors publish host, VM and '
+                    'process events (schema nova-ha.event/1, see README).'),
+    cfg.StrOpt('coordination_url', default='file:///var/lib/nova-ha/locks',
+               help='tooz URL for the locks that keep engines from acting '
+                    'twice: redis://, etcd3+http://, zookeeper:// for '
+                    'several engines on several machines; file:// for '
+                    'engines on one machine.'),
+    cfg.IntOpt('max_concurrent_evacuations', default=10, min=1,
+               help='Evacuations of one failed host in flight at once, '
+                    'started in ha:priority order.'),
+    cfg.FloatOpt('evacuation_timeout', default=600.0, min=1.0,
+                 help='Seconds to wait for one VM\'s evacuation (and power '
+                      'state restore) before recording it as failed.'),
+    cfg.FloatOpt('poll_interval', default=1.0, min=0.01,
+                 help='Seconds between checks of Nova\'s state while '
+                      'waiting.'),
+    cfg.IntOpt('fence_attempts', default=3, min=1,
+               help='Fencing attempts before giving up; without a '
+                    'confirmed power-off no VM is evacuated.'),
+    cfg.FloatOpt('fence_retry_delay', default=5.0, min=0.0,
+                 help='Seconds between fencing attempts.'),
+    cfg.FloatOpt('storm_max_share', default=0.5, min=0.0, max=1.0,
+                 help='When more than this share of a segment\'s hosts are '
+                      'down at once the engine suspects a partition: it '
+                      'alerts and does not evacuate.'),
+    cfg.FloatOpt('storm_settle_time', default=1.0, min=0.0,
+                 help='Seconds the engine lets other host-down reports of '
+                      'the same segment arrive before it judges the storm '
+                      'guard: hosts lost to one partition are reported '
+                      'within moments of each other. Adds to the time to '
+                      'recovery; 0 judges each report at once.'),
+    cfg.IntOpt('vm_restart_max_attempts', default=3, min=0,
+               help='Restarts of one crashed VM within '
+                    'vm_restart_window before the engine stops and '
+                    'escalates.'),
+    cfg.FloatOpt('vm_restart_window', default=3600.0, min=1.0,
+                 help='Window (seconds) over which VM restarts are '
+                      'counted.'),
+    cfg.FloatOpt('nova_down_wait', default=120.0, min=1.0,
+                 help='When nova-compute dies on a live host, seconds to '
+                      'wait for Nova to see the service down before '
+                      'disabling it (disabling a service Nova believes up '
+                      'makes nova-api call the dead compute over RPC).'),
+]
 
 
 def register_opts(conf):
@@ -13,4 +69,4 @@ def register_opts(conf):
 
 
 def list_opts():
-    return {GROUP: OPTS} if OPTS else {}
+    return {GROUP: OPTS}

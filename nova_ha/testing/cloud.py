@@ -155,6 +155,27 @@ class HACloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.admin_api.post_aggregate_action(
             agg_id, {'set_metadata': {'metadata': metadata}})
 
+    def sdk_connection(self):
+        """An openstacksdk Connection to the in-process nova-api as admin.
+
+        The API runs behind wsgi-intercept with Nova's keystone stub, which
+        reads the caller from X-Auth-* headers instead of a token.
+        """
+        from keystoneauth1 import noauth
+        from keystoneauth1 import session as ks_session
+        import openstack.connection
+
+        project = self.api_fixture.project_id
+        session = ks_session.Session(
+            auth=noauth.NoAuth(),
+            additional_headers={'X-Auth-User': 'admin', 'X-User-Id': 'admin',
+                                'X-Auth-Project-Id': project,
+                                'X-Project-Id': project,
+                                'X-Roles': 'reader,member,admin'})
+        return openstack.connection.Connection(
+            session=session, compute_endpoint_override=self.api_fixture.base_url,
+            compute_api_version='2')
+
     # -- servers ----------------------------------------------------------
 
     def boot_server(self, name, ha=True, priority=None, host=None,

@@ -1,0 +1,113 @@
+"""nova-ha-engine: the recovery engine service.
+
+    nova-ha-engine --config-file /etc/nova-ha/nova-ha.conf
+
+Reads [engine], [fencing], [history] and oslo.messaging's transport_url
+from its config; Nova's admin credentials come from clouds.yaml
+([engine] cloud).  On start it resumes any recovery an engine left open.
+"""
+
+import signal
+import sys
+import threading
+
+from oslo_config import cfg
+from oslo_log import log as logging
+import oslo_messaging as messaging
+
+from nova_ha import conf as ha_conf
+from nova_ha.notifier import engine as ha_engine
+from nova_ha.notifier import environment
+from nova_ha.notifier import listener
+from nova_ha.notifier import nova as ha_nova
+from nova_ha.notifier import recovery
+
+LOG = logging.getLogger(__name__)
+
+
+def settings_from(conf):
+    e = conf.engine
+    flow = recovery.FlowSettings(
+        evacuation_timeout=e.evacuation_timeout,
+        poll_interval=e.poll_interval,
+        max_concurrent_evacuations=e.max_concurrent_evacuations,
+        fence_attempts=e.fence_attempts,
+        fence_retry_delay=e.fence_retry_delay)
+    return ha_engine.EngineSettings(
+        flow=flow, storm_max_share=e.storm_max_share,
+        storm_settle_time=e.storm_settle_time,
+        vm_restart_max_attempts=e.vm_restart_max_attempts,
+        vm_restart_window=e.vm_restart_window,
+        nova_down_wait=e.nova_down_wait)
+
+
+def make_fencer(conf):
+    from nova_ha import fencing
+
+    def fence(host):
+        timeout, poll = fencing.fence_timeouts(conf)
+        try:
+            driver = fencing.fencer_for(host, conf)
+        except fencing.FenceError as e:
+            from nova_ha.fencing import base
+            return base.FenceResult(
+                host=host, driver='none', outcome=base.FenceOutcome.FAILED,
+                power_state=base.PowerState.UNKNOWN, detail=str(e),
+                elapsed_s=0.0, attempts=0)
+        return driver.fence(timeout, poll)
+    return fence
+
+
+def resume_open_recoveries(engine):
+    for incident in engine.env.history.list_incidents(
+            open_only=True, kind=ha_engine.HOST_FAILURE):
+        LOG.warning('resuming recovery %s of %s left open by an engine '
+                    'that stopped', incident.key, incident.host)
+        from nova_ha.notifier import events
+        engine._run(engine.handle_host_down, events.Event(
+            events.HOST_DOWN, incident.host, incident.opened_at,
+            source='resume'))
+
+
+def main(argv=None):
+    conf = ha_conf.CONF
+    logging.register_options(conf)
+    messaging.set_transport_defaults('nova-ha')
+    conf(sys.argv[1:] if argv is None else argv, project='nova-ha',
+         prog='nova-ha-engine')
+    logging.setup(conf, 'nova-ha')
+    from nova_ha.history import store as history_store
+
+    history = history_store.HistoryStore(conf.history.connection)
+    history.upgrade()
+    env = environment.Environment(
+        ha_nova.NovaGateway.from_cloud(conf.engine.cloud), history,
+        make_fencer(conf),
+        environment.ToozLocks(conf.engine.coordination_url))
+    engine = ha_engine.Engine(env, settings_from(conf))
+    transport = messaging.get_notification_transport(conf)
+    listeners = listener.build_listeners(transport, engine,
+                                         conf.engine.nova_topic,
+                                         conf.engine.monitor_topic)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    signal.signal(signal.SIGINT, lambda *a: stop.set())
+    for item in listeners:
+        item.start()
+    resume_open_recoveries(engine)
+    LOG.info('nova-ha-engine listening on %s and %s',
+             conf.engine.nova_topic, conf.engine.monitor_topic)
+    stop.wait()
+    LOG.info('stopping: finishing running flows')
+    for item in listeners:
+        item.stop()
+    for item in listeners:
+        item.wait()
+    engine.stop()
+    env.locks.stop()
+    history.close()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""The engine: takes validated events, runs the right flow, records it all.
+
+Threads: the listener calls ``submit`` from oslo.messaging's executor; each
+flow runs on the engine's worker pool, so a long evacuation never blocks
+the intake of events.  Duplicates are stopped at three levels: the report id
+(replays of one message), an in-process set of hosts being recovered, and,
+across engines, a tooz lock per host plus the history's incident records
+(an open incident is the current failure of its host).
+"""
+
+import collections
+import concurrent.futures
+import dataclasses
+import datetime
+import threading
+
+from oslo_log import log as logging
+
+from nova_ha.notifier import decisions
+from nova_ha.notifier import events
+from nova_ha.notifier import process_flow
+from nova_ha.notifier import recovery
+from nova_ha.notifier import vm_flow
+
+LOG = logging.getLogger(__name__)
+
+HOST_FAILURE = 'host_failure'
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineSettings:
+    flow: recovery.FlowSettings = recovery.FlowSettings()
+    storm_max_share: float = 0.5
+    storm_settle_time: float = 1.0
+    vm_restart_max_attempts: int = 3
+    vm_restart_window: float = 3600.0
+    nova_down_wait: float = 120.0
+    workers: int = 8
+    seen_ids: int = 10000
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class Engine:
+
+    def __init__(self, env, settings=EngineSettings(), now=utcnow):
+        self.env = env
+        self.settings = settings
+        self.now = now
+        self.ledger = vm_flow.RestartLedger(settings.vm_restart_window)
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.workers, thread_name_prefix='nova-ha-flow')
+        self._lock = threading.Lock()
+        self._seen = collections.OrderedDict()
+        self._recovering = set()
+        self._down = set()       # hosts reported down and not back up
+        self.futures = []
+
+    # -- intake -------------------------------------------------------------
+
+    def submit_monitor_message(self, event_type, payload, publisher=None):
+        parsed = events.parse_monitor_event(event_type, payload, self.now(),
+                                            publisher)
+        return self._take(parsed)
+
+    def submit_nova_notification(self, event_type, payload, publisher=None):
+        parsed = events.parse_nova_notification(event_type, payload,
+                                                self.now(), publisher)
+        return self._take(parsed)
+
+    def _take(self, parsed):
+        if parsed is None:
+            return None
+        if isinstance(parsed, events.Rejection):
+            LOG.error('rejected message %s from %s: %s; message: %s',
+                      parsed.event_type, parsed.publisher, parsed.reason,
+                      parsed.excerpt)
+            self.env.record('event.rejected', 'rejected %s: %s' % (
+                parsed.event_type, parsed.reason), outcome='rejected',
+                detail={'publisher': parsed.publisher,
+                        'excerpt': parsed.excerpt})
+            return parsed
+        if self._replayed(parsed):
+            self.env.record('event.duplicate', 'replayed report %s of %s on '
+                            '%s dropped' % (parsed.id, parsed.type,
+                                            parsed.host), host=parsed.host,
+                            instance=parsed.instance)
+            return None
+        self.env.record('event.received', '%s on %s%s' % (
+            parsed.type, parsed.host,
+            (' (%s)' % parsed.cause) if parsed.cause else ''),
+            host=parsed.host, instance=parsed.instance,
+            detail=parsed.to_dict())
+        self._dispatch(parsed)
+        return parsed
+
+    def _replayed(self, event):
+        if not event.id:
+            return False
+        with self._lock:
+            if event.id in self._seen:
+                return True
+            self._seen[event.id] = True
+            while len(self._seen) > self.settings.seen_ids:
+                self._seen.popitem(last=False)
+        return False
+
+    def _dispatch(self, event):
+        if event.type == events.HOST_DOWN:
+            with self._lock:
+                self._down.add(event.host)
+            self._run(self.handle_host_down, event)
+        elif event.type == events.HOST_UP:
+            with self._lock:
+                self._down.discard(event.host)
+        elif event.type == events.VM_FAILURE:
+            self._run(self.handle_vm_failure, event)
+        elif event.type == events.USER_STOP:
+            self.ledger.note_user_stop(event.instance, self.env.monotonic())
+        elif event.type == events.PROCESS_DOWN:
+            self._run(process_flow.on_process_down, self.env,
+                      self.settings.flow, event, self.settings.nova_down_wait)
+        elif event.type == events.PROCESS_UP:
+            self._run(process_flow.on_process_up, self.env, event)
+
+    def _run(self, fn, *args):
+        future = self._pool.submit(self._guarded, fn, *args)
+        with self._lock:
+            self.futures = [f for f in self.futures if not f.done()]
+            self.futures.append(future)
+        return future
+
+    def _guarded(self, fn, *args):
+        try:
+            return fn(*args)
+        except Exception as e:
+            LOG.exception('flow %s failed', fn.__name__)
+            self.env.record('alert', 'flow %s failed: %s' % (
+                fn.__name__, e), outcome='error')
+            return 'error'
+
+    def wait_idle(self, timeout=None):
+        """Wait for every flow started so far (tests, shutdown)."""
+        while True:
+            with self._lock:
+                pending = [f for f in self.futures if not f.done()]
+            if not pending:
+                return
+            concurrent.futures.wait(pending, timeout=timeout)
+
+    def stop(self):
+        self._pool.shutdown(wait=True)
+
+    # -- host failure -------------------------------------------------------
+
+    def handle_host_down(self, event):
+        host = event.host
+        with self._lock:
+            if host in self._recovering:
+                self.env.record('event.duplicate', 'recovery of %s already '
+                                'running here' % host, host=host)
+                return 'duplicate'
+            self._recovering.add(host)
+        try:
+            lock = self.env.locks.try_lock('host-' + host)
+            if lock is None:
+                self.env.record('event.duplicate', 'another engine is '
+                                'recovering %s' % host, host=host)
+                return 'duplicate'
+            try:
+                return self._recover_host(event)
+            finally:
+                lock.release()
+        finally:
+            with self._lock:
+                self._recovering.discard(host)
+
+    def _recover_host(self, event):
+        host = event.host
+        history = self.env.history
+        current = history.list_incidents(host=host, kind=HOST_FAILURE)
+        latest = current[-1] if current else None
+        if latest is not None and latest.is_open:
+            # An engine died mid-recovery (we hold the host lock now):
+            # finish its work from the recorded steps.
+            self.env.record('decision', 'resuming interrupted recovery %s of'
+                            ' %s' % (latest.key, host), host=host,
+                            incident=latest.key)
+            return self._run_recovery(host, latest.key)
+        service = self.env.nova.service(host)
+        if latest is not None and service and \
+                service['status'] == 'disabled' and \
+                (service['disabled_reason'] or '').startswith('nova-ha:'):
+            self.env.record('event.duplicate', '%s was already recovered '
+                            '(%s) and stays disabled until an operator '
+                            'brings it back' % (host, latest.key), host=host,
+                            incident=latest.key)
+            return 'duplicate'
+        aggregates = self.env.nova.aggregates()
+        view = recovery.host_view_from_aggregates(aggregates, host)
+        if view.segment is not None and self.settings.storm_settle_time:
+            # Hosts lost to one partition are reported within moments of
+            # each other; judging the first report alone would fence it
+            # before the storm is visible.  A short, bounded debounce
+            # (Kubernetes' node controller has the same grace) lets the
+            # other reports arrive.
+            self.env.sleep(self.settings.storm_settle_time)
+        segment_hosts = set()
+        if view.segment is not None:
+            for agg in aggregates:
+                if agg.metadata.get('ha:segment', '').strip() == \
+                        view.segment.name:
+                    segment_hosts.update(agg.hosts)
+        down = self._hosts_down(host)
+        decision = decisions.host_failure_guard(
+            host, view,
+            host_disabled_for_maintenance=bool(
+                service and (service['disabled_reason'] or '').startswith(
+                    'nova-ha:maintenance')),
+            segment_hosts=segment_hosts, down_hosts=down,
+            storm_max_share=self.settings.storm_max_share)
+        self.env.record('alert' if decision.alert else 'decision',
+                        decision.reason, host=host,
+                        segment=view.segment_name,
+                        outcome='proceed' if decision.proceed else 'skip')
+        if not decision.proceed:
+            return 'skipped'
+        incident, created = history.open_incident(
+            '%s:%s:%s' % (HOST_FAILURE, host, event.at.isoformat()),
+            HOST_FAILURE, host=host,
+            detail={'reported_by': event.source, 'at': event.at.isoformat()})
+        if not created:
+            return 'duplicate'
+        return self._run_recovery(host, incident.key)
+
+    def _run_recovery(self, host, key):
+        return recovery.HostRecovery(self.env, self.settings.flow, host,
+                                     key).run()
+
+    def _hosts_down(self, host):
+        down = {host}
+        with self._lock:
+            down |= self._down
+        try:
+            for s in self.env.nova.compute_services():
+                if s['state'] == 'down' or s['forced_down']:
+                    down.add(s['host'])
+        except Exception as e:   # the guard still has our own reports
+            LOG.warning('could not list compute services: %s', e)
+        return down
+
+    # -- VM failure ---------------------------------------------------------
+
+    def handle_vm_failure(self, event):
+        return vm_flow.restart_failed_vm(
+            self.env, self.settings.flow, self.ledger, event,
+            self.settings.vm_restart_max_attempts)

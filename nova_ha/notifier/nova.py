@@ -1,0 +1,151 @@
+"""Nova's REST API as the engine needs it, through openstacksdk.
+
+Everything returns plain dicts so the flows and their tests do not depend on
+SDK resource classes.  Errors become NovaError with the HTTP status, so the
+flows can tell "conflict, retry later" (409) from "refused" (400).
+"""
+
+import dataclasses
+
+from openstack import exceptions as sdk_exc
+from oslo_log import log as logging
+
+LOG = logging.getLogger(__name__)
+
+COMPUTE_BINARY = 'nova-compute'
+
+
+class NovaError(Exception):
+    def __init__(self, action, error):
+        self.status = getattr(error, 'status_code', None)
+        detail = getattr(error, 'details', None) or str(error)
+        super().__init__('%s failed (HTTP %s): %s' % (action, self.status,
+                                                      detail))
+
+
+@dataclasses.dataclass(frozen=True)
+class Aggregate:
+    id: str
+    name: str
+    hosts: tuple
+    metadata: dict
+
+
+def _server_dict(server):
+    return {'id': server.id, 'name': server.name, 'status': server.status,
+            'task_state': server.task_state, 'vm_state': server.vm_state,
+            'host': server.compute_host,
+            'metadata': dict(server.metadata or {})}
+
+
+class NovaGateway:
+
+    def __init__(self, connection):
+        self.conn = connection
+        self.compute = connection.compute
+
+    @classmethod
+    def from_cloud(cls, cloud_name):
+        """Connect with a clouds.yaml entry (admin credentials)."""
+        import openstack
+        return cls(openstack.connect(cloud=cloud_name))
+
+    def _call(self, action, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except sdk_exc.SDKException as e:
+            raise NovaError(action, e) from e
+
+    def max_microversion(self):
+        from openstack import utils
+        return self._call('version discovery', utils.maximum_supported_microversion,
+                          self.compute, '2.100')
+
+    # -- the compute service --------------------------------------------
+
+    def service(self, host):
+        services = self._call(
+            'list services', lambda: list(self.compute.services(
+                host=host, binary=COMPUTE_BINARY)))
+        if not services:
+            return None
+        s = services[0]
+        return {'id': s.id, 'host': s.host, 'status': s.status,
+                'state': s.state, 'forced_down': s.is_forced_down,
+                'disabled_reason': s.disabled_reason}
+
+    def compute_services(self):
+        services = self._call('list services', lambda: list(
+            self.compute.services(binary=COMPUTE_BINARY)))
+        return [{'id': s.id, 'host': s.host, 'status': s.status,
+                 'state': s.state, 'forced_down': s.is_forced_down,
+                 'disabled_reason': s.disabled_reason} for s in services]
+
+    def force_down(self, host, forced=True):
+        self._call('force-down %s' % host,
+                   self.compute.update_service_forced_down, None, host=host,
+                   binary=COMPUTE_BINARY, forced=forced)
+
+    def disable(self, host, reason):
+        self._call('disable %s' % host, self.compute.disable_service, None,
+                   host=host, binary=COMPUTE_BINARY, disabled_reason=reason)
+
+    def enable(self, host):
+        self._call('enable %s' % host, self.compute.enable_service, None,
+                   host=host, binary=COMPUTE_BINARY)
+
+    # -- servers ----------------------------------------------------------
+
+    def servers_on(self, host):
+        return self._call('list servers on %s' % host, lambda: [
+            _server_dict(s) for s in self.compute.servers(
+                details=True, all_projects=True, compute_host=host)])
+
+    def server(self, server_id):
+        return _server_dict(self._call('show server %s' % server_id,
+                                       self.compute.get_server, server_id))
+
+    def evacuate(self, server_id):
+        self._call('evacuate %s' % server_id, self.compute.evacuate_server,
+                   server_id)
+
+    def last_evacuation(self, server_id):
+        """Status and target of the newest evacuation of the server."""
+        migrations = self._call('list migrations of %s' % server_id,
+                                lambda: list(self.compute.migrations(
+                                    instance_uuid=server_id,
+                                    migration_type='evacuation')))
+        if not migrations:
+            return None
+        newest = max(migrations, key=lambda m: (m.created_at or '', m.id))
+        return {'status': newest.status, 'source': newest.source_compute,
+                'dest': newest.dest_compute}
+
+    def start(self, server_id):
+        self._call('start %s' % server_id, self.compute.start_server,
+                   server_id)
+
+    def stop(self, server_id):
+        self._call('stop %s' % server_id, self.compute.stop_server,
+                   server_id)
+
+    def hard_reboot(self, server_id):
+        self._call('reboot %s' % server_id, self.compute.reboot_server,
+                   server_id, 'HARD')
+
+    def reset_state(self, server_id, state):
+        self._call('reset state of %s' % server_id,
+                   self.compute.reset_server_state, server_id, state)
+
+    # -- aggregates --------------------------------------------------------
+
+    def aggregates(self):
+        return self._call('list aggregates', lambda: [
+            Aggregate(str(a.id), a.name, tuple(a.hosts or ()),
+                      dict(a.metadata or {}))
+            for a in self.compute.aggregates()])
+
+    def remove_host_from_aggregate(self, aggregate_id, host):
+        self._call('remove %s from aggregate %s' % (host, aggregate_id),
+                   self.compute.remove_host_from_aggregate, aggregate_id,
+                   host)

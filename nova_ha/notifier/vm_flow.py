@@ -1,0 +1,108 @@
+"""The VM-failure flow: bring a crashed VM back on its own host.
+
+A monitor (libvirt crash, watchdog, I/O error, guest panic) or Nova's own
+power-state sync reports the failure; the VM is restarted in place (start
+for a stopped VM, hard reboot otherwise), a bounded number of times within a
+window, after which the engine stops and escalates to a person.  A VM its
+owner stopped is never restarted.
+"""
+
+import collections
+import threading
+
+from nova_ha.model import servers as ha_servers
+from nova_ha.notifier import decisions
+from nova_ha.notifier.nova import NovaError
+from nova_ha.notifier import recovery
+
+
+class RestartLedger:
+    """Restart attempts and user stops per VM, within a time window."""
+
+    def __init__(self, window):
+        self.window = window
+        self._attempts = collections.defaultdict(list)
+        self._user_stops = {}
+        self._lock = threading.Lock()
+
+    def attempts(self, vm, now):
+        with self._lock:
+            recent = [t for t in self._attempts[vm] if now - t < self.window]
+            self._attempts[vm] = recent
+            return len(recent)
+
+    def add_attempt(self, vm, now):
+        with self._lock:
+            self._attempts[vm].append(now)
+
+    def user_stopped(self, vm, now):
+        with self._lock:
+            t = self._user_stops.get(vm)
+            return t is not None and now - t < self.window
+
+    def note_user_stop(self, vm, now):
+        with self._lock:
+            self._user_stops[vm] = now
+
+    def clear_user_stop(self, vm):
+        with self._lock:
+            self._user_stops.pop(vm, None)
+
+
+def restart_failed_vm(env, settings, ledger, event, max_attempts):
+    """Handle one vm.failure event; returns the outcome string."""
+    vm = event.instance
+    now = env.monotonic()
+    server = env.nova.server(vm)
+    if server['host'] != event.host:
+        env.record('restart', 'ignoring %s failure of %s reported on %s: '
+                   'the server is now on %s' % (event.cause, vm, event.host,
+                                                server['host']),
+                   host=event.host, instance=vm, outcome='ignored')
+        return 'ignored'
+    view = recovery.host_view_from_aggregates(env.nova.aggregates(),
+                                              event.host)
+    policy = ha_servers.server_policy(
+        server['metadata'],
+        evacuate_all=bool(view.segment and view.segment.evacuate_all))
+    if not policy.enabled:
+        env.record('restart', '%s (%s) failed (%s) but is not HA: left as '
+                   'is' % (server['name'], vm, event.cause), host=event.host,
+                   instance=vm, outcome='not_ha')
+        return 'not_ha'
+    if view.maintenance:
+        env.record('restart', '%s failed on %s, which is in maintenance: '
+                   'left as is' % (vm, event.host), host=event.host,
+                   instance=vm, outcome='maintenance')
+        return 'maintenance'
+    attempts = ledger.attempts(vm, now)
+    decision = decisions.vm_restart_decision(
+        server['status'], server['task_state'], attempts, max_attempts,
+        user_stopped=ledger.user_stopped(vm, now))
+    if decision.action is None:
+        outcome = 'escalated' if decision.escalate else 'skipped'
+        env.record('alert' if decision.escalate else 'restart',
+                   '%s (%s) failed (%s): %s' % (server['name'], vm,
+                                                event.cause, decision.reason),
+                   host=event.host, instance=vm, outcome=outcome)
+        return outcome
+    ledger.add_attempt(vm, now)
+    with env.lock('vm-' + vm, timeout=settings.lock_timeout):
+        try:
+            if decision.action == 'start':
+                env.nova.start(vm)
+            else:
+                env.nova.hard_reboot(vm)
+        except NovaError as e:
+            # 409: Nova is already acting on it (e.g. its own start);
+            # wait for the outcome rather than fail.
+            if e.status != 409:
+                raise
+        env.wait_for(lambda: env.nova.server(vm)['status'] ==
+                     decisions.ACTIVE, settings.evacuation_timeout,
+                     settings.poll_interval, '%s to be ACTIVE' % vm)
+    env.record('restart', '%s (%s) restarted on %s after %s (%s, attempt '
+               '%d of %d)' % (server['name'], vm, event.host, event.cause,
+                              decision.action, attempts + 1, max_attempts),
+               host=event.host, instance=vm, outcome='restarted')
+    return 'restarted'

@@ -1,0 +1,128 @@
+"""The recovery engine wired to the in-process HA cloud.
+
+Real parts: Nova (API, conductor, scheduler, placement, computes) through
+openstacksdk, oslo.messaging on the in-process ``fake://`` transport, tooz
+locks (file driver, no server needed), the SQL history on SQLite.
+
+Stand-in: the BMCs.  The in-process computes are threads in this process,
+not machines with a baseboard controller, so ``SimulatedBMCs`` answers for
+them: a host is "powered off" when its compute service is stopped, and a
+host can be told to refuse fencing.  The fence drivers themselves are
+tested against pyghmi's fakebmc and sushy-tools in tests/integration.
+"""
+
+import os
+import tempfile
+import threading
+import time
+
+from oslo_config import cfg
+import oslo_messaging as messaging
+
+from nova_ha.fencing import base as fence_base
+from nova_ha.history import store as history_store
+from nova_ha.notifier import engine as ha_engine
+from nova_ha.notifier import environment
+from nova_ha.notifier import events
+from nova_ha.notifier import listener
+from nova_ha.notifier import nova as ha_nova
+from nova_ha.notifier import recovery
+
+MONITOR_TOPIC = 'nova_ha_test'
+NOVA_TOPIC = 'versioned_notifications_test'
+
+
+class SimulatedBMCs:
+    """Power state of the in-process hosts (see module docstring)."""
+
+    def __init__(self, cloud_case):
+        self.cloud = cloud_case
+        self.broken = set()
+        self.calls = []
+        self._lock = threading.Lock()
+
+    def fence(self, host):
+        started = time.monotonic()
+        with self._lock:
+            self.calls.append(host)
+        if host in self.broken:
+            return fence_base.FenceResult(
+                host=host, driver='simulated',
+                outcome=fence_base.FenceOutcome.FAILED,
+                power_state=fence_base.PowerState.UNKNOWN,
+                detail='BMC unreachable (simulated)',
+                elapsed_s=time.monotonic() - started, attempts=1)
+        compute = self.cloud.computes[host]
+        try:
+            compute.stop()
+        except Exception:   # already stopped: "already off" is success
+            pass
+        return fence_base.FenceResult(
+            host=host, driver='simulated',
+            outcome=fence_base.FenceOutcome.FENCED,
+            power_state=fence_base.PowerState.OFF,
+            detail='powered off (simulated BMC)',
+            elapsed_s=time.monotonic() - started, attempts=1)
+
+
+class EngineHarness:
+    """Engine + listeners + monitor notifier around an HACloudTestCase."""
+
+    def __init__(self, cloud_case, settings=None):
+        self.cloud = cloud_case
+        self.tmp = tempfile.mkdtemp(prefix='nova-ha-engine-')
+        self.history = history_store.HistoryStore(
+            'sqlite:///' + os.path.join(self.tmp, 'history.sqlite'))
+        self.history.upgrade()
+        self.bmcs = SimulatedBMCs(cloud_case)
+        self.locks = environment.ToozLocks(
+            'file://' + os.path.join(self.tmp, 'locks'))
+        self.nova = ha_nova.NovaGateway(cloud_case.sdk_connection())
+        self.env = environment.Environment(self.nova, self.history,
+                                           self.bmcs.fence, self.locks)
+        self.engine = ha_engine.Engine(self.env, settings or fast_settings())
+        self.transport = messaging.get_notification_transport(
+            cfg.CONF, url='fake://')
+        self.listeners = listener.build_listeners(
+            self.transport, self.engine, NOVA_TOPIC, MONITOR_TOPIC)
+        for item in self.listeners:
+            item.start()
+        self.notifier = listener.monitor_notifier(
+            self.transport, MONITOR_TOPIC, 'nova-ha-monitor.test')
+
+    def publish(self, event_type, host, **fields):
+        """A monitor reports an event on our topic."""
+        payload = events.monitor_payload(event_type, host, **fields)
+        self.notifier.info({}, event_type, payload)
+        return payload
+
+    def wait_idle(self, timeout=120.0):
+        """Wait until the listeners have delivered and flows finished."""
+        deadline = time.monotonic() + timeout
+        seen = -1
+        while time.monotonic() < deadline:
+            self.engine.wait_idle(timeout=max(0.1, deadline -
+                                              time.monotonic()))
+            count = len(self.history.query())
+            if count == seen:
+                return
+            seen = count
+            time.sleep(0.3)
+        raise AssertionError('engine still busy after %.0f s' % timeout)
+
+    def stop(self):
+        for item in self.listeners:
+            item.stop()
+        for item in self.listeners:
+            item.wait()
+        self.engine.stop()
+        self.locks.stop()
+        self.history.close()
+
+
+def fast_settings(**flow):
+    values = dict(poll_interval=0.1, evacuation_timeout=90.0,
+                  fence_retry_delay=0.0, fence_attempts=2, lock_timeout=10.0)
+    values.update(flow)
+    return ha_engine.EngineSettings(flow=recovery.FlowSettings(**values),
+                                    nova_down_wait=90.0)

@@ -1,0 +1,261 @@
+"""The recovery engine against the in-process Nova cloud.
+
+Events travel as they do in production: monitors publish on our topic
+through oslo.messaging (fake:// transport), the engine's listener takes
+them, and the engine acts through Nova's REST API (openstacksdk).  Only the
+BMCs are simulated (see nova_ha.testing.engine).
+"""
+
+from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+
+from nova_ha.model import aggregates as ha_aggregates
+from nova_ha.notifier import events
+from nova_ha.notifier import process_flow
+from nova_ha.testing import engine as engine_harness
+
+
+class EngineTestBase(cloud.HACloudTestCase):
+
+    SETTINGS = {}
+
+    def setUp(self):
+        super().setUp()
+        self.small = self._create_flavor(
+            name='small', memory_mb=512, vcpu=1, disk=1, ephemeral=0)
+        self.ha = engine_harness.EngineHarness(
+            self, engine_harness.fast_settings(**self.SETTINGS))
+        self.addCleanup(self.ha.stop)
+
+    def service(self, host):
+        return self.admin_api.get_services(host=host,
+                                           binary='nova-compute')[0]
+
+    def kinds(self, kind, **filters):
+        return [r for r in self.ha.history.query(kind=kind, **filters)]
+
+
+class TestHostFailure(EngineTestBase):
+
+    # One evacuation at a time, so priority order is observable.
+    SETTINGS = {'max_concurrent_evacuations': 1}
+
+    def test_host_failure_moves_only_ha_vms_in_priority_order(self):
+        low = self.boot_server('low', priority=1, host='a1',
+                               flavor_id=self.small)
+        high = self.boot_server('high', priority=10, host='a1',
+                                flavor_id=self.small)
+        stopped = self.boot_server('stopped', priority=5, host='a1',
+                                   flavor_id=self.small)
+        self._stop_server(stopped)
+        plain = self.boot_server('plain', ha=False, host='a1',
+                                 flavor_id=self.small)
+        masakari = self.boot_server('masakari', ha=False, host='a1',
+                                    flavor_id=self.small,
+                                    extra_md={'HA_Enabled': 'True'})
+
+        self.computes['a1'].stop()     # the hypervisor dies
+        self.ha.publish(events.HOST_DOWN, 'a1', source='servicegroup')
+        self.ha.wait_idle()
+
+        self.assertEqual(['a1'], self.ha.bmcs.calls)
+        for server, status in ((high, 'ACTIVE'), (low, 'ACTIVE'),
+                               (masakari, 'ACTIVE'), (stopped, 'SHUTOFF')):
+            got = self.admin_api.get_server(server['id'])
+            # rh_priority (the default): the segment's reserved host first.
+            self.assertEqual('a-spare', got['OS-EXT-SRV-ATTR:host'],
+                             server['name'])
+            self.assertEqual(status, got['status'], server['name'])
+        self.assertEqual('a1', self.host_of(plain))
+
+        moved = [r.instance for r in self.kinds('evacuate')
+                 if r.outcome == 'done']
+        self.assertEqual([high['id'], stopped['id'], low['id'],
+                          masakari['id']], moved)
+
+        service = self.service('a1')
+        self.assertEqual('down', service['state'])
+        self.assertTrue(service['forced_down'])
+        self.assertEqual('disabled', service['status'])
+        self.assertTrue(service['disabled_reason'].startswith('nova-ha:'))
+
+        # The reserved host received VMs: it is no longer reserved.
+        reserved = self.admin_api.api_get(
+            '/os-aggregates/%s' % self.aggregates[self.RESERVED_AGGREGATE]
+        ).body['aggregate']['hosts']
+        self.assertEqual(['b-spare'], reserved)
+        incident = self.ha.history.list_incidents(host='a1')[0]
+        self.assertEqual('done', incident.state)
+
+    def test_same_failure_reported_five_times_recovers_once(self):
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        self.computes['a1'].stop()
+        for _ in range(5):
+            self.ha.publish(events.HOST_DOWN, 'a1', source='servicegroup')
+        self.ha.wait_idle()
+        self.assertEqual(['a1'], self.ha.bmcs.calls)
+        self.assertEqual(1, len(self.ha.history.list_incidents(host='a1')))
+        self.assertEqual('a-spare', self.host_of(server))
+        self.assertEqual(1, len([r for r in self.kinds('evacuate')
+                                 if r.outcome == 'done']))
+
+    def test_fence_failure_means_no_evacuation(self):
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        self.computes['a1'].stop()
+        self.ha.bmcs.broken.add('a1')
+        self.ha.publish(events.HOST_DOWN, 'a1')
+        self.ha.wait_idle()
+        self.assertEqual(['a1', 'a1'], self.ha.bmcs.calls)   # 2 attempts
+        self.assertEqual('a1', self.host_of(server))
+        self.assertFalse(self.service('a1')['forced_down'])
+        alerts = [r.message for r in self.kinds('alert')]
+        self.assertTrue(any('not evacuating a1' in m for m in alerts),
+                        alerts)
+        self.assertEqual('fence_failed',
+                         self.ha.history.list_incidents(host='a1')[0].state)
+
+    def test_maintenance_and_disabled_segment_do_nothing(self):
+        self.create_aggregate('maint', ['a1'],
+                              {ha_aggregates.MAINTENANCE_KEY: 'true'})
+        self.set_aggregate_metadata(self.aggregates['seg-b'],
+                                    {ha_aggregates.ENABLED_KEY: 'false'})
+        on_a1 = self.boot_server('a', host='a1', flavor_id=self.small)
+        on_b1 = self.boot_server('b', host='b1', flavor_id=self.small)
+        for host in ('a1', 'b1'):
+            self.computes[host].stop()
+            self.ha.publish(events.HOST_DOWN, host)
+        self.ha.wait_idle()
+        self.assertEqual([], self.ha.bmcs.calls)
+        self.assertEqual('a1', self.host_of(on_a1))
+        self.assertEqual('b1', self.host_of(on_b1))
+        reasons = ' | '.join(r.message for r in self.kinds('decision'))
+        self.assertIn('a1 is in maintenance', reasons)
+        self.assertIn('segment seg-b has ha:enabled=false', reasons)
+
+    def test_failed_evacuation_is_recorded_and_others_continue(self):
+        # a2 is disabled and the reserved host has room for one of the two
+        # VMs only: the second evacuation fails in Nova (no valid host).
+        half = self._create_flavor(name='half', memory_mb=3000, vcpu=1,
+                                   disk=1, ephemeral=0)
+        first = self.boot_server('first', priority=9, host='a1',
+                                 flavor_id=half)
+        second = self.boot_server('second', priority=1, host='a1',
+                                  flavor_id=half)
+        self.admin_api.put_service(self.service('a2')['id'],
+                                   {'status': 'disabled'})
+        self._reserve_placement_resource('a-spare', 'MEMORY_MB', 4500)
+        self.computes['a1'].stop()
+        self.ha.publish(events.HOST_DOWN, 'a1')
+        self.ha.wait_idle()
+        self.assertEqual('a-spare', self.host_of(first))
+        self.assertEqual('a1', self.host_of(second))
+        outcomes = {r.instance: r.outcome for r in self.kinds('evacuate')}
+        self.assertEqual('done', outcomes[first['id']])
+        self.assertEqual('failed', outcomes[second['id']])
+        self.assertEqual('failed',
+                         self.ha.history.list_incidents(host='a1')[0].state)
+
+
+class TestStormGuard(EngineTestBase):
+
+    def test_half_a_segment_down_is_a_partition_not_a_failure(self):
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        for host in ('a1', 'a2'):   # 2 of seg-a's 3 hosts
+            self.computes[host].stop()
+            self.ha.publish(events.HOST_DOWN, host)
+        self.ha.wait_idle()
+        self.assertEqual('a1', self.host_of(server))
+        alerts = ' | '.join(r.message for r in self.kinds('alert'))
+        self.assertIn('storm guard', alerts)
+
+
+class TestVMFailure(EngineTestBase):
+
+    def test_crashed_vm_is_restarted_once(self):
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        # The guest died and Nova's power sync stopped the server.
+        self._stop_server(server)
+        self.ha.publish(events.VM_FAILURE, 'a1', instance=server['id'],
+                        cause='crashed', source='libvirt')
+        self.ha.wait_idle()
+        self.assertEqual('ACTIVE',
+                         self.admin_api.get_server(server['id'])['status'])
+        restarts = [r for r in self.kinds('restart')
+                    if r.outcome == 'restarted']
+        self.assertEqual(1, len(restarts))
+
+    def test_vm_stopped_by_its_user_is_not_restarted(self):
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        self._stop_server(server)
+        # Nova's notification of that stop names the user who asked.
+        stop = [n for n in self.notifier.versioned_notifications
+                if n['event_type'] == 'instance.power_off.end'][-1]
+        self.ha.engine.submit_nova_notification(
+            stop['event_type'], stop['payload'], stop['publisher_id'])
+        self.ha.publish(events.VM_FAILURE, 'a1', instance=server['id'],
+                        cause='stopped_failed')
+        self.ha.wait_idle()
+        self.assertEqual('SHUTOFF',
+                         self.admin_api.get_server(server['id'])['status'])
+        skipped = [r.message for r in self.kinds('restart')]
+        self.assertTrue(any('stopped by its user' in m for m in skipped),
+                        skipped)
+
+    def test_non_ha_vm_is_left_alone(self):
+        server = self.boot_server('plain', ha=False, host='a1',
+                                  flavor_id=self.small)
+        self._stop_server(server)
+        self.ha.publish(events.VM_FAILURE, 'a1', instance=server['id'],
+                        cause='crashed')
+        self.ha.wait_idle()
+        self.assertEqual('SHUTOFF',
+                         self.admin_api.get_server(server['id'])['status'])
+
+
+class TestProcessFailure(EngineTestBase):
+
+    def setUp(self):
+        # A dead nova-compute must look down to Nova within the test: the
+        # DB servicegroup driver with a short down time.
+        self.flags(report_interval=1, service_down_time=4)
+        super().setUp()
+
+    def test_dead_nova_compute_disables_and_recovery_reenables(self):
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        self.computes['a1'].stop()
+        self.ha.publish(events.PROCESS_DOWN, 'a1', process='nova-compute')
+        self.ha.wait_idle()
+        service = self.service('a1')
+        self.assertEqual('disabled', service['status'])
+        self.assertEqual(process_flow.DISABLED_REASON,
+                         service['disabled_reason'])
+        self.assertFalse(service['forced_down'])
+        self.assertEqual([], self.ha.bmcs.calls)   # the host is alive
+        self.assertEqual('a1', self.host_of(server))
+
+        self.computes['a1'] = self.restart_compute_service(self.computes['a1'])
+        self.ha.publish(events.PROCESS_UP, 'a1', process='nova-compute')
+        self.ha.wait_idle()
+        self.assertEqual('enabled', self.service('a1')['status'])
+
+
+class TestBadInput(EngineTestBase):
+
+    def test_malformed_messages_are_rejected_recorded_and_survived(self):
+        bad = [('host.down', {'schema': 'nova-ha.event/1'}),
+               ('host.down', 'not a dict'),
+               ('vm.failure', {'schema': 'nova-ha.event/1', 'host': 'a1',
+                               'instance': 'not-a-uuid', 'cause': 'crashed'}),
+               ('reboot.everything', {'schema': 'nova-ha.event/1',
+                                      'host': 'a1'}),
+               ('host.down', {'schema': 'v0', 'host': 'a1'})]
+        for event_type, payload in bad:
+            self.ha.notifier.info({}, event_type, payload)
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        self.computes['a1'].stop()
+        self.ha.publish(events.HOST_DOWN, 'a1')
+        self.ha.wait_idle()
+        rejected = self.kinds('event.rejected')
+        self.assertEqual(len(bad), len(rejected))
+        self.assertIn("missing 'host'", rejected[0].message)
+        # ...and the listener kept going: the real failure was handled.
+        self.assertEqual('a-spare', self.host_of(server))
