@@ -1,10 +1,33 @@
-"""Options of nova_ha.history (filled in by the history work)."""
+"""Options of nova_ha.history: where the durable history lives.
+
+Read by nova-ha-engine (which writes the history and the recovery state) and
+by the ``nova-ha history`` CLI (which reads it); both must point at the same
+database.
+"""
 
 from oslo_config import cfg
 
-GROUP = cfg.OptGroup('history', title='nova-ha history')
+GROUP = cfg.OptGroup(
+    'history',
+    title='nova-ha history',
+    help='The durable record of events, decisions, fence results and VM '
+         'moves, and the recovery state that lets another nova-ha-engine '
+         'finish a recovery that a dead one started.')
 
-OPTS = []
+DEFAULT_CONNECTION = 'sqlite:////var/lib/nova-ha/history.sqlite'
+
+OPTS = [
+    cfg.StrOpt(
+        'connection',
+        default=DEFAULT_CONNECTION,
+        secret=True,
+        help='SQLAlchemy URL of the history database. The default SQLite '
+             'file suits a single nova-ha-engine; with several engine '
+             'replicas on different hosts use a shared server, e.g. '
+             'postgresql+psycopg2://nova_ha:PASSWORD@db/nova_ha or '
+             'mysql+pymysql://nova_ha:PASSWORD@db/nova_ha?charset=utf8mb4. '
+             'The engine creates and upgrades the schema on start.'),
+]
 
 
 def register_opts(conf):

@@ -1,0 +1,4 @@
+"""Alembic environment of the history database.
+
+See nova_ha.history.migration.
+"""

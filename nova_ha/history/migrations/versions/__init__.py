@@ -1,0 +1,1 @@
+"""Revisions of the history schema (alembic skips this file)."""

@@ -1,0 +1,528 @@
+"""The durable history of nova-ha, and the recovery state engines share.
+
+One :class:`HistoryStore` per process, safe to use from many threads; several
+processes (engine replicas, the CLI) may share one database.  Two kinds of
+data:
+
+* records (:meth:`HistoryStore.record`, :meth:`HistoryStore.query`): an
+  append-only story of what happened, scrubbed of secrets on the way in;
+* incidents and their steps: the state of each recovery.  The incident key's
+  unique constraint decides which engine opened a recovery
+  (:meth:`HistoryStore.open_incident` is atomic across processes), and the
+  steps tell a successor engine what is already done.
+
+Any failure to reach the database is raised as :class:`HistoryUnavailable`,
+never swallowed: the engine decides what to do (keep the record in memory,
+log, retry).
+"""
+
+import datetime
+import functools
+import json
+import os
+
+from oslo_log import log as logging
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from nova_ha.history import migration
+from nova_ha.history import models
+from nova_ha.history import objects
+from nova_ha.history import scrub
+
+LOG = logging.getLogger(__name__)
+
+HistoryRecord = objects.HistoryRecord
+Incident = objects.Incident
+Step = objects.Step
+CLOSED_STATES = objects.CLOSED_STATES
+OPEN_STATE = objects.OPEN_STATE
+
+#: Seconds a connection attempt (or an SQLite writer waiting for the lock)
+#: may take before the store reports the database unavailable.
+CONNECT_TIMEOUT = 10
+SQLITE_BUSY_TIMEOUT = 30
+
+# Errors that mean "the database cannot serve us now" (down, unreachable,
+# locked, or without its schema), as opposed to bugs or bad input.
+_UNAVAILABLE_ERRORS = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.ProgrammingError,
+    sa_exc.InternalError,
+    sa_exc.TimeoutError,
+    sa_exc.DisconnectionError,
+)
+
+
+class HistoryUnavailable(Exception):
+    """The history database cannot be used right now.
+
+    The message names the database (without its password) and the cause.
+    """
+
+
+class UnknownIncident(KeyError):
+    """No incident has the given key."""
+
+    def __str__(self):
+        return 'no incident with key %r' % (self.args[0],)
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _utc(value, name):
+    """An aware UTC datetime from ``value`` (naive counts as UTC)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime.datetime):
+        raise TypeError('%s must be a datetime, not %r' % (
+            name, type(value).__name__))
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(datetime.timezone.utc)
+
+
+def _name(value, field, required=False):
+    """A short text field: str, at most models.NAME_LENGTH characters.
+
+    Over-long values are cut (a record must never be lost for its length)
+    and a required one may not be empty.
+    """
+    if value is None:
+        if required:
+            raise ValueError('%s is required' % field)
+        return None
+    value = str(value)
+    if required and not value:
+        raise ValueError('%s must not be empty' % field)
+    if len(value) > models.NAME_LENGTH:
+        LOG.warning('history: %s is longer than %d characters; cut',
+                    field, models.NAME_LENGTH)
+        value = value[:models.NAME_LENGTH]
+    return value
+
+
+def _key(value, what='incident key'):
+    """A key or step name: cutting it could merge two, so refuse."""
+    if not isinstance(value, str) or not value:
+        raise ValueError('%s must be a non-empty string' % what)
+    if len(value) > models.NAME_LENGTH:
+        raise ValueError('%s longer than %d characters: %r...' % (
+            what, models.NAME_LENGTH, value[:40]))
+    return value
+
+
+def _dump_detail(detail):
+    if detail is None:
+        return None
+    return json.dumps(scrub.scrub_detail(detail), sort_keys=True)
+
+
+def _load_detail(text):
+    return None if text is None else json.loads(text)
+
+
+def _escape_like(text):
+    return (text.replace('\\', '\\\\').replace('%', '\\%')
+            .replace('_', '\\_'))
+
+
+def _guarded(method):
+    """Turn "database unusable" errors into HistoryUnavailable."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except _UNAVAILABLE_ERRORS as exc:
+            raise self._unavailable(exc) from exc
+    return wrapper
+
+
+class HistoryStore:
+    """Durable history and recovery state in an SQL database.
+
+    :param url: SQLAlchemy URL, e.g. ``sqlite:////var/lib/nova-ha/
+        history.sqlite``, ``postgresql+psycopg2://user:pw@host/db`` or
+        ``mysql+pymysql://user:pw@host/db?charset=utf8mb4``.
+
+    Nothing connects until first use; call :meth:`upgrade` once at start
+    to create or upgrade the schema.
+    """
+
+    def __init__(self, url):
+        try:
+            self._url = sa.engine.make_url(url)
+        except sa_exc.ArgumentError:
+            raise ValueError('history connection is not an SQLAlchemy URL: '
+                             '%s' % scrub.scrub_text(str(url))) from None
+        self._safe_url = self._url.render_as_string(hide_password=True)
+        try:
+            self._engine = sa.create_engine(self._url,
+                                            **self._engine_options())
+        except (sa_exc.ArgumentError, ImportError) as exc:
+            raise ValueError('cannot use history database %s: %s' % (
+                self._safe_url, scrub.scrub_text(str(exc)))) from None
+        if self._is_sqlite:
+            sa.event.listen(self._engine, 'connect', _sqlite_on_connect)
+
+    def __repr__(self):
+        return '<HistoryStore %s>' % self._safe_url
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    @property
+    def url(self):
+        """The database URL with its password hidden."""
+        return self._safe_url
+
+    @property
+    def _is_sqlite(self):
+        return self._url.get_backend_name() == 'sqlite'
+
+    def _engine_options(self):
+        backend = self._url.get_backend_name()
+        query = self._url.query
+        if backend == 'sqlite':
+            return {'connect_args': {'timeout': SQLITE_BUSY_TIMEOUT}}
+        options = {'pool_pre_ping': True, 'pool_recycle': 3600}
+        if 'connect_timeout' not in query:
+            options['connect_args'] = {'connect_timeout': CONNECT_TIMEOUT}
+        return options
+
+    def _unavailable(self, exc):
+        cause = getattr(exc, 'orig', None) or exc
+        text = str(cause).strip().splitlines()
+        text = text[0] if text else type(cause).__name__
+        return HistoryUnavailable('history database %s unavailable: %s' % (
+            self._safe_url, scrub.scrub_text(text)))
+
+    def close(self):
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    # -- schema ---------------------------------------------------------
+
+    @_guarded
+    def upgrade(self):
+        """Create or upgrade the schema to the newest revision.
+
+        Safe to run from several engines at once: PostgreSQL and MySQL
+        serialise it with a database lock, and a run that lost a race on
+        SQLite is fine as long as the schema ended at head.
+        """
+        self._make_sqlite_directory()
+        try:
+            with self._engine.begin() as connection:
+                with _upgrade_lock(connection):
+                    migration.upgrade(connection)
+        except sa_exc.DBAPIError:
+            if self.schema_revision() == migration.head_revision():
+                return
+            raise
+
+    @_guarded
+    def schema_revision(self):
+        """The schema revision of the database (None: no schema yet)."""
+        with self._engine.connect() as connection:
+            return migration.current_revision(connection)
+
+    def _make_sqlite_directory(self):
+        database = self._url.database
+        if not self._is_sqlite or not database or database == ':memory:':
+            return
+        directory = os.path.dirname(os.path.abspath(database))
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
+            raise HistoryUnavailable(
+                'history database %s unavailable: cannot create %s: %s' % (
+                    self._safe_url, directory, exc.strerror)) from exc
+
+    # -- records --------------------------------------------------------
+
+    @_guarded
+    def record(self, kind, message, *, host=None, instance=None,
+               segment=None, outcome=None, incident=None, detail=None,
+               at=None):
+        """Append one record and return its id.
+
+        ``detail`` is stored as JSON after secret-looking keys are masked
+        (recursively), and ``message`` loses ``password=...``-like values.
+        ``at`` defaults to now (UTC).
+        """
+        row = {
+            'at': _utc(at, 'at') or utcnow(),
+            'kind': _name(kind, 'kind', required=True),
+            'message': scrub.scrub_text('' if message is None
+                                        else str(message)),
+            'host': _name(host, 'host'),
+            'instance': _name(instance, 'instance'),
+            'segment': _name(segment, 'segment'),
+            'outcome': _name(outcome, 'outcome'),
+            'incident': _name(incident, 'incident'),
+            'detail': _dump_detail(detail),
+        }
+        with self._engine.begin() as connection:
+            result = connection.execute(models.records.insert().values(row))
+            return result.inserted_primary_key[0]
+
+    @_guarded
+    def query(self, *, host=None, instance=None, kind=None, since=None,
+              until=None, incident=None, limit=None):
+        """Records matching every given filter, oldest first.
+
+        ``kind`` matches that kind and its dotted sub-kinds (``event``
+        matches ``event`` and ``event.received``, not ``eventual``).
+        ``since`` is inclusive, ``until`` exclusive.  ``limit`` keeps the
+        newest ``limit`` matches (still returned oldest first), like
+        ``tail``.
+        """
+        table = models.records
+        where = []
+        for column, value in ((table.c.host, host),
+                              (table.c.instance, instance),
+                              (table.c.incident, incident)):
+            if value is not None:
+                where.append(column == value)
+        if kind is not None:
+            prefix = kind if kind.endswith('.') else kind + '.'
+            where.append(sa.or_(
+                table.c.kind == kind,
+                table.c.kind.like(_escape_like(prefix) + '%', escape='\\')))
+        if since is not None:
+            where.append(table.c.at >= _utc(since, 'since'))
+        if until is not None:
+            where.append(table.c.at < _utc(until, 'until'))
+        statement = sa.select(table).where(*where)
+        if limit is not None:
+            if int(limit) < 1:
+                raise ValueError('limit must be at least 1, not %r' % limit)
+            statement = statement.order_by(
+                table.c.at.desc(), table.c.id.desc()).limit(int(limit))
+        else:
+            statement = statement.order_by(table.c.at, table.c.id)
+        with self._engine.connect() as connection:
+            rows = connection.execute(statement).mappings().all()
+        if limit is not None:
+            rows = list(reversed(rows))
+        return [_record(row) for row in rows]
+
+    # -- incidents ------------------------------------------------------
+
+    @_guarded
+    def open_incident(self, key, kind, *, host=None, instance=None,
+                      detail=None, state=OPEN_STATE):
+        """Open the incident ``key`` unless it exists: (incident, created).
+
+        Atomic across processes: when several engines open the same key at
+        once, exactly one gets ``created=True`` and the others get that
+        same incident with ``created=False``.  An existing incident, open or
+        closed, is returned unchanged.
+        """
+        key = _key(key)
+        now = utcnow()
+        row = {
+            'key': key,
+            'kind': _name(kind, 'kind', required=True),
+            'host': _name(host, 'host'),
+            'instance': _name(instance, 'instance'),
+            'state': _name(state, 'state', required=True),
+            'opened_at': now,
+            'updated_at': now,
+            'closed_at': now if state in CLOSED_STATES else None,
+            'detail': _dump_detail(detail),
+        }
+        existing = self.get_incident(key)
+        if existing is not None:
+            return existing, False
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(models.incidents.insert().values(row))
+            created = True
+        except sa_exc.IntegrityError:
+            # Another process inserted the same key between our read and
+            # our insert: the unique constraint made it the winner.
+            created = False
+        incident = self.get_incident(key)
+        if incident is None:
+            raise HistoryUnavailable(
+                'history database %s lost incident %r right after it was '
+                'opened' % (self._safe_url, key))
+        return incident, created
+
+    @_guarded
+    def get_incident(self, key):
+        """The incident ``key``, or None."""
+        statement = sa.select(models.incidents).where(
+            models.incidents.c.key == key)
+        with self._engine.connect() as connection:
+            row = connection.execute(statement).mappings().first()
+        return None if row is None else _incident(row)
+
+    @_guarded
+    def list_incidents(self, *, open_only=False, host=None, kind=None):
+        """Incidents, oldest first; ``open_only`` leaves out closed ones."""
+        table = models.incidents
+        where = []
+        if open_only:
+            where.append(table.c.closed_at.is_(None))
+        if host is not None:
+            where.append(table.c.host == host)
+        if kind is not None:
+            where.append(table.c.kind == kind)
+        statement = sa.select(table).where(*where).order_by(
+            table.c.opened_at, table.c.id)
+        with self._engine.connect() as connection:
+            rows = connection.execute(statement).mappings().all()
+        return [_incident(row) for row in rows]
+
+    @_guarded
+    def update_incident(self, key, *, state, detail=None):
+        """Move the incident to ``state``; ``detail``, if given, replaces.
+
+        A closed state (done, failed, aborted) sets ``closed_at`` (kept from
+        the first close while the incident stays closed); any other state
+        reopens it (``closed_at`` cleared).  Raises UnknownIncident.
+        """
+        table = models.incidents
+        state = _name(state, 'state', required=True)
+        now = utcnow()
+        values = {'state': state, 'updated_at': now}
+        if state in CLOSED_STATES:
+            values['closed_at'] = sa.func.coalesce(
+                table.c.closed_at, sa.literal(now, models.UTCDateTime()))
+        else:
+            values['closed_at'] = None
+        if detail is not None:
+            values['detail'] = _dump_detail(detail)
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                table.update().where(table.c.key == key).values(values))
+            if result.rowcount == 0:
+                raise UnknownIncident(key)
+
+    @_guarded
+    def mark_step(self, key, step, status, detail=None):
+        """Record that ``step`` of incident ``key`` is now ``status``.
+
+        The first mark creates the step (``started_at``); later ones
+        overwrite status, detail and ``updated_at``.  The incident's
+        ``updated_at`` moves too.  Raises UnknownIncident.
+        """
+        step = _key(step, 'step name')
+        status = _name(status, 'status', required=True)
+        detail_text = _dump_detail(detail)
+        for attempt in range(2):
+            try:
+                with self._engine.begin() as connection:
+                    self._upsert_step(connection, key, step, status,
+                                      detail_text)
+                return
+            except sa_exc.IntegrityError:
+                # A concurrent first mark of the same step won; the next
+                # attempt updates it.
+                if attempt:
+                    raise
+
+    def _upsert_step(self, connection, key, step, status, detail_text):
+        incidents, steps = models.incidents, models.steps
+        now = utcnow()
+        touched = connection.execute(
+            incidents.update().where(incidents.c.key == key)
+            .values(updated_at=now))
+        if touched.rowcount == 0:
+            raise UnknownIncident(key)
+        incident_id = connection.execute(
+            sa.select(incidents.c.id).where(incidents.c.key == key)
+        ).scalar_one()
+        changed = connection.execute(
+            steps.update().where(steps.c.incident_id == incident_id,
+                                 steps.c.name == step)
+            .values(status=status, detail=detail_text, updated_at=now))
+        if changed.rowcount == 0:
+            connection.execute(steps.insert().values(
+                incident_id=incident_id, name=step, status=status,
+                started_at=now, updated_at=now, detail=detail_text))
+
+    @_guarded
+    def steps(self, key):
+        """The steps of incident ``key`` by name, in the order they began
+        (empty for an unknown key)."""
+        incidents, steps = models.incidents, models.steps
+        statement = (
+            sa.select(steps).join(incidents,
+                                  incidents.c.id == steps.c.incident_id)
+            .where(incidents.c.key == key)
+            .order_by(steps.c.started_at, steps.c.name))
+        with self._engine.connect() as connection:
+            rows = connection.execute(statement).mappings().all()
+        return {row['name']: Step(name=row['name'], status=row['status'],
+                                  started_at=row['started_at'],
+                                  updated_at=row['updated_at'],
+                                  detail=_load_detail(row['detail']))
+                for row in rows}
+
+
+def _record(row):
+    return HistoryRecord(
+        id=row['id'], at=row['at'], kind=row['kind'],
+        message=row['message'], host=row['host'],
+        instance=row['instance'], segment=row['segment'],
+        outcome=row['outcome'], incident=row['incident'],
+        detail=_load_detail(row['detail']))
+
+
+def _incident(row):
+    return Incident(
+        key=row['key'], kind=row['kind'], host=row['host'],
+        instance=row['instance'], state=row['state'],
+        opened_at=row['opened_at'], updated_at=row['updated_at'],
+        closed_at=row['closed_at'], detail=_load_detail(row['detail']))
+
+
+def _sqlite_on_connect(dbapi_connection, _record):
+    """Foreign keys on; WAL so the CLI reads while an engine writes."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute('PRAGMA foreign_keys=ON')
+        cursor.execute('PRAGMA journal_mode=WAL')
+    finally:
+        cursor.close()
+
+
+class _upgrade_lock:
+    """Serialise schema upgrades of several engines on one server."""
+
+    _NAME = 'nova_ha_history_upgrade'
+
+    def __init__(self, connection):
+        self._connection = connection
+        self._dialect = connection.dialect.name
+
+    def __enter__(self):
+        if self._dialect == 'postgresql':
+            self._connection.execute(
+                sa.text('SELECT pg_advisory_xact_lock(hashtext(:name))'),
+                {'name': self._NAME})
+        elif self._dialect in ('mysql', 'mariadb'):
+            got = self._connection.execute(
+                sa.text('SELECT GET_LOCK(:name, :timeout)'),
+                {'name': self._NAME, 'timeout': 60}).scalar()
+            if got != 1:
+                raise HistoryUnavailable(
+                    'another nova-ha process has held the history schema '
+                    'upgrade lock for 60 s')
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._dialect in ('mysql', 'mariadb'):
+            self._connection.execute(sa.text('SELECT RELEASE_LOCK(:name)'),
+                                     {'name': self._NAME})

@@ -1,0 +1,1 @@
+"""The history store contract on PostgreSQL and MariaDB."""

@@ -1,0 +1,1 @@
+"""Unit tests of nova_ha.history (SQLite)."""
