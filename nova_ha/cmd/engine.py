@@ -43,19 +43,7 @@ def settings_from(conf):
 
 def make_fencer(conf):
     from nova_ha import fencing
-
-    def fence(host):
-        timeout, poll = fencing.fence_timeouts(conf)
-        try:
-            driver = fencing.fencer_for(host, conf)
-        except fencing.FenceError as e:
-            from nova_ha.fencing import base
-            return base.FenceResult(
-                host=host, driver='none', outcome=base.FenceOutcome.FAILED,
-                power_state=base.PowerState.UNKNOWN, detail=str(e),
-                elapsed_s=0.0, attempts=0)
-        return driver.fence(timeout, poll)
-    return fence
+    return lambda host: fencing.fence_host(host, conf)
 
 
 def resume_open_recoveries(engine):

@@ -30,7 +30,7 @@ OPTS = [
     cfg.FloatOpt('evacuation_timeout', default=600.0, min=1.0,
                  help='Seconds to wait for one VM\'s evacuation (and power '
                       'state restore) before recording it as failed.'),
-    cfg.FloatOpt('poll_interval', default=1.0, min=0.01,
+    cfg.FloatOpt('poll_interval', default=0.5, min=0.01,
                  help='Seconds between checks of Nova\'s state while '
                       'waiting.'),
     cfg.IntOpt('fence_attempts', default=3, min=1,

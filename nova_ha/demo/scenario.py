@@ -8,13 +8,16 @@ reserved host (the scheduler refuses).
 """
 
 import dataclasses
+import time
 
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.model import servers as ha_servers
 from nova_ha.scheduler import policy
 from nova_ha.scheduler.request import RequestFacts
 from nova_ha.scheduler.request import RequestKind
+from nova_ha.notifier import events
 from nova_ha.testing import cloud
+from nova_ha.testing import engine as engine_harness
 
 # (name, HA?, priority)
 DEMO_SERVERS = (
@@ -33,6 +36,8 @@ class DemoReport:
     servers: list = dataclasses.field(default_factory=list)
     reserved_hosts: list = dataclasses.field(default_factory=list)
     pinned_boot: dict = dataclasses.field(default_factory=dict)
+    failure: dict = dataclasses.field(default_factory=dict)
+    history: list = dataclasses.field(default_factory=list)
 
 
 class DemoCloud(cloud.HACloudTestCase):
@@ -45,7 +50,9 @@ class DemoCloud(cloud.HACloudTestCase):
     report = None
 
     def test_demo(self):
-        type(self).report = run_story(self, self.say)
+        report = run_story(self, self.say)
+        run_failure(self, self.say, report)
+        type(self).report = report
 
 
 def host_views(cloud_case):
@@ -115,3 +122,55 @@ def run_story(c, say):
                           'fault': fault.strip()}
     say('  refused by the scheduler: %s' % fault.strip())
     return report
+
+
+def run_failure(c, say, report):
+    """Kill the hypervisor running the most important VM; watch nova-ha."""
+    victim = report.servers[0]['host']
+    on_victim = [s for s in report.servers if s['host'] == victim]
+    say('')
+    say('Starting nova-ha-engine (oslo.messaging fake://, tooz file locks, '
+        'SQLite history; BMCs are simulated in the demo).')
+    harness = engine_harness.EngineHarness(
+        c, engine_harness.production_like_settings())
+    c.addCleanup(harness.stop)
+    say('Killing hypervisor %s (it runs %s).' % (
+        victim, ', '.join(s['name'] for s in on_victim)))
+    c.computes[victim].stop()
+    started = time.monotonic()
+    harness.publish(events.HOST_DOWN, victim, source='demo-monitor')
+    printed = 0
+
+    def show_new():
+        nonlocal printed
+        records = harness.history.query()
+        for r in records[printed:]:
+            say('  +%5.2fs %-15s %s' % (time.monotonic() - started, r.kind,
+                                        r.message))
+        printed = len(records)
+
+    def settled():
+        show_new()
+        incidents = harness.history.list_incidents(host=victim)
+        return incidents and not any(i.is_open for i in incidents)
+
+    c.wait_for(settled, timeout=300, interval=0.2, what='the recovery')
+    harness.engine.wait_idle()
+    show_new()
+    elapsed = time.monotonic() - started
+    say('')
+    say('After the failure (%.1f s from the report to the end of the '
+        'recovery):' % elapsed)
+    moved = []
+    for entry in on_victim:
+        server = c.admin_api.get_server(entry['id'])
+        host = server['OS-EXT-SRV-ATTR:host']
+        moved.append({'name': entry['name'], 'ha': entry['ha'],
+                      'from': victim, 'host': host,
+                      'status': server['status']})
+        say('  %-11s %-6s %s -> %s, %s' % (
+            entry['name'], 'HA' if entry['ha'] else 'non-HA', victim, host,
+            server['status']))
+    report.failure = {'host': victim, 'seconds': round(elapsed, 2),
+                      'servers': moved}
+    report.history = [r.to_dict() for r in harness.history.query()]

@@ -42,7 +42,7 @@ PARTIAL = 'failed'   # some VMs could not be moved: a person must look
 @dataclasses.dataclass(frozen=True)
 class FlowSettings:
     evacuation_timeout: float = 600.0
-    poll_interval: float = 1.0
+    poll_interval: float = 0.5
     max_concurrent_evacuations: int = 10
     fence_attempts: int = 3
     fence_retry_delay: float = 5.0
@@ -251,7 +251,10 @@ class HostRecovery:
                         ' evacuating' % (server['id'], server['task_state'],
                                          state), instance=server['id'])
             nova.reset_state(server['id'], state)
-        nova.evacuate(server['id'])
+        # A running VM comes back running in one step; anything else comes
+        # back stopped and _restore_power puts it as it was.
+        nova.evacuate(server['id'],
+                      keep_running=server['status'] == decisions.ACTIVE)
 
     def _wait_for_evacuation(self, server_id):
         def finished():

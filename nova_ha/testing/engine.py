@@ -126,3 +126,8 @@ def fast_settings(**flow):
     values.update(flow)
     return ha_engine.EngineSettings(flow=recovery.FlowSettings(**values),
                                     nova_down_wait=90.0)
+
+
+def production_like_settings():
+    """The engine's defaults (as nova-ha.conf ships them)."""
+    return ha_engine.EngineSettings()

@@ -1,0 +1,174 @@
+"""Time from a host-failure event to every HA VM ACTIVE on its new host.
+
+In-process cloud (Nova's functional framework, fake.FakeDriver computes, so
+one host has room for all the VMs): segment seg-a = a1 + reserved a-spare.
+N HA VMs run on a1.  The hypervisor a1 dies (its nova-compute stops) and:
+
+* nova-ha: a monitor publishes host.down on the engine's topic; the engine
+  fences a1 through a real IPMI peer (pyghmi's fakebmc, driven with the IPMI
+  fence driver), forces the service down, disables it, plans and evacuates
+  (the default concurrency and settle time of the engine).
+* Nova's floor, measured in the same process: force-down, then every
+  evacuation fired at once through the API (microversion 2.94, so the VMs
+  come back running) with no HA logic.
+
+Both are timed until every VM is ACTIVE on a-spare (polling the API every
+0.1 s).  Prints the median of several runs, the engine's phases from its
+history, and the check "nova-ha <= fence + 1.1 x floor".
+
+Run: .venv/bin/python bench/engine_recovery.py [--vms 12 50] [--runs 3]
+"""
+
+import os
+
+os.environ.setdefault('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1')
+
+from nova_ha.testing import cloud  # noqa: E402  (Nova's test mode first)
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import unittest  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+from nova_ha.fencing import base as fence_base  # noqa: E402
+from nova_ha.fencing import ipmi  # noqa: E402
+from nova_ha.notifier import events  # noqa: E402
+from nova_ha.testing import engine as engine_harness  # noqa: E402
+from tests.integration.fencing import peers  # noqa: E402
+
+RESULTS = []
+
+
+class BenchCloud(cloud.HACloudTestCase):
+    compute_driver = 'fake.FakeDriver'
+    TOPOLOGY = (cloud.SegmentSpec('seg-a', ['a1'], ['a-spare']),)
+    UNSEGMENTED_HOSTS = ()
+    VMS = 12
+    MODE = 'nova-ha'
+
+    def test_run(self):
+        flavor = self._create_flavor(name='tiny', memory_mb=64, vcpu=1,
+                                     disk=1, ephemeral=0)
+        servers = [self.boot_server('vm%02d' % i, host='a1',
+                                    flavor_id=flavor)
+                   for i in range(self.VMS)]
+        ids = [s['id'] for s in servers]
+        if self.MODE == 'nova-ha':
+            RESULTS.append(self._nova_ha(ids))
+        else:
+            RESULTS.append(self._floor(ids))
+
+    def _all_active_on_spare(self, ids):
+        for server_id in ids:
+            s = self.admin_api.get_server(server_id)
+            if s['status'] != 'ACTIVE' or \
+                    s['OS-EXT-SRV-ATTR:host'] != 'a-spare':
+                return False
+        return True
+
+    def _wait(self, ids, start):
+        self.wait_for(lambda: self._all_active_on_spare(ids), timeout=600,
+                      interval=0.1, what='all VMs ACTIVE on a-spare')
+        return time.monotonic() - start
+
+    def _floor(self, ids):
+        self.computes['a1'].stop()
+        start = time.monotonic()
+        service = self.admin_api.get_services(host='a1',
+                                              binary='nova-compute')[0]
+        self.admin_api.put_service(service['id'], {'forced_down': 'true'})
+        self.admin_api.microversion = '2.94'
+        for server_id in ids:
+            self.admin_api.post_server_action(server_id, {'evacuate': {}})
+        self.admin_api.microversion = self.microversion
+        return {'mode': 'floor', 'vms': len(ids),
+                'total': self._wait(ids, start)}
+
+    def _nova_ha(self, ids):
+        workdir = tempfile.mkdtemp(prefix='nova-ha-bench-')
+        bmc = peers.FakeBMC(workdir)
+        self.addCleanup(bmc.stop)
+        bmc.power('on')
+        driver = ipmi.IPMIFenceDriver('a1', fence_base.BMCConfig(
+            driver='ipmi', address='127.0.0.1', port=bmc.port,
+            username=peers.FAKEBMC_USER, password=peers.FAKEBMC_PASSWORD,
+            options={'interface': 'ipmitool', 'cipher_suite': 3}))
+        harness = engine_harness.EngineHarness(
+            self, engine_harness.production_like_settings())
+        self.addCleanup(harness.stop)
+
+        def fence(host):
+            result = driver.fence(timeout=30, poll_interval=0.1)
+            if result.confirmed_off:
+                self.computes[host].stop()
+            return result
+        harness.env._fencer = fence
+        self.computes['a1'].stop()   # the hypervisor dies
+        start = time.monotonic()
+        harness.publish(events.HOST_DOWN, 'a1', source='bench')
+        total = self._wait(ids, start)
+        harness.engine.wait_idle()
+        records = harness.history.query()
+        first = records[0].at
+
+        def since_first(kind, outcome=None):
+            times = [(r.at - first).total_seconds() for r in records
+                     if r.kind == kind and
+                     (outcome is None or r.outcome == outcome)]
+            return max(times) if times else float('nan')
+        fence_s = [r.detail.get('elapsed_s') for r in records
+                   if r.kind == 'fence'][0]
+        return {'mode': 'nova-ha', 'vms': len(ids), 'total': total,
+                'fence': fence_s,
+                'fenced_at': since_first('fence'),
+                'forced_down_at': since_first('service', 'forced_down'),
+                'last_evacuated_at': since_first('evacuate', 'done')}
+
+
+def run(mode, vms):
+    BenchCloud.MODE = mode
+    BenchCloud.VMS = vms
+    result = unittest.TestResult()
+    BenchCloud('test_run').run(result)
+    for _case, text in result.errors + result.failures:
+        sys.stderr.write(text)
+        raise SystemExit('bench run failed')
+    return RESULTS[-1]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--vms', type=int, nargs='+', default=[12, 50])
+    parser.add_argument('--runs', type=int, default=3)
+    args = parser.parse_args()
+    logging.getLogger('nova').setLevel(logging.WARNING)
+    for vms in args.vms:
+        floors, ours = [], []
+        for _ in range(args.runs):
+            floors.append(run('floor', vms))
+            ours.append(run('nova-ha', vms))
+        floor = statistics.median(r['total'] for r in floors)
+        total = statistics.median(r['total'] for r in ours)
+        fence = statistics.median(r['fence'] for r in ours)
+        print('%d VMs: Nova floor %.2f s (runs: %s)' % (
+            vms, floor, ', '.join('%.2f' % r['total'] for r in floors)))
+        print('%d VMs: nova-ha    %.2f s (runs: %s)' % (
+            vms, total, ', '.join('%.2f' % r['total'] for r in ours)))
+        for key in ('fenced_at', 'forced_down_at', 'last_evacuated_at'):
+            print('    phase %-18s median %.2f s after the event' % (
+                key, statistics.median(r[key] for r in ours)))
+        bound = fence + 1.1 * floor
+        print('    fence %.2f s; bound fence + 1.1 x floor = %.2f s; '
+              'nova-ha / bound = %.2f (%s)' % (
+                  fence, bound, total / bound,
+                  'met' if total <= bound else 'NOT met'))
+
+
+if __name__ == '__main__':
+    main()
