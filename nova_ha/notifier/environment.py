@@ -48,6 +48,14 @@ class ToozLocks:
         finally:
             lock.release()
 
+    def acquire(self, name, timeout):
+        """Acquire and return the lock (call .release()); LockBusy if
+        another engine holds it past ``timeout``."""
+        lock = self.coordinator.get_lock(('nova-ha-' + name).encode())
+        if not lock.acquire(blocking=timeout):
+            raise LockBusy('lock %s is held by another engine' % name)
+        return lock
+
     def try_lock(self, name):
         """Acquire without waiting; returns the lock or None."""
         lock = self.coordinator.get_lock(('nova-ha-' + name).encode())
@@ -77,6 +85,9 @@ class Environment:
 
     def lock(self, name, timeout):
         return self.locks.lock(name, timeout)
+
+    def acquire(self, name, timeout):
+        return self.locks.acquire(name, timeout)
 
     def record(self, kind, message, **kw):
         LOG.info('[%s] %s', kind, message)

@@ -129,13 +129,35 @@ class NovaGateway:
         """Status and target of the newest evacuation of the server."""
         migrations = self._call('list migrations of %s' % server_id,
                                 lambda: list(self.compute.migrations(
-                                    instance_uuid=server_id,
+                                    server_id=server_id,
                                     migration_type='evacuation')))
         if not migrations:
             return None
         newest = max(migrations, key=lambda m: (m.created_at or '', m.id))
         return {'status': newest.status, 'source': newest.source_compute,
                 'dest': newest.dest_compute}
+
+    def servers_changed_since(self, since):
+        """Every server changed since ``since`` (ISO time), by id: one
+        call however many VMs a recovery is watching."""
+        return self._call('list changed servers', lambda: {
+            s.id: _server_dict(s) for s in self.compute.servers(
+                details=True, all_projects=True, changes_since=since)})
+
+    def evacuations_from(self, host, since):
+        """Newest evacuation migration per instance from ``host``."""
+        migrations = self._call('list evacuations from %s' % host,
+                                lambda: list(self.compute.migrations(
+                                    source_compute=host,
+                                    migration_type='evacuation',
+                                    changes_since=since)))
+        newest = {}
+        for m in sorted(migrations, key=lambda m: (m.created_at or '',
+                                                   m.id)):
+            newest[m.server_id] = {'status': m.status,
+                                       'source': m.source_compute,
+                                       'dest': m.dest_compute}
+        return newest
 
     def start(self, server_id):
         self._call('start %s' % server_id, self.compute.start_server,

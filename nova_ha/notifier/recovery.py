@@ -17,8 +17,9 @@ Steps, in order::
     reserved        reserved hosts that received VMs stop being reserved
 """
 
-import concurrent.futures
+import collections
 import dataclasses
+import datetime
 
 from oslo_log import log as logging
 
@@ -52,6 +53,19 @@ class FlowSettings:
 
 class StepFailed(Exception):
     pass
+
+
+@dataclasses.dataclass
+class _Move:
+    """One VM's evacuation in flight."""
+
+    vm: dict
+    step: str
+    lock: object
+    started: float
+    phase: str = 'evacuating'    # -> evacuated -> restoring
+    target: str = None
+    want: str = None
 
 
 def host_view_from_aggregates(aggregates, host):
@@ -177,68 +191,148 @@ class HostRecovery:
         return {'vms': [dataclasses.asdict(p) for p in plans]}
 
     def evacuate_all(self, vms):
-        """Evacuate with bounded concurrency, in priority order."""
+        """Evacuate in priority order with at most N moves in flight.
+
+        One loop watches every move with two API calls per poll (servers
+        changed since the recovery began, evacuations from the failed host)
+        however many VMs there are: per-VM polling would load nova-api with
+        calls that slow down the very rebuilds it waits for.
+        """
         results = {}
-        todo = []
+        todo = collections.deque()
         for vm in vms:
             step = self.done_steps.get('evacuate:' + vm['id'])
             if step is not None and step.status == DONE:
                 results[vm['id']] = dict(step.detail or {}, outcome=DONE)
             else:
                 todo.append(vm)
-        if not todo:
-            return results
-        workers = max(1, min(self.settings.max_concurrent_evacuations,
-                             len(todo)))
-        with concurrent.futures.ThreadPoolExecutor(
-                max_workers=workers,
-                thread_name_prefix='evacuate-%s' % self.host) as pool:
-            # The pool starts tasks in submission order: priority order.
-            futures = {pool.submit(self._evacuate_one, vm): vm for vm in todo}
-            for future in concurrent.futures.as_completed(futures):
-                vm = futures[future]
-                try:
-                    results[vm['id']] = future.result()
-                except Exception as e:   # recorded, the others continue
-                    LOG.exception('evacuation of %s failed', vm['id'])
-                    results[vm['id']] = {'outcome': FAILED, 'error': str(e)}
+        since = (datetime.datetime.now(datetime.timezone.utc) -
+                 datetime.timedelta(minutes=5)).isoformat()
+        in_flight = {}
+        limit = max(1, self.settings.max_concurrent_evacuations)
+        while todo or in_flight:
+            while todo and len(in_flight) < limit:
+                vm = todo.popleft()
+                move = self._begin_move(vm)
+                if move is not None:
+                    in_flight[vm['id']] = move
+                else:
+                    results[vm['id']] = {'outcome': FAILED}
+            if not in_flight:
+                continue
+            self.env.sleep(self.settings.poll_interval)
+            try:
+                servers = self.env.nova.servers_changed_since(since)
+                evacuations = self.env.nova.evacuations_from(self.host,
+                                                             since)
+            except NovaError as e:
+                LOG.warning('recovery of %s: polling Nova failed: %s',
+                            self.host, e)
+                servers, evacuations = {}, {}
+            for vm_id, move in list(in_flight.items()):
+                outcome = self._advance(move, servers.get(vm_id),
+                                        evacuations.get(vm_id))
+                if outcome is not None:
+                    results[vm_id] = outcome
+                    del in_flight[vm_id]
         return results
 
-    def _evacuate_one(self, vm):
+    def _begin_move(self, vm):
+        """Lock the VM and ask Nova to evacuate it; None if that failed."""
         name = 'evacuate:' + vm['id']
         try:
-            with self.env.lock('vm-' + vm['id'],
-                               timeout=self.settings.lock_timeout):
-                detail = self._step(name, self._move, vm)
+            lock = self.env.acquire('vm-' + vm['id'],
+                                    self.settings.lock_timeout)
         except Exception as e:
-            self.record('evacuate', 'evacuation of %s failed: %s' % (
-                vm['name'] or vm['id'], e), instance=vm['id'],
-                outcome=FAILED)
-            return {'outcome': FAILED, 'error': str(e)}
+            self._fail_move(vm, name, 'could not lock it: %s' % e)
+            return None
+        move = _Move(vm, name, lock, self.env.monotonic())
+        self.env.history.mark_step(self.incident, name, STARTED)
+        try:
+            server = self.env.nova.server(vm['id'])
+            if server['host'] == self.host:
+                self._request_evacuation(server)
+            else:
+                # Moved already (an engine died after asking Nova).
+                move.phase = 'evacuated'
+        except Exception as e:
+            lock.release()
+            self._fail_move(vm, name, str(e))
+            return None
+        return move
+
+    def _advance(self, move, server, evacuation):
+        """Progress one move from what Nova shows; a result when over."""
+        vm = move.vm
+        try:
+            if move.phase == 'evacuating':
+                if evacuation is None or server is None or \
+                        evacuation['status'] not in (
+                            'done', 'completed', 'error', 'failed') or \
+                        server['task_state']:
+                    return self._check_deadline(move)
+                if evacuation['status'] in ('error', 'failed') or \
+                        server['host'] == self.host:
+                    raise StepFailed('Nova could not evacuate it (migration'
+                                     ' %s, server %s on %s)' % (
+                                         evacuation['status'],
+                                         server['status'], server['host']))
+                move.phase = 'evacuated'
+            if move.phase == 'evacuated':
+                server = server or self.env.nova.server(vm['id'])
+                move.target = server['host']
+                action = decisions.power_restore_action(vm['status'],
+                                                        server['status'])
+                if action is None:
+                    return self._finish_move(move, server)
+                move.want = self._restore_power(vm['id'], action)
+                move.phase = 'restoring'
+                return None
+            if move.phase == 'restoring':
+                if server is None or server['status'] != move.want:
+                    return self._check_deadline(move)
+                self.record('power', 'restored %s to %s (it was %s before '
+                            'the failure)' % (vm['id'], move.want,
+                                              vm['status']),
+                            instance=vm['id'])
+                return self._finish_move(move, server)
+        except Exception as e:
+            self._release(move)
+            return self._fail_move(vm, move.step, str(e))
+        return None
+
+    def _check_deadline(self, move):
+        if self.env.monotonic() - move.started > \
+                self.settings.evacuation_timeout:
+            raise StepFailed('no result after %.0f s (phase %s)' % (
+                self.settings.evacuation_timeout, move.phase))
+        return None
+
+    @staticmethod
+    def _release(move):
+        lock, move.lock = move.lock, None
+        if lock is not None:
+            lock.release()
+
+    def _finish_move(self, move, server):
+        self._release(move)
+        elapsed = round(self.env.monotonic() - move.started, 3)
+        detail = {'target': move.target, 'status': server['status'],
+                  'elapsed_s': elapsed}
+        self.env.history.mark_step(self.incident, move.step, DONE, detail)
+        self.record('evacuate', '%s moved %s -> %s in %.1f s, now %s' % (
+            move.vm['name'] or move.vm['id'], self.host, move.target,
+            elapsed, server['status']), instance=move.vm['id'],
+            outcome=DONE, detail=detail)
         return dict(detail, outcome=DONE)
 
-    def _move(self, vm):
-        nova = self.env.nova
-        server_id = vm['id']
-        started = self.env.monotonic()
-        server = nova.server(server_id)
-        if server['host'] == self.host:
-            self._request_evacuation(server)
-            server = self._wait_for_evacuation(server_id)
-        target = server['host']
-        action = decisions.power_restore_action(vm['status'],
-                                                server['status'])
-        if action:
-            self._restore_power(server_id, action, vm['status'])
-            server = nova.server(server_id)
-        elapsed = self.env.monotonic() - started
-        self.record('evacuate', '%s moved %s -> %s in %.1f s, now %s' % (
-            vm['name'] or server_id, self.host, target, elapsed,
-            server['status']), instance=server_id, outcome=DONE,
-            detail={'target': target, 'status': server['status'],
-                    'elapsed_s': round(elapsed, 3)})
-        return {'target': target, 'status': server['status'],
-                'elapsed_s': round(elapsed, 3)}
+    def _fail_move(self, vm, step, error):
+        self.env.history.mark_step(self.incident, step, FAILED,
+                                   {'error': error})
+        self.record('evacuate', 'evacuation of %s failed: %s' % (
+            vm['name'] or vm['id'], error), instance=vm['id'],
+            outcome=FAILED)
+        return {'outcome': FAILED, 'error': error}
 
     def _request_evacuation(self, server):
         nova = self.env.nova
@@ -252,50 +346,21 @@ class HostRecovery:
                                          state), instance=server['id'])
             nova.reset_state(server['id'], state)
         # A running VM comes back running in one step; anything else comes
-        # back stopped and _restore_power puts it as it was.
+        # back stopped and the restore step puts it as it was.
         nova.evacuate(server['id'],
                       keep_running=server['status'] == decisions.ACTIVE)
 
-    def _wait_for_evacuation(self, server_id):
-        def finished():
-            evac = self.env.nova.last_evacuation(server_id)
-            if evac is None or evac['status'] not in (
-                    'done', 'completed', 'error', 'failed'):
-                return None
-            server = self.env.nova.server(server_id)
-            if server['task_state']:
-                return None
-            return evac, server
-        evac, server = self.env.wait_for(
-            finished, self.settings.evacuation_timeout,
-            self.settings.poll_interval,
-            'evacuation of %s' % server_id)
-        if evac['status'] in ('error', 'failed') or \
-                server['host'] == self.host:
-            raise StepFailed('Nova could not evacuate it (migration %s, '
-                             'server %s on %s)' % (
-                                 evac['status'], server['status'],
-                                 server['host']))
-        return server
-
-    def _restore_power(self, server_id, action, previous):
+    def _restore_power(self, server_id, action):
+        """Ask Nova to put the VM back as it was; the status to wait for."""
         nova = self.env.nova
         if action == 'start':
-            want = decisions.ACTIVE
             nova.start(server_id)
-        elif action == 'stop':
-            want = decisions.SHUTOFF
+            return decisions.ACTIVE
+        if action == 'stop':
             nova.stop(server_id)
-        else:
-            want = decisions.ERROR
-            nova.reset_state(server_id, 'error')
-        self.env.wait_for(
-            lambda: nova.server(server_id)['status'] == want,
-            self.settings.evacuation_timeout, self.settings.poll_interval,
-            '%s to become %s' % (server_id, want))
-        self.record('power', 'restored %s to %s (it was %s before the '
-                    'failure)' % (server_id, want, previous),
-                    instance=server_id)
+            return decisions.SHUTOFF
+        nova.reset_state(server_id, 'error')
+        return decisions.ERROR
 
     def consume_reserved(self, targets):
         aggregates = self.env.nova.aggregates()
