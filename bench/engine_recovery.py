@@ -51,6 +51,7 @@ class BenchCloud(cloud.HACloudTestCase):
     UNSEGMENTED_HOSTS = ()
     VMS = 12
     MODE = 'nova-ha'
+    FLOW = {}
 
     def test_run(self):
         flavor = self._create_flavor(name='tiny', memory_mb=64, vcpu=1,
@@ -100,7 +101,7 @@ class BenchCloud(cloud.HACloudTestCase):
             username=peers.FAKEBMC_USER, password=peers.FAKEBMC_PASSWORD,
             options={'interface': 'ipmitool', 'cipher_suite': 3}))
         harness = engine_harness.EngineHarness(
-            self, engine_harness.production_like_settings())
+            self, engine_harness.production_like_settings(**self.FLOW))
         self.addCleanup(harness.stop)
 
         def fence(host):
@@ -124,6 +125,10 @@ class BenchCloud(cloud.HACloudTestCase):
             return max(times) if times else float('nan')
         fence_s = [r.detail.get('elapsed_s') for r in records
                    if r.kind == 'fence'][0]
+        if os.environ.get('BENCH_VERBOSE'):
+            for r in records:
+                print('  %6.2f %-15s %s' % ((r.at - first).total_seconds(),
+                                            r.kind, r.message[:110]))
         return {'mode': 'nova-ha', 'vms': len(ids), 'total': total,
                 'fence': fence_s,
                 'fenced_at': since_first('fence'),
@@ -146,14 +151,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--vms', type=int, nargs='+', default=[12, 50])
     parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--concurrency', type=int, default=None,
+                        help='max_concurrent_evacuations (default: the '
+                             "engine's default)")
+    parser.add_argument('--floor', action=argparse.BooleanOptionalAction,
+                        default=True, help='also measure the floor')
     args = parser.parse_args()
+    if args.concurrency:
+        BenchCloud.FLOW = {'max_concurrent_evacuations': args.concurrency}
     logging.getLogger('nova').setLevel(logging.WARNING)
     for vms in args.vms:
         floors, ours = [], []
         for _ in range(args.runs):
-            floors.append(run('floor', vms))
+            if args.floor:
+                floors.append(run('floor', vms))
             ours.append(run('nova-ha', vms))
-        floor = statistics.median(r['total'] for r in floors)
+        floor = statistics.median(r['total'] for r in floors) \
+            if floors else float('nan')
         total = statistics.median(r['total'] for r in ours)
         fence = statistics.median(r['fence'] for r in ours)
         print('%d VMs: Nova floor %.2f s (runs: %s)' % (

@@ -46,6 +46,31 @@ def make_fencer(conf):
     return lambda host: fencing.fence_host(host, conf)
 
 
+def start_liveness_watcher(conf, engine):
+    """Feed heartbeat losses of compute hosts to the engine as host events.
+
+    The same tooz group that Nova's servicegroup driver (nova_ha) answers
+    from; each change becomes a host.down / host.up on the engine's intake,
+    exactly as if a monitor had published it.
+    """
+    from nova_ha.notifier import events
+    from nova_ha import servicegroup
+
+    def on_change(change):
+        event_type = events.HOST_DOWN if change.state == 'down' \
+            else events.HOST_UP
+        engine.submit_monitor_message(event_type, events.monitor_payload(
+            event_type, change.host, source='servicegroup',
+            detail=change.reason))
+
+    watcher = servicegroup.HostLivenessWatcher(
+        servicegroup.configured_url(conf),
+        servicegroup.group_for_topic('compute'), on_change,
+        down_time=conf.ha_servicegroup.down_time)
+    watcher.start()
+    return watcher
+
+
 def resume_open_recoveries(engine):
     for incident in engine.env.history.list_incidents(
             open_only=True, kind=ha_engine.HOST_FAILURE):
@@ -82,11 +107,13 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     for item in listeners:
         item.start()
+    watcher = start_liveness_watcher(conf, engine)
     resume_open_recoveries(engine)
     LOG.info('nova-ha-engine listening on %s and %s',
              conf.engine.nova_topic, conf.engine.monitor_topic)
     stop.wait()
     LOG.info('stopping: finishing running flows')
+    watcher.stop()
     for item in listeners:
         item.stop()
     for item in listeners:

@@ -222,9 +222,11 @@ class HostRecovery:
                 continue
             self.env.sleep(self.settings.poll_interval)
             try:
-                servers = self.env.nova.servers_changed_since(since)
+                # Migrations first: a server listed after its migration is
+                # never older than it.
                 evacuations = self.env.nova.evacuations_from(self.host,
                                                              since)
+                servers = self.env.nova.servers_changed_since(since)
             except NovaError as e:
                 LOG.warning('recovery of %s: polling Nova failed: %s',
                             self.host, e)
@@ -271,6 +273,13 @@ class HostRecovery:
                             'done', 'completed', 'error', 'failed') or \
                         server['task_state']:
                     return self._check_deadline(move)
+                if evacuation['status'] not in ('error', 'failed') and \
+                        server['host'] == self.host:
+                    # Nova finishes an evacuation in several writes; a
+                    # list taken mid-way can show the old host.  Ask again.
+                    server = self.env.nova.server(vm['id'])
+                    if server['task_state']:
+                        return self._check_deadline(move)
                 if evacuation['status'] in ('error', 'failed') or \
                         server['host'] == self.host:
                     raise StepFailed('Nova could not evacuate it (migration'

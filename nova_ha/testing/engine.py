@@ -128,6 +128,7 @@ def fast_settings(**flow):
                                     nova_down_wait=90.0)
 
 
-def production_like_settings():
-    """The engine's defaults (as nova-ha.conf ships them)."""
-    return ha_engine.EngineSettings()
+def production_like_settings(**flow):
+    """The engine's defaults (as nova-ha.conf ships them), with ``flow``
+    overrides of recovery.FlowSettings."""
+    return ha_engine.EngineSettings(flow=recovery.FlowSettings(**flow))
