@@ -44,7 +44,7 @@ PARTIAL = 'failed'   # some VMs could not be moved: a person must look
 class FlowSettings:
     evacuation_timeout: float = 600.0
     poll_interval: float = 0.5
-    max_concurrent_evacuations: int = 10
+    max_concurrent_evacuations: int = 32
     fence_attempts: int = 3
     fence_retry_delay: float = 5.0
     lock_timeout: float = 30.0

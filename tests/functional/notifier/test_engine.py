@@ -155,6 +155,32 @@ class TestHostFailure(EngineTestBase):
                          self.ha.history.list_incidents(host='a1')[0].state)
 
 
+class TestTakeover(EngineTestBase):
+
+    def test_engine_finishes_a_dead_engines_recovery_without_repeating(self):
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        self.computes['a1'].stop()
+        # Another engine fenced a1 and forced it down, then died: its
+        # incident and completed steps are in the shared history.
+        history = self.ha.history
+        history.open_incident('host_failure:a1:earlier', 'host_failure',
+                              host='a1')
+        history.update_incident('host_failure:a1:earlier',
+                                state='recovering')
+        for step in ('fence', 'force_down'):
+            history.mark_step('host_failure:a1:earlier', step, 'done')
+        self.admin_api.put_service(self.service('a1')['id'],
+                                   {'forced_down': 'true'})
+
+        self.ha.publish(events.HOST_DOWN, 'a1')
+        self.ha.wait_idle()
+        self.assertEqual([], self.ha.bmcs.calls)     # not fenced twice
+        self.assertEqual('a-spare', self.host_of(server))
+        incidents = history.list_incidents(host='a1')
+        self.assertEqual(['done'], [i.state for i in incidents])
+        self.assertEqual('disabled', self.service('a1')['status'])
+
+
 class TestStormGuard(EngineTestBase):
 
     def test_half_a_segment_down_is_a_partition_not_a_failure(self):
