@@ -168,9 +168,13 @@ def run_failure(c, say, report):
         moved.append({'name': entry['name'], 'ha': entry['ha'],
                       'from': victim, 'host': host,
                       'status': server['status']})
-        say('  %-11s %-6s %s -> %s, %s' % (
-            entry['name'], 'HA' if entry['ha'] else 'non-HA', victim, host,
-            server['status']))
+        if host == victim:
+            say('  %-11s %-6s stays on %s, which is powered off (not HA)' % (
+                entry['name'], 'HA' if entry['ha'] else 'non-HA', victim))
+        else:
+            say('  %-11s %-6s %s -> %s, %s' % (
+                entry['name'], 'HA' if entry['ha'] else 'non-HA', victim,
+                host, server['status']))
     report.failure = {'host': victim, 'seconds': round(elapsed, 2),
                       'servers': moved}
     report.history = [r.to_dict() for r in harness.history.query()]
