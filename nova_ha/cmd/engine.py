@@ -33,7 +33,9 @@ def settings_from(conf):
         max_concurrent_evacuations=e.max_concurrent_evacuations,
         fence_attempts=e.fence_attempts,
         fence_retry_delay=e.fence_retry_delay)
+    from nova_ha.servicegroup import confirm
     return ha_engine.EngineSettings(
+        confirm=confirm.ConfirmThresholds.from_conf(conf),
         flow=flow, storm_max_share=e.storm_max_share,
         storm_settle_time=e.storm_settle_time,
         vm_restart_max_attempts=e.vm_restart_max_attempts,
@@ -44,6 +46,25 @@ def settings_from(conf):
 def make_fencer(conf):
     from nova_ha import fencing
     return lambda host: fencing.fence_host(host, conf)
+
+
+def make_power_reader(conf):
+    """BMC power state for the second-channel confirmation; None when the
+    host has no BMC to ask (no configuration, or the noop driver)."""
+    from nova_ha import fencing
+
+    def read(host):
+        try:
+            driver = fencing.fencer_for(host, conf)
+        except fencing.FenceConfigError:
+            return None
+        if driver.name == 'noop':
+            return None
+        try:
+            return driver.get_power_state().value
+        finally:
+            driver.close()
+    return read
 
 
 def start_liveness_watcher(conf, engine):
@@ -96,7 +117,8 @@ def main(argv=None):
     env = environment.Environment(
         ha_nova.NovaGateway.from_cloud(conf.engine.cloud), history,
         make_fencer(conf),
-        environment.ToozLocks(conf.engine.coordination_url))
+        environment.ToozLocks(conf.engine.coordination_url),
+        power_reader=make_power_reader(conf))
     engine = ha_engine.Engine(env, settings_from(conf))
     transport = messaging.get_notification_transport(conf)
     listeners = listener.build_listeners(transport, engine,

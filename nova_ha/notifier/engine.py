@@ -21,6 +21,7 @@ from nova_ha.notifier import events
 from nova_ha.notifier import process_flow
 from nova_ha.notifier import recovery
 from nova_ha.notifier import vm_flow
+from nova_ha.servicegroup import confirm as sg_confirm
 
 LOG = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class EngineSettings:
     vm_restart_window: float = 3600.0
     nova_down_wait: float = 120.0
     workers: int = 8
+    confirm: sg_confirm.ConfirmThresholds = sg_confirm.ConfirmThresholds()
     seen_ids: int = 10000
 
 
@@ -198,6 +200,8 @@ class Engine:
                             'brings it back' % (host, latest.key), host=host,
                             incident=latest.key)
             return 'duplicate'
+        if event.source == 'servicegroup' and not self._confirmed(event):
+            return 'unconfirmed'
         aggregates = self.env.nova.aggregates()
         view = recovery.host_view_from_aggregates(aggregates, host)
         if view.segment is not None and self.settings.storm_settle_time:
@@ -234,6 +238,37 @@ class Engine:
         if not created:
             return 'duplicate'
         return self._run_recovery(host, incident.key)
+
+    def _confirmed(self, event):
+        """A lost heartbeat alone is no death sentence: ask the second
+        channels (BMC power, Nova's own DB heartbeat) through the decision
+        table of nova_ha.servicegroup.confirm, re-asking while it says
+        wait, until it says fence, ignore (heartbeat back) or alert."""
+        host = event.host
+        started = self.env.monotonic()
+        last_rule = None
+        while True:
+            with self._lock:
+                lost = host in self._down
+            decision = sg_confirm.confirm_host_down(
+                heartbeat_lost=lost,
+                bmc_power=self.env.power_state(host) if lost else None,
+                nova_heartbeat_age_s=self.env.nova.heartbeat_age(host)
+                if lost else None,
+                lost_for_s=self.env.monotonic() - started,
+                thresholds=self.settings.confirm)
+            if decision.rule != last_rule:
+                last_rule = decision.rule
+                self.env.record(
+                    'alert' if decision.action == sg_confirm.ALERT
+                    else 'decision', 'confirming %s is down: %s (%s)' % (
+                        host, decision.reason, decision.rule), host=host,
+                    outcome=decision.action)
+            if decision.action == sg_confirm.FENCE:
+                return True
+            if decision.action in (sg_confirm.IGNORE, sg_confirm.ALERT):
+                return False
+            self.env.sleep(self.settings.flow.poll_interval)
 
     def _run_recovery(self, host, key):
         return recovery.HostRecovery(self.env, self.settings.flow, host,

@@ -68,10 +68,11 @@ class ToozLocks:
 class Environment:
 
     def __init__(self, nova, history, fencer, locks, sleep=time.sleep,
-                 monotonic=time.monotonic):
+                 monotonic=time.monotonic, power_reader=None):
         self.nova = nova
         self.history = history
         self._fencer = fencer
+        self._power_reader = power_reader
         self.locks = locks
         self.sleep = sleep
         self.monotonic = monotonic
@@ -82,6 +83,17 @@ class Environment:
 
     def fence(self, host):
         return self._fencer(host)
+
+    def power_state(self, host):
+        """'on', 'off' or 'unknown' from the host's BMC; None when no BMC
+        is consulted (no reader configured)."""
+        if self._power_reader is None:
+            return None
+        try:
+            return self._power_reader(host)
+        except Exception as e:
+            LOG.warning('could not read the power state of %s: %s', host, e)
+            return 'unknown'
 
     def lock(self, name, timeout):
         return self.locks.lock(name, timeout)

@@ -74,7 +74,22 @@ class NovaGateway:
         s = services[0]
         return {'id': s.id, 'host': s.host, 'status': s.status,
                 'state': s.state, 'forced_down': s.is_forced_down,
-                'disabled_reason': s.disabled_reason}
+                'disabled_reason': s.disabled_reason,
+                'updated_at': s.updated_at}
+
+    def heartbeat_age(self, host, now=None):
+        """Seconds since the compute service last reported to Nova's
+        database (its own heartbeat), or None if unknown."""
+        import datetime
+        from oslo_utils import timeutils
+        service = self.service(host)
+        if not service or not service['updated_at']:
+            return None
+        updated = timeutils.parse_isotime(service['updated_at'])
+        if updated.tzinfo is None:
+            updated = updated.replace(tzinfo=datetime.timezone.utc)
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        return max(0.0, (now - updated).total_seconds())
 
     def compute_services(self):
         services = self._call('list services', lambda: list(

@@ -27,6 +27,7 @@ from nova_ha.notifier import events
 from nova_ha.notifier import listener
 from nova_ha.notifier import nova as ha_nova
 from nova_ha.notifier import recovery
+from nova_ha.servicegroup import confirm as sg_confirm
 
 MONITOR_TOPIC = 'nova_ha_test'
 NOVA_TOPIC = 'versioned_notifications_test'
@@ -39,6 +40,8 @@ class SimulatedBMCs:
         self.cloud = cloud_case
         self.broken = set()
         self.calls = []
+        # What each BMC reports: 'on' until fenced or told otherwise.
+        self.power = {}
         self._lock = threading.Lock()
 
     def fence(self, host):
@@ -52,6 +55,7 @@ class SimulatedBMCs:
                 power_state=fence_base.PowerState.UNKNOWN,
                 detail='BMC unreachable (simulated)',
                 elapsed_s=time.monotonic() - started, attempts=1)
+        self.power[host] = 'off'
         compute = self.cloud.computes[host]
         try:
             compute.stop()
@@ -63,6 +67,12 @@ class SimulatedBMCs:
             power_state=fence_base.PowerState.OFF,
             detail='powered off (simulated BMC)',
             elapsed_s=time.monotonic() - started, attempts=1)
+
+
+    def power_state(self, host):
+        if host in self.broken:
+            return 'unknown'
+        return self.power.get(host, 'on')
 
 
 class EngineHarness:
@@ -78,8 +88,9 @@ class EngineHarness:
         self.locks = environment.ToozLocks(
             'file://' + os.path.join(self.tmp, 'locks'))
         self.nova = ha_nova.NovaGateway(cloud_case.sdk_connection())
-        self.env = environment.Environment(self.nova, self.history,
-                                           self.bmcs.fence, self.locks)
+        self.env = environment.Environment(
+            self.nova, self.history, self.bmcs.fence, self.locks,
+            power_reader=self.bmcs.power_state)
         self.engine = ha_engine.Engine(self.env, settings or fast_settings())
         self.transport = messaging.get_notification_transport(
             cfg.CONF, url='fake://')
@@ -89,6 +100,12 @@ class EngineHarness:
             item.start()
         self.notifier = listener.monitor_notifier(
             self.transport, MONITOR_TOPIC, 'nova-ha-monitor.test')
+
+    def kill_host(self, host):
+        """The hypervisor loses power: its nova-compute stops and its BMC
+        reports it off."""
+        self.cloud.computes[host].stop()
+        self.bmcs.power[host] = 'off'
 
     def publish(self, event_type, host, **fields):
         """A monitor reports an event on our topic."""
@@ -124,8 +141,9 @@ def fast_settings(**flow):
     values = dict(poll_interval=0.1, evacuation_timeout=90.0,
                   fence_retry_delay=0.0, fence_attempts=2, lock_timeout=10.0)
     values.update(flow)
-    return ha_engine.EngineSettings(flow=recovery.FlowSettings(**values),
-                                    nova_down_wait=90.0)
+    return ha_engine.EngineSettings(
+        flow=recovery.FlowSettings(**values), nova_down_wait=90.0,
+        confirm=sg_confirm.ConfirmThresholds(max_wait_s=30.0))
 
 
 def production_like_settings(**flow):

@@ -53,7 +53,7 @@ class TestHostFailure(EngineTestBase):
                                     flavor_id=self.small,
                                     extra_md={'HA_Enabled': 'True'})
 
-        self.computes['a1'].stop()     # the hypervisor dies
+        self.ha.kill_host('a1')     # the hypervisor loses power
         self.ha.publish(events.HOST_DOWN, 'a1', source='servicegroup')
         self.ha.wait_idle()
 
@@ -88,7 +88,7 @@ class TestHostFailure(EngineTestBase):
 
     def test_same_failure_reported_five_times_recovers_once(self):
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
-        self.computes['a1'].stop()
+        self.ha.kill_host('a1')
         for _ in range(5):
             self.ha.publish(events.HOST_DOWN, 'a1', source='servicegroup')
         self.ha.wait_idle()
@@ -100,7 +100,7 @@ class TestHostFailure(EngineTestBase):
 
     def test_fence_failure_means_no_evacuation(self):
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
-        self.computes['a1'].stop()
+        self.ha.kill_host('a1')
         self.ha.bmcs.broken.add('a1')
         self.ha.publish(events.HOST_DOWN, 'a1')
         self.ha.wait_idle()
@@ -121,7 +121,7 @@ class TestHostFailure(EngineTestBase):
         on_a1 = self.boot_server('a', host='a1', flavor_id=self.small)
         on_b1 = self.boot_server('b', host='b1', flavor_id=self.small)
         for host in ('a1', 'b1'):
-            self.computes[host].stop()
+            self.ha.kill_host(host)
             self.ha.publish(events.HOST_DOWN, host)
         self.ha.wait_idle()
         self.assertEqual([], self.ha.bmcs.calls)
@@ -143,7 +143,7 @@ class TestHostFailure(EngineTestBase):
         self.admin_api.put_service(self.service('a2')['id'],
                                    {'status': 'disabled'})
         self._reserve_placement_resource('a-spare', 'MEMORY_MB', 4500)
-        self.computes['a1'].stop()
+        self.ha.kill_host('a1')
         self.ha.publish(events.HOST_DOWN, 'a1')
         self.ha.wait_idle()
         self.assertEqual('a-spare', self.host_of(first))
@@ -159,7 +159,7 @@ class TestTakeover(EngineTestBase):
 
     def test_engine_finishes_a_dead_engines_recovery_without_repeating(self):
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
-        self.computes['a1'].stop()
+        self.ha.kill_host('a1')
         # Another engine fenced a1 and forced it down, then died: its
         # incident and completed steps are in the shared history.
         history = self.ha.history
@@ -181,12 +181,38 @@ class TestTakeover(EngineTestBase):
         self.assertEqual('disabled', self.service('a1')['status'])
 
 
+class TestSecondChannel(EngineTestBase):
+    """A heartbeat loss (source servicegroup) is confirmed before fencing."""
+
+    def test_network_blip_is_not_a_death_sentence(self):
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        # a1 is powered and its nova-compute still reports to Nova: only
+        # its link to the coordination service broke.
+        self.ha.publish(events.HOST_DOWN, 'a1', source='servicegroup')
+        self.wait_for(lambda: [r for r in self.kinds('decision')
+                               if '(R3)' in r.message], timeout=30)
+        self.ha.publish(events.HOST_UP, 'a1', source='servicegroup')
+        self.ha.wait_idle()
+        self.assertEqual([], self.ha.bmcs.calls)
+        self.assertEqual('a1', self.host_of(server))
+        self.assertEqual('up', self.service('a1')['state'])
+
+    def test_power_loss_confirmed_by_the_bmc_is_recovered(self):
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        self.ha.kill_host('a1')
+        self.ha.publish(events.HOST_DOWN, 'a1', source='servicegroup')
+        self.ha.wait_idle()
+        self.assertEqual('a-spare', self.host_of(server))
+        self.assertTrue([r for r in self.kinds('decision')
+                         if '(R2)' in r.message])
+
+
 class TestStormGuard(EngineTestBase):
 
     def test_half_a_segment_down_is_a_partition_not_a_failure(self):
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
         for host in ('a1', 'a2'):   # 2 of seg-a's 3 hosts
-            self.computes[host].stop()
+            self.ha.kill_host(host)
             self.ha.publish(events.HOST_DOWN, host)
         self.ha.wait_idle()
         self.assertEqual('a1', self.host_of(server))
@@ -277,7 +303,7 @@ class TestBadInput(EngineTestBase):
         for event_type, payload in bad:
             self.ha.notifier.info({}, event_type, payload)
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
-        self.computes['a1'].stop()
+        self.ha.kill_host('a1')
         self.ha.publish(events.HOST_DOWN, 'a1')
         self.ha.wait_idle()
         rejected = self.kinds('event.rejected')
