@@ -58,11 +58,6 @@ class NovaGateway:
         except sdk_exc.SDKException as e:
             raise NovaError(action, e) from e
 
-    def max_microversion(self):
-        from openstack import utils
-        return self._call('version discovery', utils.maximum_supported_microversion,
-                          self.compute, '2.100')
-
     # -- the compute service --------------------------------------------
 
     def service(self, host):
@@ -139,18 +134,6 @@ class NovaGateway:
         if response.status_code >= 400:
             raise NovaError('evacuate %s' % server_id,
                             sdk_exc.HttpException(response=response))
-
-    def last_evacuation(self, server_id):
-        """Status and target of the newest evacuation of the server."""
-        migrations = self._call('list migrations of %s' % server_id,
-                                lambda: list(self.compute.migrations(
-                                    server_id=server_id,
-                                    migration_type='evacuation')))
-        if not migrations:
-            return None
-        newest = max(migrations, key=lambda m: (m.created_at or '', m.id))
-        return {'status': newest.status, 'source': newest.source_compute,
-                'dest': newest.dest_compute}
 
     def servers_changed_since(self, since):
         """Every server changed since ``since`` (ISO time), by id: one
