@@ -9,12 +9,16 @@ from oslo_config import cfg
 from nova_ha.conf import engine
 from nova_ha.conf import fencing
 from nova_ha.conf import history
+from nova_ha.conf import libvirt_monitor
+from nova_ha.conf import monitor
+from nova_ha.conf import operator
 from nova_ha.conf import scheduler
 from nova_ha.conf import servicegroup
 
 CONF = cfg.CONF
 
-_MODULES = (scheduler, servicegroup, engine, fencing, history)
+_MODULES = (scheduler, servicegroup, engine, fencing, history, monitor,
+            libvirt_monitor, operator)
 
 for _module in _MODULES:
     _module.register_opts(CONF)
