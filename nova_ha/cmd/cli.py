@@ -5,9 +5,16 @@ component ships its own (``nova-ha history`` comes from nova_ha.history).
 Options come from the same oslo.config files as the services
 (``--config-file``, else oslo.config's default search for project
 ``nova-ha``, e.g. /etc/nova-ha/nova-ha.conf).
+
+The same command classes also run under the OpenStack client
+(``openstack ha ...``), whose application has no ``conf`` and brings its own
+authenticated session.  Commands therefore reach both through
+``config_of(self.app)`` and ``sdk_connection(self.app)``, never through
+attributes of one application.
 """
 
 import logging
+import os
 import sys
 
 from cliff import app
@@ -18,6 +25,10 @@ import pbr.version
 from nova_ha import conf as nova_ha_conf
 
 NAMESPACE = 'nova_ha.cli'
+
+# Under the OpenStack client there is no --config-file: this variable names
+# the nova-ha configuration files instead (os.pathsep-separated).
+CONFIG_ENV = 'NOVA_HA_CONFIG_FILE'
 
 
 def load_config(config_files):
@@ -39,10 +50,35 @@ def _version():
         return 'unknown'
 
 
+def config_of(app_):
+    """The nova-ha options for a command run by ``app_`` (either CLI)."""
+    conf = getattr(app_, 'conf', None)
+    if conf is None:
+        files = [f for f in os.environ.get(CONFIG_ENV, '').split(os.pathsep)
+                 if f]
+        conf = load_config(files)
+        app_.conf = conf
+    return conf
+
+
+def sdk_connection(app_):
+    """An openstacksdk Connection for a command run by ``app_``.
+
+    Under ``openstack`` it is the client's own authenticated connection;
+    under ``nova-ha`` the one injected into NovaHaApp (tests) or else the
+    clouds.yaml entry ``--os-cloud`` / ``[engine] cloud``.
+    """
+    client_manager = getattr(app_, 'client_manager', None)
+    if client_manager is not None:
+        return client_manager.sdk_connection
+    return app_.sdk_connection()
+
+
 class NovaHaApp(app.App):
     """The nova-ha cliff application; ``self.conf`` holds the options."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, connection=None, **kwargs):
+        self._connection = connection
         super().__init__(
             description='nova-ha: high availability for pet VMs on '
                         'OpenStack Nova (operator commands)',
@@ -61,7 +97,19 @@ class NovaHaApp(app.App):
             help='nova-ha configuration file (repeatable; later files '
                  'override earlier ones). Default: oslo.config\'s search '
                  'for nova-ha.conf, e.g. /etc/nova-ha/nova-ha.conf.')
+        parser.add_argument(
+            '--os-cloud', dest='os_cloud', metavar='NAME',
+            default=os.environ.get('OS_CLOUD'),
+            help='clouds.yaml entry with admin credentials for Nova\'s API '
+                 '(default: env OS_CLOUD, else [engine] cloud).')
         return parser
+
+    def sdk_connection(self):
+        if self._connection is None:
+            import openstack
+            cloud = self.options.os_cloud or config_of(self).engine.cloud
+            self._connection = openstack.connect(cloud=cloud)
+        return self._connection
 
     def configure_logging(self):
         super().configure_logging()
@@ -74,8 +122,8 @@ class NovaHaApp(app.App):
         self.conf = load_config(self.options.config_files)
 
 
-def main(argv=None):
-    return NovaHaApp().run(sys.argv[1:] if argv is None else list(argv))
+def main(argv=None, connection=None):
+    return NovaHaApp(connection=connection).run(sys.argv[1:] if argv is None else list(argv))
 
 
 if __name__ == '__main__':
