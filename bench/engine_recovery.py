@@ -144,6 +144,8 @@ def run(mode, vms):
     for _case, text in result.errors + result.failures:
         sys.stderr.write(text)
         raise SystemExit('bench run failed')
+    for _case, reason in result.skipped:
+        raise SystemExit('bench run skipped: %s' % reason)
     return RESULTS[-1]
 
 

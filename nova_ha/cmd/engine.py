@@ -31,6 +31,7 @@ def settings_from(conf):
         evacuation_timeout=e.evacuation_timeout,
         poll_interval=e.poll_interval,
         max_concurrent_evacuations=e.max_concurrent_evacuations,
+        request_workers=e.evacuation_request_workers,
         fence_attempts=e.fence_attempts,
         fence_retry_delay=e.fence_retry_delay)
     from nova_ha.servicegroup import confirm

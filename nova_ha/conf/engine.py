@@ -32,12 +32,19 @@ OPTS = [
                     'with 10 in flight and 22 s with 32, against 17 s for '
                     'all at once); the bound protects nova-api from a '
                     'host with hundreds of VMs.'),
+    cfg.IntOpt('evacuation_request_workers', default=8, min=1,
+               help='Evacuation requests sent to nova-api at once. Each '
+                    'request is a synchronous call of 0.1-1 s; sent one '
+                    'by one, the last VM of a host with 50 would wait '
+                    'tens of seconds for its turn.'),
     cfg.FloatOpt('evacuation_timeout', default=600.0, min=1.0,
                  help='Seconds to wait for one VM\'s evacuation (and power '
                       'state restore) before recording it as failed.'),
     cfg.FloatOpt('poll_interval', default=0.5, min=0.01,
                  help='Seconds between checks of Nova\'s state while '
-                      'waiting.'),
+                      'waiting. While evacuations run, a check is one '
+                      'list of the failed host\'s evacuation migrations, '
+                      'plus one read per VM whose migration ended.'),
     cfg.IntOpt('fence_attempts', default=3, min=1,
                help='Fencing attempts before giving up; without a '
                     'confirmed power-off no VM is evacuated.'),

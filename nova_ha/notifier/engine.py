@@ -237,7 +237,7 @@ class Engine:
             detail={'reported_by': event.source, 'at': event.at.isoformat()})
         if not created:
             return 'duplicate'
-        return self._run_recovery(host, incident.key)
+        return self._run_recovery(host, incident.key, aggregates)
 
     def _confirmed(self, event):
         """A lost heartbeat alone is no death sentence: ask the second
@@ -270,9 +270,9 @@ class Engine:
                 return False
             self.env.sleep(self.settings.flow.poll_interval)
 
-    def _run_recovery(self, host, key):
+    def _run_recovery(self, host, key, aggregates=None):
         return recovery.HostRecovery(self.env, self.settings.flow, host,
-                                     key).run()
+                                     key, aggregates).run()
 
     def _hosts_down(self, host):
         down = {host}

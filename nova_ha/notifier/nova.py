@@ -135,13 +135,6 @@ class NovaGateway:
             raise NovaError('evacuate %s' % server_id,
                             sdk_exc.HttpException(response=response))
 
-    def servers_changed_since(self, since):
-        """Every server changed since ``since`` (ISO time), by id: one
-        call however many VMs a recovery is watching."""
-        return self._call('list changed servers', lambda: {
-            s.id: _server_dict(s) for s in self.compute.servers(
-                details=True, all_projects=True, changes_since=since)})
-
     def evacuations_from(self, host, since):
         """Newest evacuation migration per instance from ``host``."""
         migrations = self._call('list evacuations from %s' % host,
