@@ -15,7 +15,9 @@ OPTS = [
     cfg.StrOpt('nova_topic', default='versioned_notifications',
                help='Topic of Nova\'s versioned notifications (Nova needs '
                     '[notifications] notification_format = versioned or '
-                    'both).'),
+                    'both). With the nova_ha_forward notify driver in Nova, '
+                    'the topic of [notification_forward] (nova_ha_nova), '
+                    'which carries only what the engine uses.'),
     cfg.StrOpt('monitor_topic', default='nova_ha',
                help='Topic on which nova-ha monitors publish host, VM and '
                     'process events (schema nova-ha.event/1, see README).'),
@@ -75,10 +77,35 @@ OPTS = [
 ]
 
 
+# What the engine acts on among Nova's notifications (see
+# nova_ha.notifier.events.parse_nova_notification).
+NOVA_EVENT_TYPES = r'^instance\.power_off\.end$'
+
+FORWARD_GROUP = cfg.OptGroup(
+    'notification_forward', title='nova-ha notification forwarding',
+    help='Read inside Nova\'s services when [oslo_messaging_notifications] '
+         'driver lists nova_ha_forward (nova_ha.notifier.forward): which of '
+         'Nova\'s notifications are sent to nova-ha-engine, and on which '
+         'topic. Filtering where notifications are born keeps the other '
+         '99 % of a busy cloud\'s notifications off the engine.')
+
+FORWARD_OPTS = [
+    cfg.StrOpt('topic', default='nova_ha_nova',
+               help='Topic the matching notifications are sent to; set '
+                    '[engine] nova_topic of nova-ha-engine to the same '
+                    'value.'),
+    cfg.StrOpt('event_types', default=NOVA_EVENT_TYPES,
+               help='Regular expression of the event types to forward. '
+                    'The default is exactly what the engine acts on.'),
+]
+
+
 def register_opts(conf):
     conf.register_group(GROUP)
     conf.register_opts(OPTS, group=GROUP)
+    conf.register_group(FORWARD_GROUP)
+    conf.register_opts(FORWARD_OPTS, group=FORWARD_GROUP)
 
 
 def list_opts():
-    return {GROUP: OPTS}
+    return {GROUP: OPTS, FORWARD_GROUP: FORWARD_OPTS}

@@ -13,9 +13,11 @@ listener keeps going.
 import oslo_messaging as messaging
 from oslo_log import log as logging
 
+from nova_ha.conf import engine as engine_conf
+
 LOG = logging.getLogger(__name__)
 
-NOVA_EVENT_TYPES = r'^instance\.power_off\.end$'
+NOVA_EVENT_TYPES = engine_conf.NOVA_EVENT_TYPES
 
 
 class _Endpoint:
