@@ -69,28 +69,48 @@ def make_power_reader(conf):
 
 
 def start_liveness_watcher(conf, engine):
-    """Feed heartbeat losses of compute hosts to the engine as host events.
+    """Feed host deaths seen in the heartbeats to the engine.
 
-    The same tooz group that Nova's servicegroup driver (nova_ha) answers
-    from; each change becomes a host.down / host.up on the engine's intake,
-    exactly as if a monitor had published it.
+    Two tooz groups are watched: nova-compute's (the one Nova's nova_ha
+    servicegroup driver answers from) and nova-ha-monitor's host group.
+    Their join (nova_ha.servicegroup.host_join) reports a host down only
+    when every heartbeat it has is gone; each verdict becomes a host.down
+    or host.up on the engine's intake, exactly as if a monitor had
+    published it.  Returns the watchers (to stop them).
     """
+    from nova_ha.compute_hooks import heartbeat as host_heartbeat
     from nova_ha.notifier import events
     from nova_ha import servicegroup
+    from nova_ha.servicegroup import host_join
 
-    def on_change(change):
-        event_type = events.HOST_DOWN if change.state == 'down' \
+    def report(host, verdict, reason):
+        if verdict == host_join.COMPUTE_ONLY:
+            engine.env.record(
+                'decision', 'nova-compute on %s stopped heartbeating but '
+                'the host heartbeat is alive: not a host failure, not '
+                'fencing (nova-ha-monitor restarts nova-compute and '
+                'reports process.down if it cannot)' % host, host=host,
+                outcome='skip')
+        event_type = events.HOST_DOWN if verdict == host_join.HOST_DOWN \
             else events.HOST_UP
         engine.submit_monitor_message(event_type, events.monitor_payload(
-            event_type, change.host, source='servicegroup',
-            detail=change.reason))
+            event_type, host, source='servicegroup',
+            detail='%s (%s)' % (verdict, reason)))
 
-    watcher = servicegroup.HostLivenessWatcher(
-        servicegroup.configured_url(conf),
-        servicegroup.group_for_topic('compute'), on_change,
-        down_time=conf.ha_servicegroup.down_time)
-    watcher.start()
-    return watcher
+    join = host_join.HostLivenessJoin(report)
+    url = servicegroup.configured_url(conf)
+    down_time = conf.ha_servicegroup.down_time
+    watchers = [
+        servicegroup.HostLivenessWatcher(
+            url, servicegroup.group_for_topic('compute'),
+            join.on_compute_change, down_time=down_time),
+        servicegroup.HostLivenessWatcher(
+            host_heartbeat.host_group_url(url), host_heartbeat.HOST_GROUP,
+            join.on_host_change,
+            down_time=down_time)]
+    for watcher in watchers:
+        watcher.start()
+    return watchers
 
 
 def resume_open_recoveries(engine):
@@ -130,13 +150,14 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     for item in listeners:
         item.start()
-    watcher = start_liveness_watcher(conf, engine)
+    watchers = start_liveness_watcher(conf, engine)
     resume_open_recoveries(engine)
     LOG.info('nova-ha-engine listening on %s and %s',
              conf.engine.nova_topic, conf.engine.monitor_topic)
     stop.wait()
     LOG.info('stopping: finishing running flows')
-    watcher.stop()
+    for watcher in watchers:
+        watcher.stop()
     for item in listeners:
         item.stop()
     for item in listeners:

@@ -268,7 +268,7 @@ class TestProcessFailure(EngineTestBase):
     def setUp(self):
         # A dead nova-compute must look down to Nova within the test: the
         # DB servicegroup driver with a short down time.
-        self.flags(report_interval=1, service_down_time=4)
+        self.flags(report_interval=1, service_down_time=8)
         super().setUp()
 
     def test_dead_nova_compute_disables_and_recovery_reenables(self):
@@ -284,6 +284,21 @@ class TestProcessFailure(EngineTestBase):
         self.assertEqual([], self.ha.bmcs.calls)   # the host is alive
         self.assertEqual('a1', self.host_of(server))
 
+        self.computes['a1'] = self.restart_compute_service(self.computes['a1'])
+        self.ha.publish(events.PROCESS_UP, 'a1', process='nova-compute')
+        self.ha.wait_idle()
+        self.assertEqual('enabled', self.service('a1')['status'])
+
+    def test_host_stays_disabled_until_every_process_is_back(self):
+        self.computes['a1'].stop()
+        self.ha.publish(events.PROCESS_DOWN, 'a1', process='libvirtd')
+        self.ha.publish(events.PROCESS_DOWN, 'a1', process='nova-compute')
+        self.ha.wait_idle()
+        self.assertEqual('disabled', self.service('a1')['status'])
+        # libvirtd back alone: nova-compute still cannot manage VMs.
+        self.ha.publish(events.PROCESS_UP, 'a1', process='libvirtd')
+        self.ha.wait_idle()
+        self.assertEqual('disabled', self.service('a1')['status'])
         self.computes['a1'] = self.restart_compute_service(self.computes['a1'])
         self.ha.publish(events.PROCESS_UP, 'a1', process='nova-compute')
         self.ha.wait_idle()

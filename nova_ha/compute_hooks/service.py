@@ -1,0 +1,171 @@
+"""The nova-ha-monitor service: its parts, built from the configuration.
+
+- the host heartbeat (heartbeat.HostHeartbeat), when [monitor]
+  host_heartbeat;
+- one ProcessMonitor per enabled process group ([monitor_nova_compute],
+  [monitor_libvirtd]);
+- the libvirt event monitor (compute_hooks.libvirt_monitor), when
+  [monitor] libvirt_events; it is imported only then, and a missing
+  module or libvirt binding is logged while the rest keeps running.
+
+A process group that cannot work as configured (a pid-file check without
+a pid file, a broken pattern) is a MonitorConfigError raised before
+anything starts, with the group and option named.
+"""
+
+import shlex
+
+from oslo_log import log as logging
+
+from nova_ha.compute_hooks import heartbeat
+from nova_ha.compute_hooks import process_checks
+from nova_ha.compute_hooks import process_decision
+from nova_ha.compute_hooks import process_monitor
+from nova_ha.compute_hooks import publisher as publisher_lib
+from nova_ha.conf import monitor as monitor_conf
+
+LOG = logging.getLogger(__name__)
+
+PROCESS_SOURCE = 'process-monitor'
+LIBVIRT_SOURCE = 'libvirt'
+
+
+class MonitorConfigError(ValueError):
+    """An option set that cannot work; the message names the option."""
+
+
+def policy_from(options):
+    return process_decision.RestartPolicy(
+        confirm_checks=options.confirm_checks,
+        max_restarts=options.max_restarts,
+        restart_window=options.restart_window,
+        backoff_initial=options.backoff_initial,
+        backoff_factor=options.backoff_factor,
+        backoff_max=options.backoff_max,
+        start_timeout=options.start_timeout)
+
+
+def check_from(group, options):
+    """The check an option group asks for."""
+    def need(name):
+        if not getattr(options, name):
+            raise MonitorConfigError('[%s] %s is required with check = %s'
+                                     % (group, name, options.check))
+    try:
+        if options.check == monitor_conf.CHECK_SYSTEMD:
+            need('systemd_unit')
+            return process_checks.SystemdCheck(options.systemd_unit,
+                                               options.check_timeout)
+        if options.check == monitor_conf.CHECK_PIDFILE:
+            need('pid_file')
+            return process_checks.PidFileCheck(options.pid_file,
+                                               options.command_pattern)
+        need('command_pattern')
+        return process_checks.CommandLineCheck(options.command_pattern)
+    except ValueError as exc:
+        if isinstance(exc, MonitorConfigError):
+            raise
+        raise MonitorConfigError('[%s] %s' % (group, exc))
+
+
+def restart_from(group, options):
+    """The restart command of an option group; None if there is none."""
+    if options.restart_command:
+        try:
+            argv = shlex.split(options.restart_command)
+        except ValueError as exc:
+            raise MonitorConfigError('[%s] restart_command: %s' % (group,
+                                                                    exc))
+    elif options.check == monitor_conf.CHECK_SYSTEMD:
+        argv = ['systemctl', 'restart', options.systemd_unit]
+    elif options.max_restarts:
+        raise MonitorConfigError(
+            '[%s] restart_command is required with check = %s (or set '
+            'max_restarts = 0 to only watch and report)'
+            % (group, options.check))
+    else:
+        return None
+    if not argv:
+        raise MonitorConfigError('[%s] restart_command is empty' % group)
+    return process_checks.RestartCommand(argv, options.restart_timeout)
+
+
+def process_monitors(conf, publisher):
+    """A ProcessMonitor for each enabled process group."""
+    monitors = []
+    for process, group in monitor_conf.PROCESS_GROUPS.items():
+        options = conf[group]
+        if not options.enabled:
+            continue
+        try:
+            policy = policy_from(options)
+        except ValueError as exc:
+            raise MonitorConfigError('[%s] %s' % (group, exc))
+        monitors.append(process_monitor.ProcessMonitor(
+            process, check_from(group, options),
+            restart_from(group, options), policy, publisher,
+            options.check_interval))
+    return monitors
+
+
+def start_libvirt_monitor(conf, publisher):
+    """The libvirt event monitor, started; None when it cannot run."""
+    try:
+        from nova_ha.compute_hooks import libvirt_monitor
+        monitor = libvirt_monitor.LibvirtEventMonitor(conf, publisher)
+        monitor.start()
+    except ImportError as exc:
+        LOG.error('libvirt event monitor unavailable (%s): VM failures on '
+                  'this host reach the engine only through Nova\'s own '
+                  'notifications; the other monitors run', exc)
+        return None
+    except Exception:
+        LOG.exception('libvirt event monitor failed to start; the other '
+                      'monitors run')
+        return None
+    return monitor
+
+
+class MonitorService:
+    """Every monitor of one compute host, started and stopped together."""
+
+    def __init__(self, conf, publisher=None):
+        self.conf = conf
+        self.host = conf.monitor.host
+        if publisher is None:
+            publisher = publisher_lib.from_conf(conf, self.host,
+                                                PROCESS_SOURCE)
+        self.publisher = publisher
+        # Built (and so validated) before anything starts.
+        self.processes = process_monitors(conf, publisher)
+        self.heartbeat = heartbeat.HostHeartbeat.from_conf(conf, self.host) \
+            if conf.monitor.host_heartbeat else None
+        self.libvirt = None
+
+    def start(self):
+        # The heartbeat first: restarting nova-compute must never look like
+        # a dead host to the engine.
+        if self.heartbeat is not None:
+            self.heartbeat.start()
+        for monitor in self.processes:
+            monitor.start()
+        if self.conf.monitor.libvirt_events:
+            self.libvirt = start_libvirt_monitor(
+                self.conf, self.publisher.with_source(LIBVIRT_SOURCE))
+        LOG.info('nova-ha-monitor running for host %s: heartbeat %s, '
+                 'processes %s, libvirt events %s', self.host,
+                 'on' if self.heartbeat else 'off',
+                 ', '.join(m.process for m in self.processes) or 'none',
+                 'on' if self.libvirt else 'off')
+
+    def stop(self):
+        """Stop every monitor, then leave the host group."""
+        if self.libvirt is not None:
+            try:
+                self.libvirt.stop()
+            except Exception:
+                LOG.exception('stopping the libvirt event monitor failed')
+        for monitor in self.processes:
+            monitor.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
