@@ -13,6 +13,7 @@ authenticated session.  Commands therefore reach both through
 attributes of one application.
 """
 
+import argparse
 import logging
 import os
 import sys
@@ -48,6 +49,18 @@ def _version():
         return pbr.version.VersionInfo('nova-ha').version_string()
     except Exception:  # not installed as a distribution (source tree)
         return 'unknown'
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            '%r is not a positive whole number' % text)
+    return value
 
 
 def config_of(app_):

@@ -12,6 +12,7 @@ import json
 from cliff import columns
 from cliff import lister
 
+from nova_ha.cmd import cli as nova_ha_cli
 from nova_ha.history import store as history_store
 from nova_ha.history import timespec
 
@@ -43,17 +44,6 @@ def _time_argument(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            '%r is not a positive whole number' % text)
-    return value
-
-
 def _iso(value):
     return None if value is None else value.isoformat()
 
@@ -67,8 +57,13 @@ def _blanks(row, parsed_args):
 
 class _HistoryCommand(lister.Lister):
 
+    # Reads the history database only: `openstack ha history` must not ask
+    # for Keystone credentials.
+    auth_required = False
+
     def _open_store(self):
-        return history_store.HistoryStore(self.app.conf.history.connection)
+        return history_store.HistoryStore(
+            nova_ha_cli.config_of(self.app).history.connection)
 
     def _wants_detail(self, parsed_args):
         return (parsed_args.long
@@ -112,7 +107,7 @@ class ListHistory(_HistoryCommand):
                                  + timespec.HELP)
         parser.add_argument('--incident', metavar='KEY',
                             help='only records of this incident')
-        parser.add_argument('--limit', type=_positive_int, metavar='N',
+        parser.add_argument('--limit', type=nova_ha_cli.positive_int, metavar='N',
                             help='only the newest N matching records '
                                  '(still listed oldest first)')
         parser.add_argument('--long', action='store_true',

@@ -38,6 +38,17 @@ ENABLED_KEY = 'ha:enabled'
 EVACUATE_ALL_KEY = 'ha:evacuate_all'
 RESERVED_KEY = 'ha:reserved'
 MAINTENANCE_KEY = 'ha:maintenance'
+# A compute service disabled with a reason starting with this is in
+# maintenance too (the per-host mark of `nova-ha maintenance enter`).
+MAINTENANCE_REASON_PREFIX = 'nova-ha:maintenance'
+
+
+def service_in_maintenance(service):
+    """True for a compute service (dict with status, disabled_reason)
+    disabled for maintenance by nova-ha."""
+    return bool(service and service.get('status') == 'disabled' and
+                (service.get('disabled_reason') or '').startswith(
+                    MAINTENANCE_REASON_PREFIX))
 
 _TRUE_WORDS = frozenset(('true', 'yes', 'on', '1'))
 _FALSE_WORDS = frozenset(('false', 'no', 'off', '0'))

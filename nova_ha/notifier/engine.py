@@ -16,6 +16,7 @@ import threading
 
 from oslo_log import log as logging
 
+from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.notifier import decisions
 from nova_ha.notifier import events
 from nova_ha.notifier import process_flow
@@ -192,7 +193,8 @@ class Engine:
                             incident=latest.key)
             return self._run_recovery(host, latest.key)
         service = self.env.nova.service(host)
-        if latest is not None and service and \
+        in_maintenance = ha_aggregates.service_in_maintenance(service)
+        if latest is not None and service and not in_maintenance and \
                 service['status'] == 'disabled' and \
                 (service['disabled_reason'] or '').startswith('nova-ha:'):
             self.env.record('event.duplicate', '%s was already recovered '
@@ -220,9 +222,7 @@ class Engine:
         down = self._hosts_down(host)
         decision = decisions.host_failure_guard(
             host, view,
-            host_disabled_for_maintenance=bool(
-                service and (service['disabled_reason'] or '').startswith(
-                    'nova-ha:maintenance')),
+            host_disabled_for_maintenance=in_maintenance,
             segment_hosts=segment_hosts, down_hosts=down,
             storm_max_share=self.settings.storm_max_share)
         self.env.record('alert' if decision.alert else 'decision',

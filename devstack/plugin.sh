@@ -1,0 +1,165 @@
+#!/bin/bash
+#
+# DevStack plugin for nova-ha: installs nova-ha into the Python environment
+# Nova runs from, turns on its scheduler filters and weigher (and, with
+# NOVA_HA_SERVICEGROUP=True, its servicegroup driver) in nova.conf, writes
+# /etc/nova-ha/nova-ha.conf, creates the history database and runs
+# nova-ha-engine and nova-ha-monitor as DevStack services.
+#
+# Untested here: see devstack/README.md.
+
+# Save trace setting
+_XTRACE_NOVA_HA=$(set +o | grep xtrace)
+set -o xtrace
+
+NOVA_HA_BIN_DIR=$(get_python_exec_prefix)
+NOVA_HA_FILTERS=HAReservedHostFilter,HASegmentFilter
+
+# Every nova.conf DevStack has written on this node: the API's and the
+# scheduler's, the cells' conductors' and the compute's.
+function _nova_ha_nova_confs {
+    local conf
+    for conf in $NOVA_CONF $NOVA_CPU_CONF $NOVA_CONF_DIR/nova_cell*.conf; do
+        if [[ -f $conf ]]; then
+            echo $conf
+        fi
+    done
+}
+
+function install_nova_ha {
+    setup_develop $NOVA_HA_DIR
+}
+
+# nova.conf: what the README's "Turning it on" sections ask operators to set.
+function configure_nova_for_ha {
+    local conf filters
+    # Scheduler plugins (nova-scheduler reads $NOVA_CONF).
+    iniset_multiline $NOVA_CONF filter_scheduler available_filters \
+        nova.scheduler.filters.all_filters \
+        nova_ha.scheduler.filters.all_filters
+    filters=$(iniget $NOVA_CONF filter_scheduler enabled_filters)
+    if [[ ! ",$filters," =~ ",HASegmentFilter," ]]; then
+        filters=${filters:+$filters,}$NOVA_HA_FILTERS
+        iniset $NOVA_CONF filter_scheduler enabled_filters "$filters"
+    fi
+    iniset $NOVA_CONF filter_scheduler weight_classes \
+        nova.scheduler.weights.all_weighers,nova_ha.scheduler.weighers.HAFailoverWeigher
+
+    for conf in $(_nova_ha_nova_confs); do
+        # The engine listens to Nova's versioned notifications.
+        if [[ "$(iniget $conf notifications notification_format)" != "versioned" ]]; then
+            iniset $conf notifications notification_format both
+        fi
+        iniset $conf notifications notify_on_state_change vm_and_task_state
+        if [[ "$NOVA_HA_SERVICEGROUP" == "True" ]]; then
+            # The loader (a notify driver) makes servicegroup_driver =
+            # nova_ha known to Nova before any service starts.
+            iniset_multiline $conf oslo_messaging_notifications driver \
+                messagingv2 nova_ha_loader
+            iniset $conf DEFAULT servicegroup_driver nova_ha
+            _nova_ha_liveness_options $conf
+        else
+            iniset $conf oslo_messaging_notifications driver messagingv2
+        fi
+    done
+}
+
+# Where liveness heartbeats live; the same in nova.conf and nova-ha.conf.
+function _nova_ha_liveness_options {
+    local conf=$1
+    if [[ -n "$NOVA_HA_LIVENESS_URL" ]]; then
+        iniset $conf ha_servicegroup backend_url "$NOVA_HA_LIVENESS_URL"
+    else
+        iniset $conf ha_servicegroup embedded_path $NOVA_HA_STATE_DIR/liveness
+    fi
+}
+
+function configure_nova_ha {
+    sudo install -d -o $STACK_USER $NOVA_HA_CONF_DIR $NOVA_HA_STATE_DIR
+    rm -f $NOVA_HA_CONF
+
+    iniset $NOVA_HA_CONF DEFAULT debug $ENABLE_DEBUG_LOG_LEVEL
+    # Nova's notifications and the monitors' events (the default vhost).
+    iniset_rpc_backend nova-ha $NOVA_HA_CONF DEFAULT
+
+    iniset $NOVA_HA_CONF engine cloud $NOVA_HA_CLOUD
+    iniset $NOVA_HA_CONF engine coordination_url "$NOVA_HA_COORDINATION_URL"
+    if is_service_enabled nova-ha-engine; then
+        recreate_database nova_ha
+    fi
+    iniset $NOVA_HA_CONF history connection "$(database_connection_url nova_ha)"
+
+    iniset $NOVA_HA_CONF fencing_host_defaults driver $NOVA_HA_FENCE_DRIVER
+
+    # DevStack runs nova-compute as a systemd unit of its own.
+    iniset $NOVA_HA_CONF monitor_nova_compute systemd_unit devstack@n-cpu.service
+    _nova_ha_liveness_options $NOVA_HA_CONF
+}
+
+# A failover segment with this node's compute hosts, once Nova runs.
+function create_nova_ha_segment {
+    local host
+    if [[ -z "$NOVA_HA_SEGMENT" ]]; then
+        return
+    fi
+    if ! openstack --os-cloud $NOVA_HA_CLOUD aggregate show $NOVA_HA_SEGMENT >/dev/null 2>&1; then
+        openstack --os-cloud $NOVA_HA_CLOUD aggregate create \
+            --property ha:segment=$NOVA_HA_SEGMENT $NOVA_HA_SEGMENT
+    fi
+    for host in $(openstack --os-cloud $NOVA_HA_CLOUD compute service list \
+            --service nova-compute -f value -c Host); do
+        openstack --os-cloud $NOVA_HA_CLOUD aggregate add host \
+            $NOVA_HA_SEGMENT $host || true
+    done
+}
+
+function start_nova_ha {
+    if is_service_enabled nova-ha-engine; then
+        run_process nova-ha-engine \
+            "$NOVA_HA_BIN_DIR/nova-ha-engine --config-file $NOVA_HA_CONF"
+    fi
+    if is_service_enabled nova-ha-monitor && is_service_enabled n-cpu; then
+        # root: it restarts nova-compute through systemctl and reads the
+        # processes of other users (see etc/systemd/nova-ha-monitor.service).
+        run_process nova-ha-monitor \
+            "$NOVA_HA_BIN_DIR/nova-ha-monitor --config-file $NOVA_HA_CONF" \
+            "" root
+    fi
+}
+
+function stop_nova_ha {
+    stop_process nova-ha-engine
+    stop_process nova-ha-monitor
+}
+
+function cleanup_nova_ha {
+    sudo rm -rf $NOVA_HA_CONF_DIR $NOVA_HA_STATE_DIR
+}
+
+if is_service_enabled nova-ha-engine nova-ha-monitor; then
+    if [[ "$1" == "stack" && "$2" == "install" ]]; then
+        echo_summary "Installing nova-ha"
+        install_nova_ha
+    elif [[ "$1" == "stack" && "$2" == "post-config" ]]; then
+        echo_summary "Configuring nova-ha"
+        configure_nova_for_ha
+        configure_nova_ha
+    elif [[ "$1" == "stack" && "$2" == "extra" ]]; then
+        echo_summary "Starting nova-ha"
+        if is_service_enabled nova-ha-engine; then
+            create_nova_ha_segment
+        fi
+        start_nova_ha
+    fi
+
+    if [[ "$1" == "unstack" ]]; then
+        stop_nova_ha
+    fi
+
+    if [[ "$1" == "clean" ]]; then
+        cleanup_nova_ha
+    fi
+fi
+
+# Restore xtrace
+$_XTRACE_NOVA_HA

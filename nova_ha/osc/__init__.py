@@ -1,0 +1,1 @@
+"""The OpenStack client plugin of nova-ha (``openstack ha ...``)."""
