@@ -13,6 +13,7 @@ a pid file, a broken pattern) is a MonitorConfigError raised before
 anything starts, with the group and option named.
 """
 
+import importlib
 import shlex
 
 from oslo_log import log as logging
@@ -111,7 +112,10 @@ def process_monitors(conf, publisher):
 def start_libvirt_monitor(conf, publisher):
     """The libvirt event monitor, started; None when it cannot run."""
     try:
-        from nova_ha.compute_hooks import libvirt_monitor
+        # Through sys.modules (not the package attribute), so a module
+        # that cannot be imported is reported the same way every time.
+        libvirt_monitor = importlib.import_module(
+            'nova_ha.compute_hooks.libvirt_monitor')
         monitor = libvirt_monitor.LibvirtEventMonitor(conf, publisher)
         monitor.start()
     except ImportError as exc:

@@ -159,7 +159,9 @@ class HACloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         """An openstacksdk Connection to the in-process nova-api as admin.
 
         The API runs behind wsgi-intercept with Nova's keystone stub, which
-        reads the caller from X-Auth-* headers instead of a token.
+        reads the caller from X-Auth-* headers instead of a token.  The
+        in-process placement is reachable too (``conn.placement``): its
+        noauth middleware takes the caller from ``X-Auth-Token``.
         """
         from keystoneauth1 import noauth
         from keystoneauth1 import session as ks_session
@@ -171,10 +173,12 @@ class HACloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
             additional_headers={'X-Auth-User': 'admin', 'X-User-Id': 'admin',
                                 'X-Auth-Project-Id': project,
                                 'X-Project-Id': project,
+                                'X-Auth-Token': 'admin',
                                 'X-Roles': 'reader,member,admin'})
         return openstack.connection.Connection(
             session=session, compute_endpoint_override=self.api_fixture.base_url,
-            compute_api_version='2')
+            compute_api_version='2',
+            placement_endpoint_override=self.placement.fixture.endpoint)
 
     # -- servers ----------------------------------------------------------
 
