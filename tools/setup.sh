@@ -5,6 +5,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
+
+# Debian packages: ipmitool (the IPMI fence driver's client for BMCs that
+# speak only cipher suite 3); libvirt-dev and pkg-config to build
+# libvirt-python; libvirtd, QEMU and virsh for the libvirt monitor's
+# real-QEMU tests (which configure and start libvirtd themselves).
+apt_packages=(ipmitool libvirt-daemon libvirt-daemon-driver-qemu
+              libvirt-clients qemu-system-x86 libvirt-dev pkg-config)
+missing=()
+for package in "${apt_packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "tools/setup.sh: installing ${missing[*]}" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "tools/setup.sh: missing Debian packages: ${missing[*]}" \
+             "(install them as root; libvirt-python cannot build without" \
+             "libvirt-dev and pkg-config)" >&2
+    fi
+fi
 if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
