@@ -118,7 +118,8 @@ class TestMonitorService(MonitorProcessTestCase):
         self.addCleanup(self.recorder.stop)
         self.host_events = []
         self.host_view = watcher.HostLivenessWatcher(
-            backend.timed_url('redis://%s:%d' % REDIS, DOWN_TIME, INTERVAL),
+            heartbeat.host_group_url(backend.timed_url(
+                'redis://%s:%d' % REDIS, DOWN_TIME, INTERVAL)),
             heartbeat.HOST_GROUP, self.host_events.append,
             down_time=DOWN_TIME, poll_interval=0.05)
         self.host_view.start()
@@ -181,8 +182,8 @@ class TestMonitorService(MonitorProcessTestCase):
         monitor.send_signal(signal.SIGTERM)
         self.assertEqual(0, monitor.wait(30), self.logged())
         # Left the group on the way out: read at once, not after expiry.
-        reader = backend.connect(backend.timed_url(
-            'redis://%s:%d' % REDIS, DOWN_TIME, INTERVAL), 'it-reader')
+        reader = backend.connect(heartbeat.host_group_url(backend.timed_url(
+            'redis://%s:%d' % REDIS, DOWN_TIME, INTERVAL)), 'it-reader')
         self.addCleanup(reader.stop)
         members = {m.decode() for m in reader.get_members(
             heartbeat.HOST_GROUP.encode()).get()}

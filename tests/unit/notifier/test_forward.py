@@ -50,6 +50,9 @@ class TestForwardDriver(unittest.TestCase):
         # Inside Nova, nova_ha.conf registers these on Nova's CONF.
         engine_conf.register_opts(self.conf)
         self.conf([], project='nova')
+        # Overrides live on the module's OptGroup objects, which every
+        # ConfigOpts registering them shares: undo them after the test.
+        self.addCleanup(self.conf.reset)
         self.transport = messaging.get_notification_transport(
             self.conf, url='fake://')
         self.addCleanup(self.transport.cleanup)
