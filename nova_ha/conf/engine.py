@@ -47,6 +47,14 @@ OPTS = [
                       'waiting. While evacuations run, a check is one '
                       'list of the failed host\'s evacuation migrations, '
                       'plus one read per VM whose migration ended.'),
+    cfg.FloatOpt('poll_interval_max', default=2.0, min=0.01,
+                 help='While evacuations run and nothing changes, checks '
+                      'back off from poll_interval up to this many '
+                      'seconds, and start again from poll_interval when '
+                      'something changes: every check is work for '
+                      'nova-api, whose rebuilds the engine waits for '
+                      '(measured on the in-process cloud: 12 VMs took '
+                      '27 s with a fixed 0.5 s and 22 s with 2 s).'),
     cfg.IntOpt('fence_attempts', default=3, min=1,
                help='Fencing attempts before giving up; without a '
                     'confirmed power-off no VM is evacuated.'),

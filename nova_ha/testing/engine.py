@@ -138,7 +138,8 @@ class EngineHarness:
 
 
 def fast_settings(**flow):
-    values = dict(poll_interval=0.1, evacuation_timeout=90.0,
+    values = dict(poll_interval=0.1, poll_interval_max=0.5,
+                  evacuation_timeout=90.0,
                   fence_retry_delay=0.0, fence_attempts=2, lock_timeout=10.0)
     values.update(flow)
     return ha_engine.EngineSettings(
