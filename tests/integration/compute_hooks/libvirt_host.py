@@ -32,8 +32,8 @@ import uuid
 
 import libvirt
 
-from tests.integration.fencing.peers import skip_or_fail
-from tests.integration.fencing.peers import wait_until
+from tests.integration.services import skip_or_fail
+from tests.integration.services import wait_until
 
 URI = 'qemu:///system'
 QEMU_CONF = '/etc/libvirt/qemu.conf'

@@ -16,8 +16,8 @@ from nova_ha.compute_hooks import heartbeat
 from nova_ha.servicegroup import backend
 from nova_ha.servicegroup import membership
 from nova_ha.servicegroup import watcher
-from tests.integration.servicegroup.test_redis_liveness import REDIS
-from tests.integration.servicegroup.test_redis_liveness import require_redis
+from tests.integration.services import REDIS
+from tests.integration.services import require_redis
 
 INTERVAL = 0.1
 DOWN_TIME = 1.0

@@ -28,11 +28,11 @@ from nova_ha.servicegroup import membership
 from nova_ha.servicegroup import watcher
 from tests.integration.compute_hooks import monitor_fixtures
 from tests.integration.compute_hooks import process_daemons
-from tests.integration.fencing.peers import skip_or_fail
-from tests.integration.notifier.test_rabbitmq import rabbit_reachable
-from tests.integration.notifier.test_rabbitmq import URL as RABBIT_URL
-from tests.integration.servicegroup.test_redis_liveness import REDIS
-from tests.integration.servicegroup.test_redis_liveness import require_redis
+from tests.integration.services import skip_or_fail
+from tests.integration.services import rabbit_reachable
+from tests.integration.services import RABBIT_URL
+from tests.integration.services import REDIS
+from tests.integration.services import require_redis
 
 COMMAND = os.path.join(os.path.dirname(sys.executable), 'nova-ha-monitor')
 DAEMONS = os.path.abspath(process_daemons.__file__)

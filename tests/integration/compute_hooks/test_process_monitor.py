@@ -28,7 +28,7 @@ from nova_ha.notifier import events
 from nova_ha.notifier import listener
 from tests.integration.compute_hooks import monitor_fixtures
 from tests.integration.compute_hooks import process_daemons
-from tests.integration.fencing.peers import wait_until
+from tests.integration.services import wait_until
 
 DAEMONS = os.path.abspath(process_daemons.__file__)
 HOST = 'compute-it-1'

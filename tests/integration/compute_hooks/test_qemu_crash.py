@@ -16,10 +16,10 @@ import time
 
 from nova_ha.compute_hooks import libvirt_monitor
 from tests.integration.compute_hooks import libvirt_host
-from tests.integration.fencing.peers import skip_or_fail
-from tests.integration.fencing.peers import wait_until
-from tests.integration.notifier.test_rabbitmq import rabbit_reachable
-from tests.integration.notifier.test_rabbitmq import URL
+from tests.integration.services import skip_or_fail
+from tests.integration.services import wait_until
+from tests.integration.services import rabbit_reachable
+from tests.integration.services import RABBIT_URL as URL
 from tests.unit.compute_hooks import harness
 
 TIMEOUT = 30

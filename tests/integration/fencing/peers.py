@@ -11,10 +11,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import unittest
 
 import requests
+
+from tests.integration.services import skip_or_fail  # noqa: F401 (tests use it)
+from tests.integration.services import wait_until  # noqa: F401
 
 VENV_BIN = os.path.dirname(sys.executable)
 
@@ -33,12 +34,6 @@ REDFISH_USER = 'fence'
 REDFISH_PASSWORD = 'Redfish-Pa55-xyz'
 
 
-def skip_or_fail(reason):
-    if os.environ.get('CI') == 'true':
-        raise AssertionError('CI: %s' % reason)
-    raise unittest.SkipTest(reason)
-
-
 def free_port(kind):
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(('127.0.0.1', 0))
@@ -53,15 +48,6 @@ def executable(name):
     if not found:
         skip_or_fail('%s is not installed' % name)
     return found
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError('%s not ready within %s s' % (what, timeout))
 
 
 class Peer:

@@ -5,8 +5,6 @@ engine is a recorder (its flows are tested against Nova in
 tests/functional/notifier), because this test is about the transport.
 """
 
-import os
-import socket
 import threading
 import time
 import unittest
@@ -17,17 +15,9 @@ import oslo_messaging as messaging
 
 from nova_ha.notifier import events
 from nova_ha.notifier import listener
+from tests.integration import services
 
-URL = os.environ.get('NOVA_HA_RABBIT_URL',
-                     'rabbit://guest:guest@127.0.0.1:5672/')
-
-
-def rabbit_reachable():
-    try:
-        socket.create_connection(('127.0.0.1', 5672), timeout=2).close()
-        return True
-    except OSError:
-        return False
+URL = services.RABBIT_URL
 
 
 class Recorder:
@@ -55,10 +45,7 @@ class Recorder:
 class TestListenerOverRabbit(unittest.TestCase):
 
     def setUp(self):
-        if not rabbit_reachable():
-            if os.environ.get('CI') == 'true':
-                self.fail('RabbitMQ is not reachable on 127.0.0.1:5672')
-            self.skipTest('RabbitMQ is not reachable on 127.0.0.1:5672')
+        services.require('RabbitMQ', services.RABBITMQ)
         self.conf = cfg.ConfigOpts()
         self.conf([], project='nova-ha-test')
         self.transport = messaging.get_notification_transport(self.conf,

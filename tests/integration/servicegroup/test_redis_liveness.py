@@ -7,7 +7,6 @@ loopback TCP relay between the watcher and Redis and closes it: the only
 way to cut one client off a shared Redis without stopping it for others.
 """
 
-import os
 import signal
 import socket
 import subprocess
@@ -20,27 +19,12 @@ import uuid
 from nova_ha.servicegroup import backend
 from nova_ha.servicegroup import membership
 from nova_ha.servicegroup import watcher
+from tests.integration.services import REDIS
+from tests.integration.services import require_redis
 
-REDIS = ('127.0.0.1', 6379)
 DOWN_TIME = 2.0
 INTERVAL = 0.5
 POLL = 0.1
-
-
-def redis_reachable():
-    try:
-        socket.create_connection(REDIS, timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-def require_redis(testcase):
-    if redis_reachable():
-        return
-    if os.environ.get('CI') == 'true':
-        testcase.fail('Redis is not reachable on 127.0.0.1:6379 (CI)')
-    testcase.skipTest('Redis is not reachable on 127.0.0.1:6379')
 
 
 class Relay:

@@ -17,7 +17,7 @@ import uuid
 import libvirt
 
 from nova_ha.compute_hooks import libvirt_monitor
-from tests.integration.fencing.peers import wait_until
+from tests.integration.services import wait_until
 from tests.unit.compute_hooks import harness
 
 URI = 'test:///default'
