@@ -125,8 +125,11 @@ def run_story(c, say):
 
 
 def run_failure(c, say, report):
-    """Kill the hypervisor running the most important VM; watch nova-ha."""
-    victim = report.servers[0]['host']
+    """Kill the hypervisor running the most important VM of a failover
+    segment (the scheduler may put a VM on the unsegmented host, which has
+    no segment to fail over to); watch nova-ha."""
+    victim = next((s['host'] for s in report.servers
+                   if s['ha'] and s['segment']), report.servers[0]['host'])
     on_victim = [s for s in report.servers if s['host'] == victim]
     say('')
     say('Starting nova-ha-engine (oslo.messaging fake://, tooz file locks, '
