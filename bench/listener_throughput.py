@@ -76,6 +76,13 @@ def fill(transport, topic, count, driver='messagingv2'):
     return time.perf_counter() - start
 
 
+def _stop(listeners):
+    for item in listeners:
+        item.stop()
+    for item in listeners:
+        item.wait()
+
+
 def drain(transport, topic, count, filtered):
     if filtered:
         engine = CountingEngine(count // USED_EVERY)
@@ -92,10 +99,7 @@ def drain(transport, topic, count, filtered):
     if not engine.done.wait(timeout=600):
         raise SystemExit('listener did not drain the queue in 600 s')
     elapsed = time.perf_counter() - start
-    for item in listeners:
-        item.stop()
-    for item in listeners:
-        item.wait()
+    _stop(listeners)
     return elapsed
 
 
@@ -117,10 +121,7 @@ def forwarded(conf, transport, count):
     if not engine.done.wait(timeout=600):
         raise SystemExit('the engine did not receive every forwarded one')
     elapsed = time.perf_counter() - start
-    for item in listeners:
-        item.stop()
-    for item in listeners:
-        item.wait()
+    _stop(listeners)
     return emit_s, elapsed
 
 

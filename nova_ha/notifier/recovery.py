@@ -106,10 +106,14 @@ class HostRecovery:
         kw.setdefault('host', self.host)
         self.env.record(kind, message, incident=self.incident, **kw)
 
+    def _done(self, name):
+        previous = self.done_steps.get(name)
+        return previous is not None and previous.status == DONE
+
     def _step(self, name, fn, *args):
         """Run a step once per incident; return its recorded detail."""
         previous = self.done_steps.get(name)
-        if previous is not None and previous.status == DONE:
+        if self._done(name):
             LOG.info('incident %s: step %s already done, skipping',
                      self.incident, name)
             return previous.detail or {}
@@ -140,8 +144,9 @@ class HostRecovery:
                 2, thread_name_prefix='nova-ha-recovery') as side:
             # The host is off: its servers cannot change any more, so the
             # plan's read runs while Nova is told.
-            self._servers = side.submit(self.env.nova.servers_on,
-                                        self.host)
+            if not self._done('plan'):
+                self._servers = side.submit(self.env.nova.servers_on,
+                                            self.host)
             self._step('force_down', self.force_down)
             # Forced down is what evacuation needs (and what keeps the
             # scheduler away); disabling, which keeps the host out until
@@ -228,16 +233,16 @@ class HostRecovery:
         One loop watches every move with one API call per poll (the
         evacuation migrations from the failed host), backing off while
         nothing changes, and reads a server only when its migration has
-        ended: listing servers on every poll
-        would load nova-api with calls that slow down the very rebuilds
-        it waits for (measured: a detailed list took 0.6-2 s of the
-        in-process cloud's time with 12 VMs moving).
+        ended: listing servers on every poll would load nova-api with
+        calls that slow down the very rebuilds it waits for (measured: a
+        detailed list took 0.6-2 s of the in-process cloud's time with 12
+        VMs moving).
         """
         results = {}
         todo = collections.deque()
         for vm in vms:
             step = self.done_steps.get('evacuate:' + vm['id'])
-            if step is not None and step.status == DONE:
+            if self._done('evacuate:' + vm['id']):
                 results[vm['id']] = dict(step.detail or {}, outcome=DONE)
             else:
                 todo.append(vm)
