@@ -40,6 +40,7 @@ def settings_from(conf):
         confirm=confirm.ConfirmThresholds.from_conf(conf),
         flow=flow, storm_max_share=e.storm_max_share,
         storm_settle_time=e.storm_settle_time,
+        storm_burst_hosts=e.storm_burst_hosts,
         vm_restart_max_attempts=e.vm_restart_max_attempts,
         vm_restart_window=e.vm_restart_window,
         nova_down_wait=e.nova_down_wait)

@@ -65,11 +65,22 @@ OPTS = [
                       'down at once the engine suspects a partition: it '
                       'alerts and does not evacuate.'),
     cfg.FloatOpt('storm_settle_time', default=1.0, min=0.0,
-                 help='Seconds the engine lets other host-down reports of '
-                      'the same segment arrive before it judges the storm '
-                      'guard: hosts lost to one partition are reported '
-                      'within moments of each other. Adds to the time to '
-                      'recovery; 0 judges each report at once.'),
+                 help='Seconds during which other host-down reports of a '
+                      'segment are gathered before the storm guard judges '
+                      'them: hosts lost to one partition are reported '
+                      'within moments of each other. The first '
+                      'storm_burst_hosts reports of a segment are judged at '
+                      'once; later ones wait until the window has lasted '
+                      'this long. 0 judges every report at once.'),
+    cfg.IntOpt('storm_burst_hosts', default=1, min=0,
+               help='Host-down reports per segment and settle window that '
+                    'are judged (and, if the guard allows, fenced and '
+                    'evacuated) without waiting storm_settle_time. A '
+                    'partition can cost at most this many hosts per '
+                    'segment (fenced first, so no VM runs twice); heartbeat '
+                    'losses are confirmed through Nova\'s own heartbeat '
+                    'or the BMC before they count. 0 makes every report '
+                    'wait, adding storm_settle_time to every recovery.'),
     cfg.IntOpt('vm_restart_max_attempts', default=3, min=0,
                help='Restarts of one crashed VM within '
                     'vm_restart_window before the engine stops and '

@@ -21,6 +21,8 @@ from nova_ha.notifier import decisions
 from nova_ha.notifier import events
 from nova_ha.notifier import process_flow
 from nova_ha.notifier import recovery
+from nova_ha.notifier import server_snapshot
+from nova_ha.notifier import storm
 from nova_ha.notifier import vm_flow
 from nova_ha.servicegroup import confirm as sg_confirm
 
@@ -34,6 +36,7 @@ class EngineSettings:
     flow: recovery.FlowSettings = recovery.FlowSettings()
     storm_max_share: float = 0.5
     storm_settle_time: float = 1.0
+    storm_burst_hosts: int = 1
     vm_restart_max_attempts: int = 3
     vm_restart_window: float = 3600.0
     nova_down_wait: float = 120.0
@@ -59,6 +62,8 @@ class Engine:
         self._seen = collections.OrderedDict()
         self._recovering = set()
         self._down = set()       # hosts reported down and not back up
+        self._settle = storm.SettleWindows(settings.storm_settle_time,
+                                           settings.storm_burst_hosts)
         self.futures = []
 
     # -- intake -------------------------------------------------------------
@@ -204,15 +209,25 @@ class Engine:
             return 'duplicate'
         if event.source == 'servicegroup' and not self._confirmed(event):
             return 'unconfirmed'
+        # A recovery is likely: read the host's servers beside the guard.
+        snapshot = server_snapshot.ServerSnapshot(self.env.nova, host)
+        try:
+            return self._guard_and_recover(event, in_maintenance, snapshot)
+        finally:
+            snapshot.close()
+
+    def _guard_and_recover(self, event, in_maintenance, snapshot):
+        host = event.host
+        history = self.env.history
         aggregates = self.env.nova.aggregates()
         view = recovery.host_view_from_aggregates(aggregates, host)
-        if view.segment is not None and self.settings.storm_settle_time:
-            # Hosts lost to one partition are reported within moments of
-            # each other; judging the first report alone would fence it
-            # before the storm is visible.  A short, bounded debounce
-            # (Kubernetes' node controller has the same grace) lets the
-            # other reports arrive.
-            self.env.sleep(self.settings.storm_settle_time)
+        if view.segment is not None:
+            # Other reports of one storm arrive within moments: see
+            # nova_ha.notifier.storm for who waits and why.
+            delay = self._settle.delay(view.segment.name,
+                                       self.env.monotonic())
+            if delay:
+                self.env.sleep(delay)
         segment_hosts = set()
         if view.segment is not None:
             for agg in aggregates:
@@ -237,7 +252,7 @@ class Engine:
             detail={'reported_by': event.source, 'at': event.at.isoformat()})
         if not created:
             return 'duplicate'
-        return self._run_recovery(host, incident.key, aggregates)
+        return self._run_recovery(host, incident.key, aggregates, snapshot)
 
     def _confirmed(self, event):
         """A lost heartbeat alone is no death sentence: ask the second
@@ -270,9 +285,9 @@ class Engine:
                 return False
             self.env.sleep(self.settings.flow.poll_interval)
 
-    def _run_recovery(self, host, key, aggregates=None):
+    def _run_recovery(self, host, key, aggregates=None, snapshot=None):
         return recovery.HostRecovery(self.env, self.settings.flow, host,
-                                     key, aggregates).run()
+                                     key, aggregates, snapshot).run()
 
     def _hosts_down(self, host):
         down = {host}

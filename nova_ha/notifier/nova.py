@@ -108,10 +108,14 @@ class NovaGateway:
 
     # -- servers ----------------------------------------------------------
 
-    def servers_on(self, host):
+    def servers_on(self, host, changes_since=None):
+        """The servers on ``host``; with ``changes_since`` (ISO 8601) only
+        those changed since then, deleted ones included (status DELETED)."""
+        query = {'changes_since': changes_since} if changes_since else {}
         return self._call('list servers on %s' % host, lambda: [
             _server_dict(s) for s in self.compute.servers(
-                details=True, all_projects=True, compute_host=host)])
+                details=True, all_projects=True, compute_host=host,
+                **query)])
 
     def server(self, server_id):
         return _server_dict(self._call('show server %s' % server_id,

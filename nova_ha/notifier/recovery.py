@@ -10,11 +10,12 @@ took over) skips the steps already done, so no step runs twice.
 Steps, in order::
 
     fence           power the host off and confirm; failure -> stop, alert
-    force_down      Nova marks the compute service down at once
-    disable         no new VMs are scheduled there until an operator acts
-                    (runs beside the plan and the first evacuations)
+    force_down      Nova marks the compute service down at once (the
+                    plan's server read finishes meanwhile)
     plan            choose the HA VMs, highest ha:priority first
     evacuate:<vm>   one per VM, bounded concurrency, VM locked during its move
+    disable         the host stays out until an operator acts (after the
+                    moves: forced down already keeps the scheduler away)
     reserved        reserved hosts that received VMs stop being reserved
 """
 
@@ -86,7 +87,8 @@ def host_view_from_aggregates(aggregates, host):
 class HostRecovery:
     """Recovers one failed host; ``run()`` returns the incident's end state."""
 
-    def __init__(self, env, settings, host, incident, aggregates=None):
+    def __init__(self, env, settings, host, incident, aggregates=None,
+                 snapshot=None):
         self.env = env
         self.settings = settings
         self.host = host
@@ -94,7 +96,9 @@ class HostRecovery:
         self.done_steps = {}
         # Aggregates the guard just read; the plan reuses them.
         self._aggregates = aggregates
-        # The servers on the host, read once it is fenced (see run()).
+        # The host's servers, read before the fence (a ServerSnapshot
+        # the engine started) or after it.
+        self._snapshot = snapshot
         self._servers = None
         # VMs whose current state the plan read in this run: their
         # evacuation can be requested without reading them again.
@@ -141,20 +145,22 @@ class HostRecovery:
                                              state=FENCE_FAILED)
             return FENCE_FAILED
         with futures.ThreadPoolExecutor(
-                2, thread_name_prefix='nova-ha-recovery') as side:
+                1, thread_name_prefix='nova-ha-recovery') as side:
             # The host is off: its servers cannot change any more, so the
             # plan's read runs while Nova is told.
             if not self._done('plan'):
-                self._servers = side.submit(self.env.nova.servers_on,
-                                            self.host)
+                self._servers = side.submit(
+                    self._snapshot.servers if self._snapshot
+                    else lambda: self.env.nova.servers_on(self.host))
             self._step('force_down', self.force_down)
-            # Forced down is what evacuation needs (and what keeps the
-            # scheduler away); disabling, which keeps the host out until
-            # an operator acts, need not delay the first move.
-            disabled = side.submit(self._step, 'disable', self.disable)
             plan = self._step('plan', self.plan)
+        try:
             results = self.evacuate_all(plan.get('vms', []))
-            disabled.result()
+        finally:
+            # Forced down is what evacuation needs and what keeps the
+            # scheduler away; disabling, which keeps the host out until an
+            # operator acts, is nova-api work the rebuilds would wait for.
+            self._step('disable', self.disable)
         targets = sorted({r['target'] for r in results.values()
                           if r.get('target')})
         self._step('reserved', self.consume_reserved, targets)

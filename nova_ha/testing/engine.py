@@ -11,6 +11,7 @@ host can be told to refuse fencing.  The fence drivers themselves are
 tested against pyghmi's fakebmc and sushy-tools in tests/integration.
 """
 
+import dataclasses
 import os
 import tempfile
 import threading
@@ -137,17 +138,32 @@ class EngineHarness:
         self.history.close()
 
 
-def fast_settings(**flow):
+def _split(overrides):
+    """Overrides of EngineSettings and of recovery.FlowSettings, by name."""
+    engine_fields = {f.name for f in dataclasses.fields(
+        ha_engine.EngineSettings)}
+    engine = {k: v for k, v in overrides.items() if k in engine_fields}
+    flow = {k: v for k, v in overrides.items() if k not in engine_fields}
+    return engine, flow
+
+
+def fast_settings(**overrides):
+    """Short waits for tests; ``overrides`` name fields of EngineSettings
+    or of recovery.FlowSettings."""
+    engine, flow = _split(overrides)
     values = dict(poll_interval=0.1, poll_interval_max=0.5,
                   evacuation_timeout=90.0,
                   fence_retry_delay=0.0, fence_attempts=2, lock_timeout=10.0)
     values.update(flow)
-    return ha_engine.EngineSettings(
-        flow=recovery.FlowSettings(**values), nova_down_wait=90.0,
-        confirm=sg_confirm.ConfirmThresholds(max_wait_s=30.0))
+    engine.setdefault('nova_down_wait', 90.0)
+    engine.setdefault('confirm', sg_confirm.ConfirmThresholds(max_wait_s=30.0))
+    return ha_engine.EngineSettings(flow=recovery.FlowSettings(**values),
+                                    **engine)
 
 
-def production_like_settings(**flow):
-    """The engine's defaults (as nova-ha.conf ships them), with ``flow``
-    overrides of recovery.FlowSettings."""
-    return ha_engine.EngineSettings(flow=recovery.FlowSettings(**flow))
+def production_like_settings(**overrides):
+    """The engine's defaults (as nova-ha.conf ships them), with
+    ``overrides`` of EngineSettings or recovery.FlowSettings fields."""
+    engine, flow = _split(overrides)
+    return ha_engine.EngineSettings(flow=recovery.FlowSettings(**flow),
+                                    **engine)

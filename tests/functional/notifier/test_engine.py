@@ -209,6 +209,9 @@ class TestSecondChannel(EngineTestBase):
 
 class TestStormGuard(EngineTestBase):
 
+    # Strict: every report waits for the others before it is judged.
+    SETTINGS = {'storm_burst_hosts': 0, 'storm_settle_time': 1.0}
+
     def test_half_a_segment_down_is_a_partition_not_a_failure(self):
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
         for host in ('a1', 'a2'):   # 2 of seg-a's 3 hosts
@@ -216,8 +219,33 @@ class TestStormGuard(EngineTestBase):
             self.ha.publish(events.HOST_DOWN, host)
         self.ha.wait_idle()
         self.assertEqual('a1', self.host_of(server))
+        self.assertEqual([], self.ha.bmcs.calls)
         alerts = ' | '.join(r.message for r in self.kinds('alert'))
         self.assertIn('storm guard', alerts)
+
+
+class TestStormBurst(EngineTestBase):
+
+    # The default rule: a segment's first report is judged at once, the
+    # next ones within the settle window wait and see the storm.
+    SETTINGS = {'storm_burst_hosts': 1, 'storm_settle_time': 5.0}
+
+    def test_first_host_is_recovered_at_once_the_storm_stops_the_rest(self):
+        first = self.boot_server('first', host='a1', flavor_id=self.small)
+        second = self.boot_server('second', host='a2', flavor_id=self.small)
+        self.ha.kill_host('a1')
+        self.ha.publish(events.HOST_DOWN, 'a1')
+        # Fenced well before the 5 s window ends: nobody waited for it.
+        self.wait_for(lambda: self.ha.bmcs.calls, timeout=4.0,
+                      what='a1 fenced without waiting the settle time')
+        self.ha.kill_host('a2')
+        self.ha.publish(events.HOST_DOWN, 'a2')
+        self.ha.wait_idle()
+        self.assertEqual(['a1'], self.ha.bmcs.calls)
+        self.assertEqual('a-spare', self.host_of(first))
+        self.assertEqual('a2', self.host_of(second))
+        storm = [r for r in self.kinds('alert') if r.host == 'a2']
+        self.assertIn('storm guard', storm[0].message)
 
 
 class TestVMFailure(EngineTestBase):
