@@ -14,10 +14,12 @@ again then.)
 from concurrent import futures
 import datetime
 
-# Nova compares changes-since with its own clock: read from this far back
-# so that clock skew between this engine and the database cannot hide a
-# change (a few extra servers in the second read are harmless).
-CLOCK_SKEW_MARGIN = datetime.timedelta(minutes=2)
+# Nova compares changes-since with the clocks of the services that wrote
+# the changes: read from this far back so that clock skew cannot hide one
+# (a few extra servers in the second read are harmless).  Nova's own
+# liveness and the confirmation's heartbeat age already need clocks that
+# agree to within seconds (NTP).
+CLOCK_SKEW_MARGIN = datetime.timedelta(seconds=10)
 
 DELETED_STATES = ('DELETED', 'SOFT_DELETED')
 

@@ -292,3 +292,34 @@ class StoreContract:
         self.assertEqual(1, len({(incident.key, incident.opened_at)
                                  for incident, _ in results}))
         self.assertEqual(1, len(self.store.list_incidents()))
+
+    def test_threads_of_one_engine_write_at_once_without_loss(self):
+        """An engine's evacuation threads mark their steps at the same
+        moment: every mark lands, none fails on a busy database."""
+        self.store.open_incident('host:busy', 'host', host='busy')
+        threads_n, marks = 8, 15
+        barrier = threading.Barrier(threads_n, timeout=30)
+        errors = []
+
+        def mark(n):
+            try:
+                barrier.wait()
+                for i in range(marks):
+                    self.store.mark_step('host:busy', 'evacuate:%d-%d' % (
+                        n, i), 'started')
+                    self.store.record('evacuate', 'vm %d-%d' % (n, i),
+                                      host='busy', incident='host:busy')
+            except Exception as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=mark, args=(n,))
+                   for n in range(threads_n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual([], errors)
+        self.assertEqual(threads_n * marks,
+                         len(self.store.steps('host:busy')))
+        self.assertEqual(threads_n * marks,
+                         len(self.store.query(kind='evacuate')))

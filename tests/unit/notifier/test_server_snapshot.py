@@ -64,7 +64,7 @@ class TestServerSnapshot(unittest.TestCase):
         nova.release.set()
         self.assertEqual(['a', 'b'], [s['id'] for s in snapshot.servers()])
         self.assertEqual(('h1', None), nova.calls[0])
-        self.assertEqual(('h1', '2026-11-24T11:58:00+00:00'), nova.calls[1])
+        self.assertEqual(('h1', '2026-11-24T11:59:50+00:00'), nova.calls[1])
 
     def test_a_failed_first_read_is_made_again_in_full(self):
         nova = FakeNova([server('a')], [], fail_first=True)
