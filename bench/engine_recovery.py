@@ -158,10 +158,22 @@ def main():
                              "engine's default)")
     parser.add_argument('--floor', action=argparse.BooleanOptionalAction,
                         default=True, help='also measure the floor')
+    parser.add_argument('--warmup', action=argparse.BooleanOptionalAction,
+                        default=True,
+                        help='first run both modes once with 2 VMs and '
+                             'discard it (a production engine and Nova '
+                             'are long-running: their first-call costs, '
+                             'lazy imports and caches, are not part of a '
+                             'recovery)')
     args = parser.parse_args()
     if args.concurrency:
         BenchCloud.FLOW = {'max_concurrent_evacuations': args.concurrency}
     logging.getLogger('nova').setLevel(logging.WARNING)
+    if args.warmup:
+        modes = ('floor', 'nova-ha') if args.floor else ('nova-ha',)
+        for mode in modes:
+            run(mode, 2)
+        print('warm-up run (2 VMs: %s) discarded' % ', '.join(modes))
     for vms in args.vms:
         floors, ours = [], []
         for _ in range(args.runs):

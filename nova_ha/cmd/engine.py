@@ -51,6 +51,12 @@ def make_fencer(conf):
     return lambda host: fencing.fence_host(host, conf)
 
 
+def make_fence_driver_name(conf):
+    """The fence driver name configured for a host (None: none)."""
+    from nova_ha import fencing
+    return lambda host: fencing.driver_name(host, conf)
+
+
 def make_power_reader(conf):
     """BMC power state for the second-channel confirmation; None when the
     host has no BMC to ask (no configuration, or the noop driver)."""
@@ -141,7 +147,8 @@ def main(argv=None):
         ha_nova.NovaGateway.from_cloud(conf.engine.cloud), history,
         make_fencer(conf),
         environment.ToozLocks(conf.engine.coordination_url),
-        power_reader=make_power_reader(conf))
+        power_reader=make_power_reader(conf),
+        fence_driver=make_fence_driver_name(conf))
     engine = ha_engine.Engine(env, settings_from(conf))
     transport = messaging.get_notification_transport(conf)
     listeners = listener.build_listeners(transport, engine,

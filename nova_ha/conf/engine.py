@@ -65,22 +65,24 @@ OPTS = [
                       'down at once the engine suspects a partition: it '
                       'alerts and does not evacuate.'),
     cfg.FloatOpt('storm_settle_time', default=1.0, min=0.0,
-                 help='Seconds during which other host-down reports of a '
-                      'segment are gathered before the storm guard judges '
-                      'them: hosts lost to one partition are reported '
-                      'within moments of each other. The first '
-                      'storm_burst_hosts reports of a segment are judged at '
-                      'once; later ones wait until the window has lasted '
-                      'this long. 0 judges every report at once.'),
+                 help='Hosts lost to one partition are reported within '
+                      'moments of each other. A host-down report that '
+                      'arrives less than this many seconds after the '
+                      'segment\'s previous one belongs to the same storm: '
+                      'beyond the first storm_burst_hosts of a storm, each '
+                      'report waits this long and is then judged by the '
+                      'storm guard with every report that arrived. 0 '
+                      'judges every report at once.'),
     cfg.IntOpt('storm_burst_hosts', default=1, min=0,
-               help='Host-down reports per segment and settle window that '
-                    'are judged (and, if the guard allows, fenced and '
-                    'evacuated) without waiting storm_settle_time. A '
-                    'partition can cost at most this many hosts per '
-                    'segment (fenced first, so no VM runs twice); heartbeat '
-                    'losses are confirmed through Nova\'s own heartbeat '
-                    'or the BMC before they count. 0 makes every report '
-                    'wait, adding storm_settle_time to every recovery.'),
+               help='Host-down reports per segment and storm judged (and, '
+                    'if the guard allows, fenced and evacuated) without '
+                    'waiting storm_settle_time. Only hosts whose fence '
+                    'driver powers them off qualify (never noop), so a '
+                    'partition costs at most this many hosts per segment, '
+                    'each fenced before its VMs move; heartbeat losses are '
+                    'also confirmed through Nova\'s heartbeat or the BMC '
+                    'first. 0 makes every report wait, adding '
+                    'storm_settle_time to every recovery.'),
     cfg.IntOpt('vm_restart_max_attempts', default=3, min=0,
                help='Restarts of one crashed VM within '
                     'vm_restart_window before the engine stops and '

@@ -135,6 +135,14 @@ def fencer_for(host, conf=None):
     return cls(host, bmc)
 
 
+def driver_name(host, conf=None):
+    """The fence driver configured for ``host``, None if it has none."""
+    try:
+        return load_bmc_config(host, conf).driver
+    except base.FenceConfigError:
+        return None
+
+
 def fence_timeouts(conf=None):
     """(timeout, poll_interval) of ``[fencing]``."""
     group = _conf(conf).fencing

@@ -11,6 +11,8 @@ from nova_ha.model import servers as ha_servers
 ACTIVE = 'ACTIVE'
 SHUTOFF = 'SHUTOFF'
 ERROR = 'ERROR'
+# Deleted servers: a changes-since read lists them; nothing to evacuate.
+GONE = ('DELETED', 'SOFT_DELETED')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +90,8 @@ def choose_vms(servers, evacuate_all=False):
     """
     plans = []
     for server in servers:
+        if server.get('status') in GONE:
+            continue
         policy = ha_servers.server_policy(server.get('metadata'),
                                           evacuate_all=evacuate_all)
         if not policy.enabled:

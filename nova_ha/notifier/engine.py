@@ -209,23 +209,14 @@ class Engine:
             return 'duplicate'
         if event.source == 'servicegroup' and not self._confirmed(event):
             return 'unconfirmed'
-        # A recovery is likely: read the host's servers beside the guard.
-        snapshot = server_snapshot.ServerSnapshot(self.env.nova, host)
-        try:
-            return self._guard_and_recover(event, in_maintenance, snapshot)
-        finally:
-            snapshot.close()
-
-    def _guard_and_recover(self, event, in_maintenance, snapshot):
-        host = event.host
-        history = self.env.history
         aggregates = self.env.nova.aggregates()
         view = recovery.host_view_from_aggregates(aggregates, host)
         if view.segment is not None:
             # Other reports of one storm arrive within moments: see
             # nova_ha.notifier.storm for who waits and why.
-            delay = self._settle.delay(view.segment.name,
-                                       self.env.monotonic())
+            delay = self._settle.delay(
+                view.segment.name, self.env.monotonic(),
+                may_skip=self.env.fencing_powers_off(host))
             if delay:
                 self.env.sleep(delay)
         segment_hosts = set()
@@ -246,13 +237,20 @@ class Engine:
                         outcome='proceed' if decision.proceed else 'skip')
         if not decision.proceed:
             return 'skipped'
-        incident, created = history.open_incident(
-            '%s:%s:%s' % (HOST_FAILURE, host, event.at.isoformat()),
-            HOST_FAILURE, host=host,
-            detail={'reported_by': event.source, 'at': event.at.isoformat()})
-        if not created:
-            return 'duplicate'
-        return self._run_recovery(host, incident.key, aggregates, snapshot)
+        # The plan's read of the host's servers runs beside the fence.
+        snapshot = server_snapshot.ServerSnapshot(self.env.nova, host)
+        try:
+            incident, created = history.open_incident(
+                '%s:%s:%s' % (HOST_FAILURE, host, event.at.isoformat()),
+                HOST_FAILURE, host=host,
+                detail={'reported_by': event.source,
+                        'at': event.at.isoformat()})
+            if not created:
+                return 'duplicate'
+            return self._run_recovery(host, incident.key, aggregates,
+                                      snapshot)
+        finally:
+            snapshot.close()
 
     def _confirmed(self, event):
         """A lost heartbeat alone is no death sentence: ask the second

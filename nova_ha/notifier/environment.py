@@ -68,11 +68,13 @@ class ToozLocks:
 class Environment:
 
     def __init__(self, nova, history, fencer, locks, sleep=time.sleep,
-                 monotonic=time.monotonic, power_reader=None):
+                 monotonic=time.monotonic, power_reader=None,
+                 fence_driver=None):
         self.nova = nova
         self.history = history
         self._fencer = fencer
         self._power_reader = power_reader
+        self._fence_driver = fence_driver
         self.locks = locks
         self.sleep = sleep
         self.monotonic = monotonic
@@ -83,6 +85,17 @@ class Environment:
 
     def fence(self, host):
         return self._fencer(host)
+
+    def fencing_powers_off(self, host):
+        """Whether fencing ``host`` powers it off: False for the noop
+        driver, no driver, or when the environment cannot tell."""
+        if self._fence_driver is None:
+            return False
+        try:
+            return self._fence_driver(host) not in (None, 'noop')
+        except Exception as e:
+            LOG.warning('could not tell the fence driver of %s: %s', host, e)
+            return False
 
     def power_state(self, host):
         """'on', 'off' or 'unknown' from the host's BMC; None when no BMC

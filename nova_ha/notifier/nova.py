@@ -139,20 +139,27 @@ class NovaGateway:
             raise NovaError('evacuate %s' % server_id,
                             sdk_exc.HttpException(response=response))
 
-    def evacuations_from(self, host, since):
-        """Newest evacuation migration per instance from ``host``."""
-        migrations = self._call('list evacuations from %s' % host,
+    def migrations_from(self, host, since, migration_type=None):
+        """Newest migration per instance from ``host`` changed since
+        ``since`` (ISO 8601), of one type or of all."""
+        query = {'source_compute': host, 'changes_since': since}
+        if migration_type:
+            query['migration_type'] = migration_type
+        migrations = self._call('list migrations from %s' % host,
                                 lambda: list(self.compute.migrations(
-                                    source_compute=host,
-                                    migration_type='evacuation',
-                                    changes_since=since)))
+                                    **query)))
         newest = {}
         for m in sorted(migrations, key=lambda m: (m.created_at or '',
                                                    m.id)):
             newest[m.server_id] = {'status': m.status,
-                                       'source': m.source_compute,
-                                       'dest': m.dest_compute}
+                                   'type': m.migration_type,
+                                   'source': m.source_compute,
+                                   'dest': m.dest_compute}
         return newest
+
+    def evacuations_from(self, host, since):
+        """Newest evacuation migration per instance from ``host``."""
+        return self.migrations_from(host, since, 'evacuation')
 
     def start(self, server_id):
         self._call('start %s' % server_id, self.compute.start_server,

@@ -147,7 +147,8 @@ class HostRecovery:
         with futures.ThreadPoolExecutor(
                 1, thread_name_prefix='nova-ha-recovery') as side:
             # The host is off: its servers cannot change any more, so the
-            # plan's read runs while Nova is told.
+            # plan's read (or the correction of the one made before the
+            # fence, see server_snapshot) runs while Nova is told.
             if not self._done('plan'):
                 self._servers = side.submit(
                     self._snapshot.servers if self._snapshot
@@ -157,10 +158,7 @@ class HostRecovery:
         try:
             results = self.evacuate_all(plan.get('vms', []))
         finally:
-            # Forced down is what evacuation needs and what keeps the
-            # scheduler away; disabling, which keeps the host out until an
-            # operator acts, is nova-api work the rebuilds would wait for.
-            self._step('disable', self.disable)
+            self._disable_after_moves()
         targets = sorted({r['target'] for r in results.values()
                           if r.get('target')})
         self._step('reserved', self.consume_reserved, targets)
@@ -210,6 +208,21 @@ class HostRecovery:
         self.record('service', 'nova-compute on %s disabled: %s' % (
             self.host, self.settings.disabled_reason), outcome='disabled')
 
+    def _disable_after_moves(self):
+        """Forced down is what evacuation needs and what keeps the
+        scheduler away; disabling, which keeps the host out until an
+        operator acts, is nova-api work the rebuilds would wait for, so it
+        comes after them.  Its failure is an alert, never the end of the
+        flow (nor does it hide why the moves failed, if they did)."""
+        try:
+            self._step('disable', self.disable)
+        except Exception as e:
+            LOG.exception('recovery of %s: disabling failed', self.host)
+            self.record('alert', 'could not disable nova-compute on %s: %s;'
+                        ' it stays forced down, so nothing new is scheduled'
+                        ' there, but disable it by hand before bringing it '
+                        'back' % (self.host, e), outcome='error')
+
     def plan(self):
         aggregates = self._aggregates
         if aggregates is None:
@@ -255,43 +268,53 @@ class HostRecovery:
         since = (datetime.datetime.now(datetime.timezone.utc) -
                  datetime.timedelta(minutes=5)).isoformat()
         in_flight = {}
-        limit = max(1, self.settings.max_concurrent_evacuations)
-        interval = self.settings.poll_interval
         with futures.ThreadPoolExecutor(
                 max(1, self.settings.request_workers),
                 thread_name_prefix='nova-ha-evacuate') as requests:
-            while todo or in_flight:
-                batch = []
-                while todo and len(in_flight) + len(batch) < limit:
-                    batch.append(todo.popleft())
-                for vm, move in zip(batch, requests.map(self._begin_move,
-                                                        batch)):
-                    if move is not None:
-                        in_flight[vm['id']] = move
-                    else:
-                        results[vm['id']] = {'outcome': FAILED}
-                if not in_flight:
-                    continue
-                self.env.sleep(interval)
-                try:
-                    evacuations = self.env.nova.evacuations_from(self.host,
-                                                                 since)
-                except NovaError as e:
-                    LOG.warning('recovery of %s: polling Nova failed: %s',
-                                self.host, e)
-                    evacuations = {}
-                progressed = False
-                for vm_id, move in list(in_flight.items()):
-                    phase = move.phase
-                    outcome = self._advance(move, evacuations.get(vm_id))
-                    progressed |= outcome is not None or move.phase != phase
-                    if outcome is not None:
-                        results[vm_id] = outcome
-                        del in_flight[vm_id]
-                interval = self.settings.poll_interval if progressed else \
-                    min(interval * 1.5, max(self.settings.poll_interval,
-                                            self.settings.poll_interval_max))
+            try:
+                self._watch(todo, in_flight, results, since, requests)
+            except BaseException:
+                # Whatever broke the loop, no VM stays locked by it.
+                for move in in_flight.values():
+                    self._release(move)
+                raise
         return results
+
+    def _watch(self, todo, in_flight, results, since, requests):
+        """Start moves up to the limit and poll them until all ended."""
+        limit = max(1, self.settings.max_concurrent_evacuations)
+        interval = self.settings.poll_interval
+        while todo or in_flight:
+            batch = []
+            while todo and len(in_flight) + len(batch) < limit:
+                batch.append(todo.popleft())
+            for vm, move in zip(batch, requests.map(self._begin_move,
+                                                    batch)):
+                if move is not None:
+                    in_flight[vm['id']] = move
+                else:
+                    results[vm['id']] = {'outcome': FAILED}
+            if not in_flight:
+                continue
+            self.env.sleep(interval)
+            try:
+                evacuations = self.env.nova.evacuations_from(self.host,
+                                                             since)
+            except NovaError as e:
+                LOG.warning('recovery of %s: polling Nova failed: %s',
+                            self.host, e)
+                evacuations = {}
+            progressed = False
+            for vm_id, move in list(in_flight.items()):
+                phase = move.phase
+                outcome = self._advance(move, evacuations.get(vm_id))
+                progressed |= outcome is not None or move.phase != phase
+                if outcome is not None:
+                    results[vm_id] = outcome
+                    del in_flight[vm_id]
+            interval = self.settings.poll_interval if progressed else \
+                min(interval * 1.5, max(self.settings.poll_interval,
+                                        self.settings.poll_interval_max))
 
     def _begin_move(self, vm):
         """Lock the VM and ask Nova to evacuate it; None if that failed."""
@@ -304,8 +327,8 @@ class HostRecovery:
             return None
         move = _Move(vm, name, lock, self.env.monotonic())
         resumed = name in self.done_steps
-        self.env.history.mark_step(self.incident, name, STARTED)
         try:
+            self.env.history.mark_step(self.incident, name, STARTED)
             # A VM read by this run's plan is still as it was (its host is
             # off); one whose move an earlier engine began must be re-read.
             server = None if resumed else self._fresh.get(vm['id'])

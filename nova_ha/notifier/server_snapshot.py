@@ -1,27 +1,36 @@
-"""The servers of a failed host, read before it is fenced, made exact after.
+"""The servers of a failed host, read before it is fenced, corrected after.
 
 Listing a host's servers in detail is the slowest read of a recovery (half
 a second for 12 VMs on the in-process cloud, more on a busy nova-api).  It
-starts as soon as a recovery is likely, beside the guard and the fence;
-once the host is fenced, a second read of only the servers changed since
-the first one started (Nova's ``changes-since``) catches what arrived,
-changed or was deleted in between, so the plan is as exact as a read made
-after the fence, at the cost of a small query.  (A server that left the
-host meanwhile is found when its evacuation is refused: the flow reads it
-again then.)
+starts once the guard has let the recovery go, beside the fence.  Once the
+host is fenced its servers cannot change any more, and two small reads
+bring the early list up to date:
+
+* the host's servers changed since the early read began (Nova's
+  ``changes-since``, which includes deleted servers): arrivals, state
+  changes, deletions;
+* the migrations from the host changed since then: a server that left
+  (a migration or resize finishing just before the fence) is read again
+  and, now elsewhere, dropped, so it is never evacuated from a host that
+  was not fenced.
+
+Nova compares ``changes-since`` with the clocks of the services that wrote
+the changes; the reads reach back ``CLOCK_SKEW_MARGIN`` further, so those
+clocks must agree with this engine's to within that margin (NTP), as
+Nova's own service liveness and the confirmation's heartbeat age already
+require.  If any read fails, the host's servers are read again in full.
 """
 
 from concurrent import futures
 import datetime
 
-# Nova compares changes-since with the clocks of the services that wrote
-# the changes: read from this far back so that clock skew cannot hide one
-# (a few extra servers in the second read are harmless).  Nova's own
-# liveness and the confirmation's heartbeat age already need clocks that
-# agree to within seconds (NTP).
-CLOCK_SKEW_MARGIN = datetime.timedelta(seconds=10)
+from oslo_log import log as logging
 
-DELETED_STATES = ('DELETED', 'SOFT_DELETED')
+LOG = logging.getLogger(__name__)
+
+CLOCK_SKEW_MARGIN = datetime.timedelta(seconds=10)
+# A first read still running after this long is abandoned for a new one.
+FIRST_READ_TIMEOUT = 60.0
 
 
 def utcnow():
@@ -42,31 +51,34 @@ class ServerSnapshot:
     def close(self):
         self._pool.shutdown(wait=False)
 
-    def servers(self):
-        """The host's servers as they are now (call once it is fenced).
-
-        If the first read failed, the servers are read again in full.
-        """
+    def servers(self, first_read_timeout=FIRST_READ_TIMEOUT):
+        """The host's servers as they are now (call once it is fenced)."""
         try:
-            first = self._first.result()
-        except Exception:
+            first = self._first.result(timeout=first_read_timeout)
+            since = (self.started_at - CLOCK_SKEW_MARGIN).isoformat()
+            left = self.nova.migrations_from(self.host, since)
+            changed = self.nova.servers_on(self.host, changes_since=since)
+            seen = {s['id'] for s in changed}
+            changed += [self.nova.server(server_id) for server_id in left
+                        if server_id not in seen]
+        except Exception as e:
+            LOG.warning('reading the servers of %s in two steps failed '
+                        '(%s); reading them again in full', self.host,
+                        str(e) or type(e).__name__)
             return self.nova.servers_on(self.host)
         finally:
             self.close()
-        since = (self.started_at - CLOCK_SKEW_MARGIN).isoformat()
-        changed = self.nova.servers_on(self.host, changes_since=since)
         return merge(first, changed, self.host)
 
 
 def merge(first, changed, host):
-    """``first`` updated with ``changed`` (a changes-since read of the
-    host's servers), in the first read's order, arrivals last."""
+    """``first`` updated with ``changed`` (servers read later), in the
+    first read's order, arrivals last; servers now on another host are
+    dropped."""
     by_id = {s['id']: s for s in first}
     order = [s['id'] for s in first]
     for server in changed:
         if server['id'] not in by_id:
             order.append(server['id'])
         by_id[server['id']] = server
-    return [by_id[i] for i in order
-            if by_id[i]['status'] not in DELETED_STATES and
-            by_id[i]['host'] == host]
+    return [by_id[i] for i in order if by_id[i]['host'] == host]

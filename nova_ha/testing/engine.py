@@ -91,7 +91,8 @@ class EngineHarness:
         self.nova = ha_nova.NovaGateway(cloud_case.sdk_connection())
         self.env = environment.Environment(
             self.nova, self.history, self.bmcs.fence, self.locks,
-            power_reader=self.bmcs.power_state)
+            power_reader=self.bmcs.power_state,
+            fence_driver=lambda host: 'simulated')
         self.engine = ha_engine.Engine(self.env, settings or fast_settings())
         self.transport = messaging.get_notification_transport(
             cfg.CONF, url='fake://')
@@ -141,7 +142,9 @@ class EngineHarness:
 def _split(overrides):
     """Overrides of EngineSettings and of recovery.FlowSettings, by name."""
     engine_fields = {f.name for f in dataclasses.fields(
-        ha_engine.EngineSettings)}
+        ha_engine.EngineSettings)} - {'flow'}
+    if 'flow' in overrides:
+        raise TypeError('pass FlowSettings fields one by one, not flow=')
     engine = {k: v for k, v in overrides.items() if k in engine_fields}
     flow = {k: v for k, v in overrides.items() if k not in engine_fields}
     return engine, flow

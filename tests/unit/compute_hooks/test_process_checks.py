@@ -38,6 +38,12 @@ class ProcessTestCase(unittest.TestCase):
             [sys.executable, '-c', 'import time; time.sleep(600)',
              self.marker])
         self.addCleanup(self._end, child)
+        # Between fork and exec the child still shows pytest's command
+        # line: a check made then would rightly say "down".
+        deadline = time.monotonic() + 10
+        while self.marker not in (checks.read_cmdline(child.pid) or ''):
+            self.assertLess(time.monotonic(), deadline, 'child never ran')
+            time.sleep(0.01)
         return child
 
     @staticmethod

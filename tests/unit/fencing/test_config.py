@@ -139,6 +139,22 @@ class ConfigTestCase(testtools.TestCase):
         self.assertIsInstance(registry.fencer_for('any-host', conf),
                               noop.NoopFenceDriver)
 
+    def test_driver_name_tells_the_engine_which_hosts_power_off(self):
+        # The storm guard judges a report at once only for hosts whose
+        # fencing powers them off (nova_ha.notifier.storm).
+        conf = make_conf("""
+            [fencing_host:compute-1]
+            driver = ipmi
+            address = 10.0.0.1
+            username = admin
+            password = secret
+            [fencing_host:lab-1]
+            driver = noop
+            """)
+        self.assertEqual('ipmi', registry.driver_name('compute-1', conf))
+        self.assertEqual('noop', registry.driver_name('lab-1', conf))
+        self.assertIsNone(registry.driver_name('compute-9', conf))
+
     def test_unknown_driver(self):
         conf = make_conf("""
             [fencing_host:compute-1]

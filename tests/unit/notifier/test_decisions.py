@@ -59,6 +59,14 @@ class TestChooseVMs(unittest.TestCase):
         self.assertEqual(['3', '2', '1', '4'], [
             p.id for p in decisions.choose_vms(servers, evacuate_all=True)])
 
+    def test_deleted_servers_are_never_planned(self):
+        servers = [{'id': str(i), 'name': status, 'status': status,
+                    'metadata': {'ha:enabled': 'true'}}
+                   for i, status in enumerate(('DELETED', 'SOFT_DELETED',
+                                               'ACTIVE'))]
+        self.assertEqual(['2'], [p.id for p in decisions.choose_vms(
+            servers, evacuate_all=True)])
+
 
 class TestPowerRestore(unittest.TestCase):
 
