@@ -27,13 +27,14 @@ OPTS = [
                     'several engines on several machines; file:// for '
                     'engines on one machine.'),
     cfg.IntOpt('max_concurrent_evacuations', default=32, min=1,
-               help='Evacuations of one failed host in flight at once, '
-                    'started in ha:priority order. Each evacuation spends '
-                    'most of its time waiting in Nova, so a low bound '
-                    'costs time to recovery (measured: 12 VMs took 28 s '
-                    'with 10 in flight and 22 s with 32, against 17 s for '
-                    'all at once); the bound protects nova-api from a '
-                    'host with hundreds of VMs.'),
+               help='Evacuations of one failed host in Nova\'s scheduling '
+                    'path at once (accepted by nova-api, not yet claimed '
+                    'by a target host), started in ha:priority order. A '
+                    'move its target has claimed makes room for the next: '
+                    'the bound protects the conductor and scheduler from '
+                    'a host with hundreds of VMs without leaving them idle '
+                    'while the targets rebuild. A low bound costs time to '
+                    'recovery.'),
     cfg.IntOpt('evacuation_request_workers', default=8, min=1,
                help='Evacuation requests sent to nova-api at once. Each '
                     'request is a synchronous call of 0.1-1 s; sent one '

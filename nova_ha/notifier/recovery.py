@@ -77,6 +77,15 @@ class _Move:
     phase: str = 'evacuating'    # -> evacuated -> restoring
     target: str = None
     want: str = None
+    # Status of its migration in Nova: 'accepted' until a target host has
+    # claimed it, then 'pre-migrating', 'done' or 'failed'.
+    nova_status: str = None
+
+    @property
+    def scheduling(self):
+        """Still in Nova's scheduling path (not yet placed on a target)."""
+        return self.phase == 'evacuating' and \
+            self.nova_status in (None, 'accepted')
 
 
 def host_view_from_aggregates(aggregates, host):
@@ -281,12 +290,23 @@ class HostRecovery:
         return results
 
     def _watch(self, todo, in_flight, results, since, requests):
-        """Start moves up to the limit and poll them until all ended."""
+        """Start moves up to the limit and poll them until all ended.
+
+        The limit counts moves still in Nova's scheduling path (accepted,
+        not yet claimed by a target host): that path (conductor,
+        scheduler, placement) is what a burst of evacuations overloads.
+        A move its target has claimed frees its place, so the next ones
+        queue behind it on the target; counting moves until they end left
+        the scheduling path idle while the first batch finished together
+        (measured with 50 VMs and 32 places: the last 18 ended 30 s
+        after the others).
+        """
         limit = max(1, self.settings.max_concurrent_evacuations)
         interval = self.settings.poll_interval
         while todo or in_flight:
             batch = []
-            while todo and len(in_flight) + len(batch) < limit:
+            scheduling = sum(1 for m in in_flight.values() if m.scheduling)
+            while todo and scheduling + len(batch) < limit:
                 batch.append(todo.popleft())
             for vm, move in zip(batch, requests.map(self._begin_move,
                                                     batch)):
@@ -306,9 +326,13 @@ class HostRecovery:
                 evacuations = {}
             progressed = False
             for vm_id, move in list(in_flight.items()):
-                phase = move.phase
-                outcome = self._advance(move, evacuations.get(vm_id))
-                progressed |= outcome is not None or move.phase != phase
+                phase, status = move.phase, move.nova_status
+                evacuation = evacuations.get(vm_id)
+                if evacuation is not None:
+                    move.nova_status = evacuation['status']
+                outcome = self._advance(move, evacuation)
+                progressed |= outcome is not None or \
+                    (move.phase, move.nova_status) != (phase, status)
                 if outcome is not None:
                     results[vm_id] = outcome
                     del in_flight[vm_id]

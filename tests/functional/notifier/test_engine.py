@@ -36,7 +36,8 @@ class EngineTestBase(cloud.HACloudTestCase):
 
 class TestHostFailure(EngineTestBase):
 
-    # One evacuation at a time, so priority order is observable.
+    # One evacuation in Nova's scheduling path at a time, so the priority
+    # order of the requests is observable.
     SETTINGS = {'max_concurrent_evacuations': 1}
 
     def test_host_failure_moves_only_ha_vms_in_priority_order(self):
@@ -67,10 +68,18 @@ class TestHostFailure(EngineTestBase):
             self.assertEqual(status, got['status'], server['name'])
         self.assertEqual('a1', self.host_of(plain))
 
-        moved = [r.instance for r in self.kinds('evacuate')
-                 if r.outcome == 'done']
+        moved = {r.instance for r in self.kinds('evacuate')
+                 if r.outcome == 'done'}
+        self.assertEqual({high['id'], stopped['id'], low['id'],
+                          masakari['id']}, moved)
+        # Requested one by one (each once its target claimed the one
+        # before), highest priority first.
+        incident = self.ha.history.list_incidents(host='a1')[0]
+        begun = [name.split(':', 1)[1] for name in
+                 self.ha.history.steps(incident.key)
+                 if name.startswith('evacuate:')]
         self.assertEqual([high['id'], stopped['id'], low['id'],
-                          masakari['id']], moved)
+                          masakari['id']], begun)
 
         service = self.service('a1')
         self.assertEqual('down', service['state'])

@@ -91,3 +91,19 @@ class TestRestartDecision(unittest.TestCase):
         d = f('SHUTOFF', None, 3, 3)
         self.assertTrue(d.escalate)
         self.assertIsNone(d.action)
+
+
+class TestMoveScheduling(unittest.TestCase):
+    """Which moves count against max_concurrent_evacuations."""
+
+    def test_only_moves_not_yet_claimed_by_a_target_count(self):
+        from nova_ha.notifier import recovery
+
+        def move(phase='evacuating', status=None):
+            return recovery._Move({'id': 'x'}, 'evacuate:x', None, 0.0,
+                                  phase=phase, nova_status=status)
+        self.assertTrue(move().scheduling)            # request just sent
+        self.assertTrue(move(status='accepted').scheduling)
+        self.assertFalse(move(status='pre-migrating').scheduling)
+        self.assertFalse(move(status='done').scheduling)
+        self.assertFalse(move(phase='restoring').scheduling)
