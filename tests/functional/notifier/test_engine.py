@@ -189,6 +189,44 @@ class TestTakeover(EngineTestBase):
         self.assertEqual(['done'], [i.state for i in incidents])
         self.assertEqual('disabled', self.service('a1')['status'])
 
+    def test_takeover_after_the_plan_keeps_it_and_finishes_a_begun_move(self):
+        moved = self.boot_server('moved', host='a1', flavor_id=self.small)
+        waiting = self.boot_server('waiting', host='a1', flavor_id=self.small)
+        late = self.boot_server('late', host='a1', flavor_id=self.small)
+        self.ha.kill_host('a1')
+        self.admin_api.put_service(self.service('a1')['id'],
+                                   {'forced_down': 'true'})
+        # The dead engine planned two VMs (not 'late', booted "after" its
+        # read), asked Nova to evacuate the first, and died.
+        self.admin_api.post_server_action(moved['id'], {'evacuate': {}})
+        self._wait_for_state_change(moved, 'SHUTOFF')   # 2.95+: stopped
+        key = 'host_failure:a1:earlier'
+        history = self.ha.history
+        history.open_incident(key, 'host_failure', host='a1')
+        history.update_incident(key, state='recovering')
+        for step in ('fence', 'force_down'):
+            history.mark_step(key, step, 'done')
+        plan = [{'id': s['id'], 'name': s['name'], 'priority': 0,
+                 'status': 'ACTIVE', 'problems': []}
+                for s in (moved, waiting)]
+        history.mark_step(key, 'plan', 'done', {'vms': plan})
+        history.mark_step(key, 'evacuate:' + moved['id'], 'started')
+
+        self.ha.publish(events.HOST_DOWN, 'a1')
+        self.ha.wait_idle()
+        self.assertEqual([], self.ha.bmcs.calls)     # not fenced again
+        # The begun move is finished (power restored), the other made;
+        # the recorded plan is kept: 'late' was not in it.
+        for server in (moved, waiting):
+            got = self.admin_api.get_server(server['id'])
+            self.assertEqual(('a-spare', 'ACTIVE'), (
+                got['OS-EXT-SRV-ATTR:host'], got['status']), server['name'])
+        self.assertEqual('a1', self.host_of(late))
+        steps = history.steps(key)
+        self.assertEqual({'done'}, {s.status for s in steps.values()})
+        self.assertEqual(['done'], [i.state for i in
+                                    history.list_incidents(host='a1')])
+
 
 class TestSecondChannel(EngineTestBase):
     """A heartbeat loss (source servicegroup) is confirmed before fencing."""
