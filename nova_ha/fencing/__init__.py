@@ -23,5 +23,6 @@ from nova_ha.fencing.registry import load_bmc_config
 __all__ = [
     'BMCAuthError', 'BMCConfig', 'BMCUnreachable', 'FenceConfigError',
     'FenceDriver', 'FenceError', 'FenceOutcome', 'FenceResult', 'PowerState',
-    'driver_name', 'fence_host', 'fence_timeouts', 'fencer_for', 'load_bmc_config',
+    'driver_name', 'fence_host', 'fence_timeouts', 'fencer_for',
+    'load_bmc_config',
 ]

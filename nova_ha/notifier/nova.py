@@ -152,7 +152,6 @@ class NovaGateway:
         for m in sorted(migrations, key=lambda m: (m.created_at or '',
                                                    m.id)):
             newest[m.server_id] = {'status': m.status,
-                                   'type': m.migration_type,
                                    'source': m.source_compute,
                                    'dest': m.dest_compute}
         return newest

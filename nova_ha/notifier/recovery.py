@@ -47,9 +47,10 @@ PARTIAL = 'failed'   # some VMs could not be moved: a person must look
 class FlowSettings:
     evacuation_timeout: float = 600.0
     poll_interval: float = 0.5
-    # Waiting polls back off towards this while nothing moves, and start
-    # again from poll_interval when something does: each poll costs
-    # nova-api work that the rebuilds being watched are waiting for.
+    # The first poll of the moves waits this long, and polls back off
+    # towards it while nothing changes; after a change they come every
+    # poll_interval again.  Each poll costs nova-api work that the
+    # rebuilds being watched are waiting for.
     poll_interval_max: float = 2.0
     max_concurrent_evacuations: int = 32
     # Evacuation requests sent at once: each is a synchronous API call
