@@ -31,6 +31,7 @@ def settings_from(conf):
         evacuation_timeout=e.evacuation_timeout,
         poll_interval=e.poll_interval,
         poll_interval_max=e.poll_interval_max,
+        poll_interval_notified=e.poll_interval_notified,
         max_concurrent_evacuations=e.max_concurrent_evacuations,
         request_workers=e.evacuation_request_workers,
         fence_attempts=e.fence_attempts,

@@ -103,6 +103,16 @@ def choose_vms(servers, evacuate_all=False):
     return plans
 
 
+# Nova's vm_state -> the status its API shows (the states an evacuated
+# VM can be in; others are shown upper-cased, as Nova does for most).
+_STATUS_OF_VM_STATE = {'active': ACTIVE, 'stopped': SHUTOFF,
+                       'error': ERROR}
+
+
+def status_of_vm_state(vm_state):
+    return _STATUS_OF_VM_STATE.get(vm_state, (vm_state or 'unknown').upper())
+
+
 def power_restore_action(previous_status, status_now):
     """What to do after an evacuation so the VM is as it was.
 

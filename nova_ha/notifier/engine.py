@@ -29,6 +29,7 @@ from nova_ha.servicegroup import confirm as sg_confirm
 LOG = logging.getLogger(__name__)
 
 HOST_FAILURE = 'host_failure'
+REBUILD_NEWS = frozenset(events.REBUILD_EVENT_TYPES.values())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +90,11 @@ class Engine:
                 parsed.event_type, parsed.reason), outcome='rejected',
                 detail={'publisher': parsed.publisher,
                         'excerpt': parsed.excerpt})
+            return parsed
+        if parsed.type in REBUILD_NEWS:
+            # Progress of a move, for the recovery watching it (which
+            # records the move's outcome); not an event of its own.
+            self.env.rebuilds.report(parsed)
             return parsed
         if self._replayed(parsed):
             self.env.record('event.duplicate', 'replayed report %s of %s on '

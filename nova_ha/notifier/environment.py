@@ -14,6 +14,8 @@ import uuid
 
 from oslo_log import log as logging
 
+from nova_ha.notifier import rebuild_news
+
 LOG = logging.getLogger(__name__)
 
 
@@ -78,6 +80,8 @@ class Environment:
         self.locks = locks
         self.sleep = sleep
         self.monotonic = monotonic
+        # Nova's rebuild notifications, put here by the engine.
+        self.rebuilds = rebuild_news.RebuildNews()
         self._record_lock = threading.Lock()
         # Records the history could not take (database down): kept, logged,
         # and flushed on the next successful write.
@@ -107,6 +111,15 @@ class Environment:
         except Exception as e:
             LOG.warning('could not read the power state of %s: %s', host, e)
             return 'unknown'
+
+    def wait_for_rebuild_news(self, instances, timeout):
+        """Sleep until news about one of ``instances`` arrives (True) or
+        ``timeout`` passes (False)."""
+        if self.sleep is not time.sleep:
+            # A simulated clock: news arrive only between its steps.
+            self.sleep(timeout)
+            return self.rebuilds.wait(instances, 0)
+        return self.rebuilds.wait(instances, timeout)
 
     def lock(self, name, timeout):
         return self.locks.lock(name, timeout)

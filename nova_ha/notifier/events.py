@@ -30,7 +30,11 @@ Two sources feed the engine:
    a guest that died under it, the notification has neither a request id nor
    an initiating user (a user's stop has both), which makes it a VM failure;
    a user's stop is remembered so that a late crash report for the same VM
-   does not restart what its owner stopped.
+   does not restart what its owner stopped.  ``instance.rebuild.start``,
+   ``.end`` and ``.error`` from the compute host that rebuilds an evacuated
+   VM tell a recovery how each of its moves goes (claimed by a target,
+   rebuilt there, failed) without asking Nova's API (see
+   nova_ha.notifier.rebuild_news).
 
 Parsing is pure and never raises on bad input: it returns either an event or
 a ``Rejection`` that says what was wrong, for the log and the history.
@@ -53,7 +57,14 @@ MONITOR_EVENT_TYPES = (HOST_DOWN, HOST_UP, VM_FAILURE, PROCESS_DOWN,
 VM_FAILURE_CAUSES = ('crashed', 'watchdog', 'io_error', 'guest_panic',
                      'stopped_failed', 'control_error', 'nova_power_sync')
 PROCESSES = ('nova-compute', 'libvirtd')
-USER_STOP = 'vm.user_stop'   # internal: derived from Nova notifications
+# Internal, derived from Nova's notifications:
+USER_STOP = 'vm.user_stop'
+REBUILD_START = 'vm.rebuild.start'
+REBUILD_END = 'vm.rebuild.end'
+REBUILD_ERROR = 'vm.rebuild.error'
+REBUILD_EVENT_TYPES = {'instance.rebuild.start': REBUILD_START,
+                       'instance.rebuild.end': REBUILD_END,
+                       'instance.rebuild.error': REBUILD_ERROR}
 
 _MAX_TEXT = 1024
 
@@ -69,6 +80,8 @@ class Event:
     cause: Optional[str] = None
     process: Optional[str] = None
     detail: Optional[str] = None
+    # Nova's vm_state of the instance (rebuild notifications).
+    state: Optional[str] = None
 
     def to_dict(self):
         d = dataclasses.asdict(self)
@@ -187,19 +200,32 @@ def parse_nova_notification(event_type, payload, now, publisher=None):
     Returns None for notifications the engine does not use (most of them),
     an Event for those it acts on, a Rejection for malformed ones.
     """
-    if event_type != 'instance.power_off.end':
+    if event_type != 'instance.power_off.end' and \
+            event_type not in REBUILD_EVENT_TYPES:
         return None
+
+    def reject(reason):
+        return Rejection(reason, event_type, publisher, _excerpt(payload))
+
     data = payload.get('nova_object.data') if isinstance(payload, dict) \
         else None
     if not isinstance(data, dict):
-        return Rejection('versioned notification without nova_object.data',
-                         event_type, publisher, _excerpt(payload))
+        return reject('versioned notification without nova_object.data')
     problems = []
     instance = _uuid(data, 'uuid', problems)
-    host = _text(data, 'host', True, problems)
+    if event_type in REBUILD_EVENT_TYPES:
+        # The rebuilding host is the publisher ("nova-compute:<host>"):
+        # the payload's host is still the failed one until Nova finishes
+        # the evacuation, moments after the rebuild ends.
+        host = _publisher_host(publisher, problems)
+        state = _text(data, 'state', False, problems)
+    else:
+        host = _text(data, 'host', True, problems)
     if problems:
-        return Rejection('; '.join(problems), event_type, publisher,
-                         _excerpt(payload))
+        return reject('; '.join(problems))
+    if event_type in REBUILD_EVENT_TYPES:
+        return Event(REBUILD_EVENT_TYPES[event_type], host, now,
+                     source='nova', instance=instance, state=state)
     initiator = data.get('action_initiator_user')
     request_id = data.get('request_id')
     if initiator is None and request_id is None:
@@ -209,6 +235,16 @@ def parse_nova_notification(event_type, payload, now, publisher=None):
                             'stopped on its own')
     return Event(USER_STOP, host, now, source='nova', instance=instance,
                  detail='stopped by user %s' % initiator)
+
+
+def _publisher_host(publisher, problems):
+    service, _, host = (publisher or '').partition(':')
+    if service != 'nova-compute' or not host.strip():
+        problems.append('publisher must be nova-compute:<host>, got %r'
+                        % (publisher if publisher is None
+                           else str(publisher)[:64]))
+        return None
+    return host.strip()
 
 
 def monitor_payload(event_type, host, **fields):

@@ -28,6 +28,7 @@ from oslo_log import log as logging
 
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.notifier import decisions
+from nova_ha.notifier import events
 from nova_ha.notifier.nova import NovaError
 
 LOG = logging.getLogger(__name__)
@@ -52,6 +53,10 @@ class FlowSettings:
     # poll_interval again.  Each poll costs nova-api work that the
     # rebuilds being watched are waiting for.
     poll_interval_max: float = 2.0
+    # Once Nova's rebuild notifications report this recovery's moves, the
+    # API is polled only this often: a safety net for a lost notification
+    # (see nova_ha.notifier.rebuild_news).
+    poll_interval_notified: float = 15.0
     max_concurrent_evacuations: int = 32
     # Evacuation requests sent at once: each is a synchronous API call
     # (0.1-1 s under load), so a serial loop would delay the 50th VM's
@@ -291,7 +296,7 @@ class HostRecovery:
         return results
 
     def _watch(self, todo, in_flight, results, since, requests):
-        """Start moves up to the limit and poll them until all ended.
+        """Start moves up to the limit and follow them until all ended.
 
         The limit counts moves still in Nova's scheduling path (accepted,
         not yet claimed by a target host): that path (conductor,
@@ -301,16 +306,21 @@ class HostRecovery:
         the scheduling path idle while the first batch finished together
         (measured with 50 VMs and 32 places: the last 18 ended 30 s
         after the others).
+
+        Moves advance on Nova's rebuild notifications as they arrive, and
+        on polls of the API.  No evacuation ends within moments of its
+        request: the first poll waits the longest interval, and polls come
+        quickly only after a change (moves end in bursts: a target
+        finishes them one by one under its resource lock).  Once
+        notifications are seen to arrive, polls are only a safety net.
+        Each poll is nova-api work that the rebuilds wait for.
         """
         limit = max(1, self.settings.max_concurrent_evacuations)
-        # No evacuation ends within moments of its request: the first poll
-        # waits the longest interval, and polls come quickly only after a
-        # change (moves end in bursts: a target finishes them one by one
-        # under its resource lock).  Each poll is nova-api work that the
-        # rebuilds wait for: fewer early polls made 12 VMs about 0.8 s
-        # faster on the in-process cloud.
-        interval = max(self.settings.poll_interval,
-                       self.settings.poll_interval_max)
+        settings = self.settings
+        longest = max(settings.poll_interval, settings.poll_interval_max)
+        interval = longest
+        next_poll = None
+        notified = False
         while todo or in_flight:
             batch = []
             scheduling = sum(1 for m in in_flight.values() if m.scheduling)
@@ -324,29 +334,49 @@ class HostRecovery:
                     results[vm['id']] = {'outcome': FAILED}
             if not in_flight:
                 continue
-            self.env.sleep(interval)
-            try:
-                evacuations = self.env.nova.evacuations_from(self.host,
-                                                             since)
-            except NovaError as e:
-                LOG.warning('recovery of %s: polling Nova failed: %s',
-                            self.host, e)
-                evacuations = {}
+            if next_poll is None:
+                next_poll = self.env.monotonic() + interval
+            self.env.wait_for_rebuild_news(
+                list(in_flight), max(0.0, next_poll - self.env.monotonic()))
+            news = self.env.rebuilds.take(in_flight)
+            notified |= bool(news)
+            polled = self.env.monotonic() >= next_poll
+            evacuations = self._poll(since) if polled else {}
             progressed = False
             for vm_id, move in list(in_flight.items()):
-                phase, status = move.phase, move.nova_status
+                if not polled and vm_id not in news and \
+                        move.phase != 'evacuated':
+                    continue
+                before = (move.phase, move.nova_status)
                 evacuation = evacuations.get(vm_id)
                 if evacuation is not None:
                     move.nova_status = evacuation['status']
-                outcome = self._advance(move, evacuation)
+                outcome = self._advance(move, evacuation, news.get(vm_id))
                 progressed |= outcome is not None or \
-                    (move.phase, move.nova_status) != (phase, status)
+                    (move.phase, move.nova_status) != before
                 if outcome is not None:
                     results[vm_id] = outcome
                     del in_flight[vm_id]
-            interval = self.settings.poll_interval if progressed else \
-                min(interval * 1.5, max(self.settings.poll_interval,
-                                        self.settings.poll_interval_max))
+            if not polled:
+                continue
+            # Power restores are followed on the API only.
+            restoring = any(m.phase != 'evacuating'
+                            for m in in_flight.values())
+            if notified and not restoring:
+                interval = max(longest, settings.poll_interval_notified)
+            elif progressed:
+                interval = settings.poll_interval
+            else:
+                interval = min(interval * 1.5, longest)
+            next_poll = self.env.monotonic() + interval
+
+    def _poll(self, since):
+        try:
+            return self.env.nova.evacuations_from(self.host, since)
+        except NovaError as e:
+            LOG.warning('recovery of %s: polling Nova failed: %s',
+                        self.host, e)
+            return {}
 
     def _begin_move(self, vm):
         """Lock the VM and ask Nova to evacuate it; None if that failed."""
@@ -366,6 +396,8 @@ class HostRecovery:
             server = None if resumed else self._fresh.get(vm['id'])
             if server is None:
                 server = self.env.nova.server(vm['id'])
+            # News from before this move (an earlier rebuild) would lie.
+            self.env.rebuilds.take([vm['id']])
             if server['host'] != self.host:
                 # Moved already (an engine died after asking Nova).
                 move.phase = 'evacuated'
@@ -386,26 +418,16 @@ class HostRecovery:
             return None
         return move
 
-    def _advance(self, move, evacuation):
-        """Progress one move from its migration; a result when over."""
+    def _advance(self, move, evacuation, news=None):
+        """Progress one move from its migration or from a rebuild
+        notification about it; a result when over."""
         vm = move.vm
         try:
             if move.phase == 'evacuating':
-                if evacuation is None or evacuation['status'] not in (
-                        'done', 'completed', 'error', 'failed'):
+                server = self._rebuilt(move, news) or \
+                    self._evacuated(move, evacuation)
+                if server is None:
                     return self._check_deadline(move)
-                # Read after the migration: the server is never older.
-                server = self.env.nova.server(vm['id'])
-                if server['task_state'] and \
-                        evacuation['status'] not in ('error', 'failed'):
-                    # Nova finishes an evacuation in several writes.
-                    return self._check_deadline(move)
-                if evacuation['status'] in ('error', 'failed') or \
-                        server['host'] == self.host:
-                    raise StepFailed('Nova could not evacuate it (migration'
-                                     ' %s, server %s on %s)' % (
-                                         evacuation['status'],
-                                         server['status'], server['host']))
                 move.phase = 'evacuated'
             else:
                 server = self.env.nova.server(vm['id'])
@@ -430,6 +452,43 @@ class HostRecovery:
             self._release(move)
             return self._fail_move(vm, move.step, str(e))
         return None
+
+    def _evacuated(self, move, evacuation):
+        """The server once its evacuation migration has ended; None while
+        it runs; StepFailed if it failed."""
+        if evacuation is None or evacuation['status'] not in (
+                'done', 'completed', 'error', 'failed'):
+            return None
+        # Read after the migration: the server is never older.
+        server = self.env.nova.server(move.vm['id'])
+        if server['task_state'] and \
+                evacuation['status'] not in ('error', 'failed'):
+            # Nova finishes an evacuation in several writes.
+            return None
+        if evacuation['status'] in ('error', 'failed') or \
+                server['host'] == self.host:
+            raise StepFailed('Nova could not evacuate it (migration %s, '
+                             'server %s on %s)' % (
+                                 evacuation['status'], server['status'],
+                                 server['host']))
+        return server
+
+    def _rebuilt(self, move, news):
+        """The server as a rebuild notification shows it, when it says the
+        VM now runs (or is stopped) on its target; None otherwise."""
+        if news is None or news.host == self.host:
+            return None
+        if news.type == events.REBUILD_START:
+            # The target has claimed it: out of the scheduling path.
+            if move.nova_status in (None, 'accepted'):
+                move.nova_status = 'claimed'
+            return None
+        if news.type == events.REBUILD_ERROR:
+            # Nova marks the migration failed; read what it shows.
+            return self._evacuated(move, {'status': 'failed'})
+        return {'id': move.vm['id'], 'host': news.host,
+                'status': decisions.status_of_vm_state(news.state),
+                'task_state': None}
 
     def _check_deadline(self, move):
         if self.env.monotonic() - move.started > \

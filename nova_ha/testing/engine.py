@@ -4,6 +4,10 @@ Real parts: Nova (API, conductor, scheduler, placement, computes) through
 openstacksdk, oslo.messaging on the in-process ``fake://`` transport, tooz
 locks (file driver, no server needed), the SQL history on SQLite.
 
+Nova's versioned notifications reach the engine through the real
+``nova_ha_forward`` driver (see NovaNotificationTap for how they are taken
+from Nova's functional framework).
+
 Stand-in: the BMCs.  The in-process computes are threads in this process,
 not machines with a baseboard controller, so ``SimulatedBMCs`` answers for
 them: a host is "powered off" when its compute service is stopped, and a
@@ -12,19 +16,23 @@ tested against pyghmi's fakebmc and sushy-tools in tests/integration.
 """
 
 import dataclasses
+import datetime
 import os
 import tempfile
 import threading
 import time
+import uuid
 
 from oslo_config import cfg
 import oslo_messaging as messaging
 
+from nova_ha.conf import engine as engine_conf
 from nova_ha.fencing import base as fence_base
 from nova_ha.history import store as history_store
 from nova_ha.notifier import engine as ha_engine
 from nova_ha.notifier import environment
 from nova_ha.notifier import events
+from nova_ha.notifier import forward
 from nova_ha.notifier import listener
 from nova_ha.notifier import nova as ha_nova
 from nova_ha.notifier import recovery
@@ -76,10 +84,73 @@ class SimulatedBMCs:
         return self.power.get(host, 'on')
 
 
+class NovaNotificationTap:
+    """Hands the in-process Nova's versioned notifications to the real
+    ``nova_ha_forward`` driver, which sends those the engine uses to the
+    engine's Nova topic.
+
+    Stand-in: Nova's functional framework swaps its notifier for one that
+    keeps notifications in memory (its tests wait on them), so no notify
+    driver of ours can be configured in it.  The tap reads them where the
+    framework delivers them (its per-event-type subscriptions) and calls
+    the forward driver with the message oslo.messaging's Notifier would
+    have given it.
+    """
+
+    def __init__(self, cloud_case, transport, topic):
+        conf = cfg.ConfigOpts()
+        conf([], project='nova-ha-harness')
+        engine_conf.register_opts(conf)
+        conf.set_override('topic', topic, group='notification_forward')
+        self.driver = forward.ForwardDriver(conf, [topic], transport)
+        root = cloud_case.notifier.fake_versioned_notifier
+        root.subscriptions = _TappedSubscriptions(root.subscriptions,
+                                                  self._forward)
+
+    def _forward(self, notification):
+        message = {'message_id': str(uuid.uuid4()),
+                   'publisher_id': notification['publisher_id'],
+                   'event_type': notification['event_type'],
+                   'priority': notification['priority'],
+                   'payload': notification['payload'],
+                   'timestamp': str(datetime.datetime.utcnow())}
+        self.driver.notify({}, message, notification['priority'].lower(),
+                           retry=0)
+
+
+class _TappedSubscriptions(dict):
+    """Nova's fixture's subscriptions, each of which also forwards what it
+    receives (every notifier the fixture prepares shares this object)."""
+
+    def __init__(self, subscriptions, forward):
+        super().__init__()
+        self._subscriptions = subscriptions
+        self._forward_to = forward
+
+    def __getitem__(self, event_type):
+        return _TappedSub(self._subscriptions[event_type], self._forward_to)
+
+    def clear(self):
+        self._subscriptions.clear()
+
+
+class _TappedSub:
+    def __init__(self, sub, forward):
+        self._sub = sub
+        self._forward_to = forward
+
+    def received(self, notification):
+        self._sub.received(notification)
+        self._forward_to(notification)
+
+    def wait_n(self, n, event, timeout):
+        return self._sub.wait_n(n, event, timeout)
+
+
 class EngineHarness:
     """Engine + listeners + monitor notifier around an HACloudTestCase."""
 
-    def __init__(self, cloud_case, settings=None):
+    def __init__(self, cloud_case, settings=None, forward_nova=True):
         self.cloud = cloud_case
         self.tmp = tempfile.mkdtemp(prefix='nova-ha-engine-')
         self.history = history_store.HistoryStore(
@@ -98,6 +169,9 @@ class EngineHarness:
             cfg.CONF, url='fake://')
         self.listeners = listener.build_listeners(
             self.transport, self.engine, NOVA_TOPIC, MONITOR_TOPIC)
+        if forward_nova:
+            self.tap = NovaNotificationTap(cloud_case, self.transport,
+                                           NOVA_TOPIC)
         for item in self.listeners:
             item.start()
         self.notifier = listener.monitor_notifier(

@@ -17,13 +17,16 @@ from nova_ha.testing import engine as engine_harness
 class EngineTestBase(cloud.HACloudTestCase):
 
     SETTINGS = {}
+    # Nova's notifications reach the engine through nova_ha_forward.
+    FORWARD_NOVA = True
 
     def setUp(self):
         super().setUp()
         self.small = self._create_flavor(
             name='small', memory_mb=512, vcpu=1, disk=1, ephemeral=0)
         self.ha = engine_harness.EngineHarness(
-            self, engine_harness.fast_settings(**self.SETTINGS))
+            self, engine_harness.fast_settings(**self.SETTINGS),
+            forward_nova=self.FORWARD_NOVA)
         self.addCleanup(self.ha.stop)
 
     def service(self, host):
@@ -298,7 +301,42 @@ class TestStormBurst(EngineTestBase):
                                 3.9)
 
 
+class TestMovesFollowNotifications(EngineTestBase):
+
+    # No poll of the API comes within the test's patience: the moves can
+    # only end through Nova's rebuild notifications.
+    SETTINGS = {'poll_interval': 300.0, 'poll_interval_max': 300.0,
+                'poll_interval_notified': 300.0}
+
+    def test_moves_end_on_nova_rebuild_notifications(self):
+        running = self.boot_server('running', host='a1',
+                                   flavor_id=self.small)
+        stopped = self.boot_server('stopped', host='a1',
+                                   flavor_id=self.small)
+        self._stop_server(stopped)
+        self.ha.kill_host('a1')
+        self.ha.publish(events.HOST_DOWN, 'a1', source='servicegroup')
+        self.ha.wait_idle(timeout=60)
+
+        for server, status in ((running, 'ACTIVE'), (stopped, 'SHUTOFF')):
+            got = self.admin_api.get_server(server['id'])
+            self.assertEqual('a-spare', got['OS-EXT-SRV-ATTR:host'])
+            self.assertEqual(status, got['status'])
+        moved = {r.instance: r.detail for r in self.kinds('evacuate')
+                 if r.outcome == 'done'}
+        self.assertEqual({'a-spare'}, {d['target'] for d in moved.values()})
+        self.assertEqual('SHUTOFF', moved[stopped['id']]['status'])
+        self.assertEqual('done', self.ha.history.list_incidents(
+            host='a1')[0].state)
+
+
 class TestVMFailure(EngineTestBase):
+
+    # The tests stop a server through the API to stand in for Nova's
+    # power-state sync stopping a guest that died; forwarded, the stop's
+    # notification would rightly tell the engine a user stopped it.  The
+    # user-stop test hands that notification over itself.
+    FORWARD_NOVA = False
 
     def test_crashed_vm_is_restarted_once(self):
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
