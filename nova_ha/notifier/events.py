@@ -238,7 +238,8 @@ def parse_nova_notification(event_type, payload, now, publisher=None):
 
 
 def _publisher_host(publisher, problems):
-    service, _, host = (publisher or '').partition(':')
+    text = publisher if isinstance(publisher, str) else ''
+    service, _, host = text.partition(':')
     if service != 'nova-compute' or not host.strip():
         problems.append('publisher must be nova-compute:<host>, got %r'
                         % (publisher if publisher is None

@@ -107,3 +107,13 @@ class TestMoveScheduling(unittest.TestCase):
         self.assertFalse(move(status='pre-migrating').scheduling)
         self.assertFalse(move(status='done').scheduling)
         self.assertFalse(move(phase='restoring').scheduling)
+
+
+class TestStatusOfVmState(unittest.TestCase):
+
+    def test_states_an_evacuated_vm_arrives_in(self):
+        self.assertEqual(
+            [decisions.ACTIVE, decisions.SHUTOFF, decisions.ERROR,
+             'PAUSED', 'UNKNOWN'],
+            [decisions.status_of_vm_state(s)
+             for s in ('active', 'stopped', 'error', 'paused', None)])

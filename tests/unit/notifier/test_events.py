@@ -118,3 +118,37 @@ class TestNovaNotifications(unittest.TestCase):
         r = events.parse_nova_notification('instance.power_off.end',
                                            ['junk'], NOW)
         self.assertIsInstance(r, events.Rejection)
+
+
+class TestRebuildNotifications(unittest.TestCase):
+
+    def rebuild(self, phase='end', publisher='nova-compute:spare-1',
+                **data):
+        body = {'uuid': UUID, 'host': 'failed-1', 'state': 'active'}
+        body.update(data)
+        return events.parse_nova_notification(
+            'instance.rebuild.' + phase, {'nova_object.data': body}, NOW,
+            publisher)
+
+    def test_the_rebuilding_host_is_the_publisher_not_the_payload(self):
+        # Nova sets the instance's host after the rebuild ends.
+        e = self.rebuild()
+        self.assertEqual((events.REBUILD_END, 'spare-1', UUID, 'active'),
+                         (e.type, e.host, e.instance, e.state))
+
+    def test_each_phase_has_its_event(self):
+        self.assertEqual(
+            [events.REBUILD_START, events.REBUILD_END, events.REBUILD_ERROR],
+            [self.rebuild(phase).type for phase in ('start', 'end',
+                                                    'error')])
+
+    def test_publisher_that_is_not_a_compute_host_is_rejected(self):
+        for publisher in (None, 'nova-api:api-1', 'nova-compute:', 42):
+            r = self.rebuild(publisher=publisher)
+            self.assertIsInstance(r, events.Rejection)
+            self.assertIn('publisher', r.reason)
+
+    def test_rebuild_without_a_valid_uuid_is_rejected(self):
+        r = self.rebuild(uuid='not-a-uuid')
+        self.assertIsInstance(r, events.Rejection)
+        self.assertIn('uuid', r.reason)

@@ -63,7 +63,7 @@ class TestForwardDriver(unittest.TestCase):
                                   driver='nova_ha_forward', topics=[topic])
 
     def test_only_what_the_engine_uses_reaches_its_topic(self):
-        collector = Collector(expected=2)
+        collector = Collector(expected=3)
         listeners = listener.build_listeners(
             self.transport, collector, 'nova_ha_nova', 'unused_monitor')
         for item in listeners:
@@ -71,17 +71,23 @@ class TestForwardDriver(unittest.TestCase):
         self.addCleanup(lambda: [(i.stop(), i.wait()) for i in listeners])
         notifier = self._nova_notifier('versioned_notifications')
         crashed, stopped = _power_off(), _power_off(initiator='alice')
+        rebuilt = {'nova_object.data': {
+            'uuid': '9b1c2a83-5d51-4b57-9e69-5f1d1a0c6a22',
+            'state': 'active'}}
         for i in range(300):
             notifier.info({}, 'instance.update', {'nova_object.data': {}})
             if i == 100:
                 notifier.info({}, 'instance.power_off.end', crashed)
             if i == 200:
                 notifier.info({}, 'instance.power_off.end', stopped)
+            if i == 250:
+                notifier.info({}, 'instance.rebuild.end', rebuilt)
         self.assertTrue(collector.done.wait(10))
         kinds = [(e.type, e.instance) for e in collector.taken]
         self.assertEqual(
             [(events.VM_FAILURE, crashed['nova_object.data']['uuid']),
-             (events.USER_STOP, stopped['nova_object.data']['uuid'])],
+             (events.USER_STOP, stopped['nova_object.data']['uuid']),
+             (events.REBUILD_END, rebuilt['nova_object.data']['uuid'])],
             kinds)
 
     def test_topic_and_event_types_are_configurable(self):
