@@ -15,8 +15,9 @@ N HA VMs run on a1.  The hypervisor a1 dies (its nova-compute stops) and:
 Both are timed until every VM is active on a-spare, checked every 0.1 s in
 Nova's cell database (the record the API shows, read without loading
 nova-api).  Nova's rebuild notifications reach the engine through the
-nova_ha_forward driver (see nova_ha.testing.engine), as in production.  Prints the median of several runs, the engine's phases from its
-history, and the check "nova-ha <= fence + 1.1 x floor".
+nova_ha_forward driver (see nova_ha.testing.engine), as in production.
+Prints the median of several runs, the engine's phases from its history,
+and the check "nova-ha <= fence + 1.1 x floor".
 
 Run: .venv/bin/python bench/engine_recovery.py [--vms 12 50] [--runs 3]
 """
