@@ -357,18 +357,22 @@ class HostRecovery:
                 if outcome is not None:
                     results[vm_id] = outcome
                     del in_flight[vm_id]
-            if not polled:
-                continue
             # Power restores are followed on the API only.
             restoring = any(m.phase != 'evacuating'
                             for m in in_flight.values())
+            now = self.env.monotonic()
+            if not polled:
+                if restoring:
+                    # A notification began a restore: poll soon for it.
+                    next_poll = min(next_poll, now + settings.poll_interval)
+                continue
             if notified and not restoring:
                 interval = max(longest, settings.poll_interval_notified)
             elif progressed:
                 interval = settings.poll_interval
             else:
                 interval = min(interval * 1.5, longest)
-            next_poll = self.env.monotonic() + interval
+            next_poll = now + interval
 
     def _poll(self, since):
         try:

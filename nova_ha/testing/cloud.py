@@ -184,7 +184,8 @@ class HACloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
 
     def boot_server(self, name, ha=True, priority=None, host=None,
                     flavor_id=None, expected_state='ACTIVE', extra_md=None):
-        """Boot a server, HA-tagged unless ``ha`` is False; wait for it."""
+        """Boot a server, HA-tagged unless ``ha`` is False; wait for it
+        to reach ``expected_state`` unless that is None."""
         metadata = dict(extra_md or {})
         if ha:
             metadata[ha_servers.ENABLED_KEY] = 'true'
@@ -195,6 +196,8 @@ class HACloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         if metadata:
             body['metadata'] = metadata
         server = self.admin_api.post_server({'server': body})
+        if expected_state is None:      # the caller waits (many at once)
+            return server
         return self._wait_for_state_change(server, expected_state)
 
     def host_of(self, server):

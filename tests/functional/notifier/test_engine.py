@@ -98,6 +98,23 @@ class TestHostFailure(EngineTestBase):
         incident = self.ha.history.list_incidents(host='a1')[0]
         self.assertEqual('done', incident.state)
 
+    def test_vm_in_error_is_moved_and_stays_in_error(self):
+        # Nova rebuilds it ACTIVE; the rebuild notification says so, and
+        # the engine puts it back in ERROR (a person must still look).
+        broken = self.boot_server('broken', host='a1', flavor_id=self.small)
+        self.admin_api.post_server_action(
+            broken['id'], {'os-resetState': {'state': 'error'}})
+        self.ha.kill_host('a1')
+        self.ha.publish(events.HOST_DOWN, 'a1', source='servicegroup')
+        self.ha.wait_idle()
+        got = self.admin_api.get_server(broken['id'])
+        self.assertEqual(('a-spare', 'ERROR'),
+                         (got['OS-EXT-SRV-ATTR:host'], got['status']))
+        (power,) = self.kinds('power')
+        self.assertIn('restored %s to ERROR' % broken['id'], power.message)
+        (moved,) = [r for r in self.kinds('evacuate') if r.outcome == 'done']
+        self.assertEqual('ERROR', moved.detail['status'])
+
     def test_same_failure_reported_five_times_recovers_once(self):
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
         self.ha.kill_host('a1')
