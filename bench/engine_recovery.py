@@ -6,19 +6,26 @@ N HA VMs run on a1.  The hypervisor a1 dies (its nova-compute stops) and:
 
 * nova-ha: a monitor publishes host.down on the engine's topic; the engine
   fences a1 through a real IPMI peer (pyghmi's fakebmc, driven with the IPMI
-  fence driver), forces the service down, disables it, plans and evacuates
-  (the default concurrency and settle time of the engine).
+  fence driver), forces the service down, plans, evacuates and disables
+  (the engine's default options).  By default the engine is the installed
+  nova-ha-engine in its own process, as deployed: it reaches the cloud's
+  nova-api over loopback HTTP and the bus over RabbitMQ (127.0.0.1:5672;
+  see nova_ha.testing.engine_process).  ``--engine thread`` runs it in
+  this process instead (fake:// bus, API through wsgi-intercept), where it
+  competes with every Nova service for the one interpreter.
 * Nova's floor, measured in the same process: force-down, then every
   evacuation fired at once through the API (microversion 2.94, so the VMs
   come back running) with no HA logic.
 
 Both are timed until every VM is ACTIVE on a-spare (polling the API every
-0.1 s, from the first VM not there yet).  Nova's rebuild notifications reach the engine through the
-nova_ha_forward driver (see nova_ha.testing.engine), as in production.
+0.1 s, from the first VM not there yet).  Nova's rebuild notifications
+reach the engine through the nova_ha_forward driver (see
+nova_ha.testing.engine), as in production.
 Prints the median of several runs, the engine's phases from its history,
 and the check "nova-ha <= fence + 1.1 x floor".
 
 Run: .venv/bin/python bench/engine_recovery.py [--vms 12 50] [--runs 3]
+         [--engine process|thread]
 """
 
 import os
@@ -36,6 +43,9 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import unittest  # noqa: E402
 
+from oslo_config import cfg  # noqa: E402
+import oslo_messaging as messaging  # noqa: E402
+
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -43,8 +53,17 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 from nova_ha.fencing import base as fence_base  # noqa: E402
 from nova_ha.fencing import ipmi  # noqa: E402
 from nova_ha.notifier import events  # noqa: E402
+from nova_ha.notifier import listener  # noqa: E402
 from nova_ha.testing import engine as engine_harness  # noqa: E402
+from nova_ha.testing import engine_process  # noqa: E402
 from tests.integration.fencing import peers  # noqa: E402
+from tests.integration import services  # noqa: E402
+
+# The failed host's BMC, as [fencing_host:a1] of nova-ha.conf.
+FENCE_OPTIONS = {'driver': 'ipmi', 'address': '127.0.0.1',
+                 'username': peers.FAKEBMC_USER,
+                 'password': peers.FAKEBMC_PASSWORD,
+                 'interface': 'ipmitool', 'cipher_suite': 3}
 
 RESULTS = []
 
@@ -56,6 +75,7 @@ class BenchCloud(cloud.HACloudTestCase):
     VMS = 12
     MODE = 'nova-ha'
     FLOW = {}
+    ENGINE_OPTIONS = {}
 
     def test_run(self):
         flavor = self._create_flavor(name='tiny', memory_mb=64, vcpu=1,
@@ -68,10 +88,9 @@ class BenchCloud(cloud.HACloudTestCase):
                for i in range(self.VMS)]
         self.wait_for(lambda: self._all_active_on(ids, 'a1'), timeout=600,
                       interval=0.2, what='all VMs booted on a1')
-        if self.MODE == 'nova-ha':
-            RESULTS.append(self._nova_ha(ids))
-        else:
-            RESULTS.append(self._floor(ids))
+        runner = {'floor': self._floor, 'nova-ha': self._nova_ha,
+                  'nova-ha-thread': self._nova_ha_thread}[self.MODE]
+        RESULTS.append(runner(ids))
 
     def _all_active_on(self, ids, host):
         # Through the API, stopping at the first VM not there yet.  (Read
@@ -104,11 +123,45 @@ class BenchCloud(cloud.HACloudTestCase):
         return {'mode': 'floor', 'vms': len(ids),
                 'total': self._wait(ids, start)}
 
-    def _nova_ha(self, ids):
+    def _bmc(self):
         workdir = tempfile.mkdtemp(prefix='nova-ha-bench-')
         bmc = peers.FakeBMC(workdir)
         self.addCleanup(bmc.stop)
         bmc.power('on')
+        return workdir, bmc
+
+    def _nova_ha(self, ids):
+        """The installed nova-ha-engine in its own process, as deployed:
+        Nova's API over loopback HTTP, events and Nova's notifications over
+        RabbitMQ, fencing through fakebmc over IPMI."""
+        workdir, bmc = self._bmc()
+        api_server = engine_process.NovaAPIServer(self)
+        self.addCleanup(api_server.stop)
+        ha_engine = engine_process.EngineProcess(
+            api_server.endpoint, services.RABBIT_URL, workdir=workdir,
+            fencing={'a1': dict(FENCE_OPTIONS, port=bmc.port)},
+            engine_options=self.ENGINE_OPTIONS)
+        self.addCleanup(ha_engine.stop)
+        ha_engine.start()
+        transport = messaging.get_notification_transport(
+            cfg.CONF, url=services.RABBIT_URL)
+        self.addCleanup(transport.cleanup)
+        engine_harness.NovaNotificationTap(self, transport,
+                                           ha_engine.nova_topic)
+        monitor = listener.monitor_notifier(transport, ha_engine.monitor_topic,
+                                            'nova-ha-monitor.bench')
+        self.computes['a1'].stop()   # the hypervisor dies
+        start = time.monotonic()
+        monitor.info({}, events.HOST_DOWN, events.monitor_payload(
+            events.HOST_DOWN, 'a1', source='bench'))
+        total = self._wait(ids, start)
+        ha_engine.wait_recovered('a1')
+        return _phases('nova-ha', ids, total, ha_engine.history.query())
+
+    def _nova_ha_thread(self, ids):
+        """The engine in this process (nova_ha.testing.engine's harness):
+        fake:// bus, Nova's API through wsgi-intercept."""
+        _workdir, bmc = self._bmc()
         driver = ipmi.IPMIFenceDriver('a1', fence_base.BMCConfig(
             driver='ipmi', address='127.0.0.1', port=bmc.port,
             username=peers.FAKEBMC_USER, password=peers.FAKEBMC_PASSWORD,
@@ -128,25 +181,30 @@ class BenchCloud(cloud.HACloudTestCase):
         harness.publish(events.HOST_DOWN, 'a1', source='bench')
         total = self._wait(ids, start)
         harness.engine.wait_idle()
-        records = harness.history.query()
-        first = records[0].at
+        return _phases('nova-ha-thread', ids, total,
+                       harness.history.query())
 
-        def since_first(kind, outcome=None):
-            times = [(r.at - first).total_seconds() for r in records
-                     if r.kind == kind and
-                     (outcome is None or r.outcome == outcome)]
-            return max(times) if times else float('nan')
-        fence_s = [r.detail.get('elapsed_s') for r in records
-                   if r.kind == 'fence'][0]
-        if os.environ.get('BENCH_VERBOSE'):
-            for r in records:
-                print('  %6.2f %-15s %s' % ((r.at - first).total_seconds(),
-                                            r.kind, r.message[:110]))
-        return {'mode': 'nova-ha', 'vms': len(ids), 'total': total,
-                'fence': fence_s,
-                'fenced_at': since_first('fence'),
-                'forced_down_at': since_first('service', 'forced_down'),
-                'last_evacuated_at': since_first('evacuate', 'done')}
+
+def _phases(mode, ids, total, records):
+    """The run's result with the engine's phases read from its history."""
+    first = records[0].at
+
+    def since_first(kind, outcome=None):
+        times = [(r.at - first).total_seconds() for r in records
+                 if r.kind == kind and
+                 (outcome is None or r.outcome == outcome)]
+        return max(times) if times else float('nan')
+    fence_s = [r.detail.get('elapsed_s') for r in records
+               if r.kind == 'fence'][0]
+    if os.environ.get('BENCH_VERBOSE'):
+        for r in records:
+            print('  %6.2f %-15s %s' % ((r.at - first).total_seconds(),
+                                        r.kind, r.message[:110]))
+    return {'mode': mode, 'vms': len(ids), 'total': total,
+            'fence': fence_s,
+            'fenced_at': since_first('fence'),
+            'forced_down_at': since_first('service', 'forced_down'),
+            'last_evacuated_at': since_first('evacuate', 'done')}
 
 
 def run(mode, vms):
@@ -184,12 +242,20 @@ def main():
                              'are long-running: their first-call costs, '
                              'lazy imports and caches, are not part of a '
                              'recovery)')
+    parser.add_argument('--engine', choices=('process', 'thread'),
+                        default='process',
+                        help='run nova-ha-engine as its own process '
+                             '(default, as deployed) or as threads of '
+                             'this process')
     args = parser.parse_args()
     if args.concurrency:
         BenchCloud.FLOW = {'max_concurrent_evacuations': args.concurrency}
+        BenchCloud.ENGINE_OPTIONS = dict(BenchCloud.FLOW)
     logging.getLogger('nova').setLevel(logging.WARNING)
+    ours_mode = 'nova-ha' if args.engine == 'process' else 'nova-ha-thread'
+    order = ['floor', ours_mode] if args.floor else [ours_mode]
     if args.warmup:
-        modes = ('floor', 'nova-ha') if args.floor else ('nova-ha',)
+        modes = order
         for mode in modes:
             run(mode, 2)
         print('warm-up run (2 VMs: %s) discarded' % ', '.join(modes))
@@ -198,7 +264,6 @@ def main():
         for i in range(args.runs):
             # Alternate which mode goes first, so neither always runs on
             # the cloud the other just left.
-            order = ['floor', 'nova-ha'] if args.floor else ['nova-ha']
             for mode in order[::-1] if i % 2 else order:
                 (floors if mode == 'floor' else ours).append(run(mode, vms))
         floor = statistics.median(r['total'] for r in floors) \
@@ -207,8 +272,9 @@ def main():
         fence = statistics.median(r['fence'] for r in ours)
         print('%d VMs: Nova floor %.2f s (runs: %s)' % (
             vms, floor, ', '.join('%.2f' % r['total'] for r in floors)))
-        print('%d VMs: nova-ha    %.2f s (runs: %s)' % (
-            vms, total, ', '.join('%.2f' % r['total'] for r in ours)))
+        print('%d VMs: %-10s %.2f s (runs: %s)' % (
+            vms, ours_mode, total,
+            ', '.join('%.2f' % r['total'] for r in ours)))
         for key in ('fenced_at', 'forced_down_at', 'last_evacuated_at'):
             print('    phase %-18s median %.2f s after the event' % (
                 key, statistics.median(r[key] for r in ours)))

@@ -1,0 +1,198 @@
+"""nova-ha-engine as its own process against the in-process cloud.
+
+This is the production shape: the engine is a service apart from Nova.  It
+reaches Nova's REST API over HTTP, the bus over RabbitMQ and the BMC over
+IPMI, and it never shares an interpreter (or its lock) with Nova's services.
+
+* ``NovaAPIServer`` serves the in-process cloud's nova-api on a loopback
+  port.  It is the same paste application Nova's fixture loads, but served
+  over real HTTP instead of wsgi-intercept.
+* ``EngineProcess`` writes a nova-ha.conf and a clouds.yaml, starts the
+  installed ``nova-ha-engine`` console script, and waits until it listens.
+
+Stand-in: keystone.  Nova's fixture replaces keystone's middleware with a
+stub that takes the caller from X-Auth-* headers.  The server adds an
+admin's headers to every request, which is what an admin's token would
+give.  clouds.yaml therefore says ``auth_type: none``.
+"""
+
+import os
+import signal
+import socketserver
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from wsgiref import simple_server
+
+from nova.api import wsgi as nova_wsgi
+
+from nova_ha.history import store as history_store
+
+ENGINE_READY = 'nova-ha-engine listening on'
+
+
+class _QuietHandler(simple_server.WSGIRequestHandler):
+    def log_message(self, *args):   # one line per request would flood
+        pass
+
+
+class NovaAPIServer:
+    """The in-process cloud's nova-api on http://127.0.0.1:PORT/v2.1."""
+
+    def __init__(self, cloud_case):
+        app = nova_wsgi.Loader().load_app('osapi_compute')
+        project = cloud_case.api_fixture.project_id
+        identity = {'HTTP_X_AUTH_USER': 'admin', 'HTTP_X_USER_ID': 'admin',
+                    'HTTP_X_AUTH_PROJECT_ID': project,
+                    'HTTP_X_PROJECT_ID': project,
+                    'HTTP_X_ROLES': 'reader,member,admin'}
+
+        def as_admin(environ, start_response):
+            environ.update(identity)
+            return app(environ, start_response)
+        self._server = simple_server.make_server(
+            '127.0.0.1', 0, as_admin,
+            server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+        self.endpoint = 'http://127.0.0.1:%d/v2.1' % (
+            self._server.server_port)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name='nova-api-http', daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn,
+                           simple_server.WSGIServer):
+    daemon_threads = True
+
+
+CLOUDS_YAML = """clouds:
+  %(cloud)s:
+    auth_type: none
+    compute_endpoint_override: %(endpoint)s
+    compute_api_version: '2'
+"""
+
+ENGINE_CONF = """[DEFAULT]
+transport_url = %(transport_url)s
+debug = false
+
+[engine]
+cloud = %(cloud)s
+nova_topic = %(nova_topic)s
+monitor_topic = %(monitor_topic)s
+coordination_url = file://%(workdir)s/locks
+%(engine_options)s
+
+[history]
+connection = sqlite:///%(workdir)s/history.sqlite
+
+[ha_servicegroup]
+embedded_path = %(workdir)s/liveness
+%(fencing)s
+"""
+
+
+class EngineProcess:
+    """The ``nova-ha-engine`` console script, configured for one cloud.
+
+    ``fencing`` maps a host to the options of its [fencing_host:HOST]
+    section; ``engine_options`` are [engine] options (the defaults
+    otherwise, as nova-ha.conf ships them).
+    """
+
+    def __init__(self, nova_endpoint, transport_url, fencing=None,
+                 engine_options=None, workdir=None):
+        self.workdir = workdir or tempfile.mkdtemp(prefix='nova-ha-engine-')
+        suffix = uuid.uuid4().hex[:8]
+        self.nova_topic = 'nova_ha_nova_' + suffix
+        self.monitor_topic = 'nova_ha_monitor_' + suffix
+        cloud = 'nova-ha-' + suffix
+        self.clouds_yaml = os.path.join(self.workdir, 'clouds.yaml')
+        with open(self.clouds_yaml, 'w') as f:
+            f.write(CLOUDS_YAML % {'cloud': cloud,
+                                   'endpoint': nova_endpoint})
+        sections = []
+        for host, options in sorted((fencing or {}).items()):
+            sections.append('\n[fencing_host:%s]\n' % host + ''.join(
+                '%s = %s\n' % item for item in sorted(options.items())))
+        self.config_file = os.path.join(self.workdir, 'nova-ha.conf')
+        with open(self.config_file, 'w') as f:
+            f.write(ENGINE_CONF % {
+                'transport_url': transport_url, 'cloud': cloud,
+                'nova_topic': self.nova_topic,
+                'monitor_topic': self.monitor_topic,
+                'workdir': self.workdir,
+                'engine_options': ''.join(
+                    '%s = %s\n' % item
+                    for item in sorted((engine_options or {}).items())),
+                'fencing': ''.join(sections)})
+        self.log_file = os.path.join(self.workdir, 'engine.log')
+        self.history = None
+        self._process = None
+
+    def start(self, timeout=60.0):
+        command = os.path.join(os.path.dirname(sys.executable),
+                               'nova-ha-engine')
+        env = dict(os.environ, OS_CLIENT_CONFIG_FILE=self.clouds_yaml)
+        with open(self.log_file, 'ab') as log:
+            self._process = subprocess.Popen(
+                [command, '--config-file', self.config_file],
+                stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while ENGINE_READY not in self.log():
+            if self._process.poll() is not None:
+                raise RuntimeError('nova-ha-engine exited with %s:\n%s' % (
+                    self._process.returncode, self.log()[-4000:]))
+            if time.monotonic() > deadline:
+                raise RuntimeError('nova-ha-engine not listening after '
+                                   '%.0f s:\n%s' % (timeout,
+                                                    self.log()[-4000:]))
+            time.sleep(0.1)
+        self.history = history_store.HistoryStore(
+            'sqlite:///' + os.path.join(self.workdir, 'history.sqlite'))
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_file, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def alive(self):
+        return self._process is not None and self._process.poll() is None
+
+    def wait_recovered(self, host, timeout=600.0):
+        """Wait until the engine has closed a recovery of ``host``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            incidents = self.history.list_incidents(host=host)
+            if incidents and not any(i.closed_at is None
+                                     for i in incidents):
+                return incidents
+            if not self.alive():
+                raise RuntimeError('nova-ha-engine died:\n%s'
+                                   % self.log()[-4000:])
+            time.sleep(0.2)
+        raise AssertionError('no closed recovery of %s after %.0f s'
+                             % (host, timeout))
+
+    def stop(self, timeout=30.0):
+        if self.history is not None:
+            self.history.close()
+        if not self.alive():
+            return
+        self._process.send_signal(signal.SIGTERM)
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(10)

@@ -1,0 +1,109 @@
+"""The installed nova-ha-engine, in its own process, recovers a dead host.
+
+Everything the engine touches is real and reached as in production:
+- Nova's REST API over HTTP on a loopback port.  This is the in-process
+  cloud of Nova's functional framework, served by
+  nova_ha.testing.engine_process.
+- RabbitMQ (127.0.0.1:5672) for the monitor's event and for Nova's
+  versioned notifications, which go through the nova_ha_forward driver.
+- pyghmi's fakebmc over IPMI (ipmitool, cipher suite 3) for fencing.
+- A SQLite history file, read here as the CLI would read it.
+
+Stand-in: keystone (see engine_process).
+"""
+
+from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+
+import json
+import tempfile
+
+from oslo_config import cfg
+import oslo_messaging as messaging
+
+from nova_ha.notifier import events
+from nova_ha.notifier import listener
+from nova_ha.testing import engine as engine_harness
+from nova_ha.testing import engine_process
+from tests.integration.fencing import peers
+from tests.integration import services
+
+
+class TestEngineProcess(cloud.HACloudTestCase):
+
+    TOPOLOGY = (cloud.SegmentSpec('seg-a', ['a1', 'a2'], ['a-spare']),)
+    UNSEGMENTED_HOSTS = ()
+
+    def setUp(self):
+        services.require('RabbitMQ', services.RABBITMQ)
+        super().setUp()
+        self.workdir = tempfile.mkdtemp(prefix='nova-ha-engine-process-')
+        self.bmc = peers.FakeBMC(self.workdir)
+        self.addCleanup(self.bmc.stop)
+        self.bmc.power('on')
+        self.api_server = engine_process.NovaAPIServer(self)
+        self.addCleanup(self.api_server.stop)
+        self.engine_process = engine_process.EngineProcess(
+            self.api_server.endpoint, services.RABBIT_URL,
+            workdir=self.workdir,
+            fencing={'a1': {
+                'driver': 'ipmi', 'address': '127.0.0.1',
+                'port': self.bmc.port, 'username': peers.FAKEBMC_USER,
+                'password': peers.FAKEBMC_PASSWORD,
+                'interface': 'ipmitool', 'cipher_suite': 3}},
+            # No poll of the moves within the test's wait: they can end
+            # only on Nova's rebuild notifications, forwarded over RabbitMQ.
+            engine_options={'poll_interval_max': 300,
+                            'poll_interval_notified': 300})
+        self.addCleanup(self.engine_process.stop)
+        self.engine_process.start()
+        self.transport = messaging.get_notification_transport(
+            cfg.CONF, url=services.RABBIT_URL)
+        self.addCleanup(self.transport.cleanup)
+        engine_harness.NovaNotificationTap(self, self.transport,
+                                           self.engine_process.nova_topic)
+
+    def test_dead_host_is_fenced_and_its_ha_vms_run_elsewhere(self):
+        flavor = self._create_flavor(name='small', memory_mb=512, vcpu=1,
+                                     disk=1, ephemeral=0)
+        important = self.boot_server('important', priority=10, host='a1',
+                                     flavor_id=flavor)
+        other = self.boot_server('other', priority=1, host='a1',
+                                 flavor_id=flavor)
+        plain = self.boot_server('plain', ha=False, host='a1',
+                                 flavor_id=flavor)
+
+        self.computes['a1'].stop()          # the hypervisor dies
+        notifier = listener.monitor_notifier(
+            self.transport, self.engine_process.monitor_topic,
+            'nova-ha-monitor.a1')
+        notifier.info({}, events.HOST_DOWN, events.monitor_payload(
+            events.HOST_DOWN, 'a1', source='test'))
+
+        incidents = self.engine_process.wait_recovered('a1', timeout=240)
+        self.assertEqual(['done'], [i.state for i in incidents],
+                         self.engine_process.log()[-3000:])
+        self.assertEqual('off', self.bmc.power('status'))
+        for server in (important, other):
+            moved = self.admin_api.get_server(server['id'])
+            self.assertEqual('ACTIVE', moved['status'])
+            self.assertEqual('a-spare', moved['OS-EXT-SRV-ATTR:host'])
+        self.assertEqual('a1', self.host_of(plain))
+        service = self.admin_api.get_services(host='a1',
+                                              binary='nova-compute')[0]
+        self.assertTrue(service['forced_down'])
+        self.assertEqual('disabled', service['status'])
+
+        history = self.engine_process.history.query()
+        fences = [r for r in history if r.kind == 'fence']
+        self.assertEqual(['fenced'], [r.outcome for r in fences])
+        plans = [r.message for r in history if r.kind == 'decision' and
+                 r.message.startswith('plan for a1')]
+        self.assertEqual(1, len(plans))
+        self.assertIn('important(10), other(1)', plans[0])
+        moves = [r for r in history if r.kind == 'evacuate' and
+                 r.outcome == 'done']
+        self.assertEqual({important['id'], other['id']},
+                         {r.instance for r in moves})
+        dump = json.dumps([r.to_dict() for r in history], default=str)
+        for text in (dump, self.engine_process.log()):
+            self.assertNotIn(peers.FAKEBMC_PASSWORD, text)
