@@ -203,7 +203,11 @@ class Engine:
                             ' %s' % (latest.key, host), host=host,
                             incident=latest.key)
             return self._run_recovery(host, latest.key)
-        service = self.env.nova.service(host)
+        # One read of the compute services serves the host's own state
+        # and, unless the storm rule makes this report wait, the count of
+        # hosts down (each read is nova-api work a recovery waits for).
+        services = self.env.nova.compute_services()
+        service = next((s for s in services if s['host'] == host), None)
         in_maintenance = ha_aggregates.service_in_maintenance(service)
         if latest is not None and service and not in_maintenance and \
                 service['status'] == 'disabled' and \
@@ -225,13 +229,14 @@ class Engine:
                 may_skip=self.env.fencing_powers_off(host))
             if delay:
                 self.env.sleep(delay)
+                services = None     # read again: others may be down now
         segment_hosts = set()
         if view.segment is not None:
             for agg in aggregates:
                 if agg.metadata.get('ha:segment', '').strip() == \
                         view.segment.name:
                     segment_hosts.update(agg.hosts)
-        down = self._hosts_down(host)
+        down = self._hosts_down(host, services)
         decision = decisions.host_failure_guard(
             host, view,
             host_disabled_for_maintenance=in_maintenance,
@@ -293,16 +298,21 @@ class Engine:
         return recovery.HostRecovery(self.env, self.settings.flow, host,
                                      key, aggregates, snapshot).run()
 
-    def _hosts_down(self, host):
+    def _hosts_down(self, host, services=None):
+        """Hosts down now: ours, those reported to us, and those Nova
+        shows down in ``services`` (read here when None)."""
         down = {host}
         with self._lock:
             down |= self._down
         try:
-            for s in self.env.nova.compute_services():
-                if s['state'] == 'down' or s['forced_down']:
-                    down.add(s['host'])
+            if services is None:
+                services = self.env.nova.compute_services()
         except Exception as e:   # the guard still has our own reports
             LOG.warning('could not list compute services: %s', e)
+            services = []
+        for s in services:
+            if s['state'] == 'down' or s['forced_down']:
+                down.add(s['host'])
         return down
 
     # -- VM failure ---------------------------------------------------------

@@ -40,6 +40,13 @@ def _server_dict(server):
             'metadata': dict(server.metadata or {})}
 
 
+def _service_dict(service):
+    return {'id': service.id, 'host': service.host, 'status': service.status,
+            'state': service.state, 'forced_down': service.is_forced_down,
+            'disabled_reason': service.disabled_reason,
+            'updated_at': service.updated_at}
+
+
 class NovaGateway:
 
     def __init__(self, connection):
@@ -66,11 +73,7 @@ class NovaGateway:
                 host=host, binary=COMPUTE_BINARY)))
         if not services:
             return None
-        s = services[0]
-        return {'id': s.id, 'host': s.host, 'status': s.status,
-                'state': s.state, 'forced_down': s.is_forced_down,
-                'disabled_reason': s.disabled_reason,
-                'updated_at': s.updated_at}
+        return _service_dict(services[0])
 
     def heartbeat_age(self, host, now=None):
         """Seconds since the compute service last reported to Nova's
@@ -89,9 +92,7 @@ class NovaGateway:
     def compute_services(self):
         services = self._call('list services', lambda: list(
             self.compute.services(binary=COMPUTE_BINARY)))
-        return [{'id': s.id, 'host': s.host, 'status': s.status,
-                 'state': s.state, 'forced_down': s.is_forced_down,
-                 'disabled_reason': s.disabled_reason} for s in services]
+        return [_service_dict(s) for s in services]
 
     def force_down(self, host, forced=True):
         self._call('force-down %s' % host,

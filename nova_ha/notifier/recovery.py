@@ -37,6 +37,13 @@ DONE = 'done'
 FAILED = 'failed'
 STARTED = 'started'
 
+_MIGRATION_FAILED = ('error', 'failed')
+_MIGRATION_ENDED = ('done', 'completed') + _MIGRATION_FAILED
+
+# Where a move was seen to end (the 'seen_in' of its result).
+SEEN_IN_NOTIFICATION = 'notification'
+SEEN_IN_API = 'api'
+
 # Incident states.
 RECOVERING = 'recovering'
 FENCE_FAILED = 'fence_failed'
@@ -65,6 +72,9 @@ class FlowSettings:
     fence_attempts: int = 3
     fence_retry_delay: float = 5.0
     lock_timeout: float = 30.0
+    # How long a move that ended on Nova's rebuild.end may wait for Nova's
+    # records to show it done (see HostRecovery._confirm_finished).
+    finish_grace: float = 60.0
     disabled_reason: str = 'nova-ha: host failed, fenced and evacuated'
 
 
@@ -293,7 +303,48 @@ class HostRecovery:
                 for move in in_flight.values():
                     self._release(move)
                 raise
+        self._confirm_finished(vms, results, since)
         return results
+
+    def _confirm_finished(self, vms, results, since):
+        """Check in Nova's records the moves that ended on a notification.
+
+        Nova sends rebuild.end before its last step of an evacuation
+        (finish_evacuation), which sets the server's host and marks the
+        migration done.  If that step failed, the VM would be recorded as
+        moved while Nova still places it on the failed host.  One read of
+        the migrations after the last move checks every such move.  A
+        move not yet done is read again every poll_interval, up to
+        finish_grace.  One that ends otherwise is a failed move, and a
+        person must look.  The read comes after the rebuilds, so it costs
+        them nothing.
+        """
+        waiting = {vm_id for vm_id, result in results.items()
+                   if result['outcome'] == DONE and
+                   result.get('seen_in') == SEEN_IN_NOTIFICATION}
+        deadline = self.env.monotonic() + self.settings.finish_grace
+        status = {}
+        while waiting:
+            evacuations = self._poll(since)   # {} when it failed
+            for vm_id in list(waiting):
+                found = (evacuations.get(vm_id) or {}).get('status')
+                status[vm_id] = found or status.get(vm_id)
+                if found in _MIGRATION_ENDED:
+                    waiting.discard(vm_id)
+            if not waiting or self.env.monotonic() >= deadline:
+                break
+            self.env.sleep(self.settings.poll_interval)
+        for vm in vms:
+            vm_id = vm['id']
+            if vm_id in waiting or status.get(vm_id) in _MIGRATION_FAILED:
+                results[vm_id] = self._fail_move(
+                    vm, 'evacuate:' + vm_id,
+                    'its rebuild on %s ended but Nova did not finish the '
+                    'evacuation (migration %s%s)' % (
+                        results[vm_id].get('target'),
+                        status.get(vm_id) or 'not read',
+                        ' after %.0f s' % self.settings.finish_grace
+                        if vm_id in waiting else ''))
 
     def _watch(self, todo, in_flight, results, since, requests):
         """Start moves up to the limit and follow them until all ended.
@@ -460,16 +511,16 @@ class HostRecovery:
     def _evacuated(self, move, evacuation):
         """The server once its evacuation migration has ended; None while
         it runs; StepFailed if it failed."""
-        if evacuation is None or evacuation['status'] not in (
-                'done', 'completed', 'error', 'failed'):
+        if evacuation is None or \
+                evacuation['status'] not in _MIGRATION_ENDED:
             return None
         # Read after the migration: the server is never older.
         server = self.env.nova.server(move.vm['id'])
         if server['task_state'] and \
-                evacuation['status'] not in ('error', 'failed'):
+                evacuation['status'] not in _MIGRATION_FAILED:
             # Nova finishes an evacuation in several writes.
             return None
-        if evacuation['status'] in ('error', 'failed') or \
+        if evacuation['status'] in _MIGRATION_FAILED or \
                 server['host'] == self.host:
             raise StepFailed('Nova could not evacuate it (migration %s, '
                              'server %s on %s)' % (
@@ -492,7 +543,7 @@ class HostRecovery:
             return self._evacuated(move, {'status': 'failed'})
         return {'id': move.vm['id'], 'host': news.host,
                 'status': decisions.status_of_vm_state(news.state),
-                'task_state': None}
+                'task_state': None, 'seen_in': SEEN_IN_NOTIFICATION}
 
     def _check_deadline(self, move):
         if self.env.monotonic() - move.started > \
@@ -511,7 +562,8 @@ class HostRecovery:
         self._release(move)
         elapsed = round(self.env.monotonic() - move.started, 3)
         detail = {'target': move.target, 'status': server['status'],
-                  'elapsed_s': elapsed}
+                  'elapsed_s': elapsed,
+                  'seen_in': server.get('seen_in', SEEN_IN_API)}
         self.env.history.mark_step(self.incident, move.step, DONE, detail)
         self.record('evacuate', '%s moved %s -> %s in %.1f s, now %s' % (
             move.vm['name'] or move.vm['id'], self.host, move.target,

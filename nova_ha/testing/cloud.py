@@ -14,10 +14,12 @@ selects its concurrency mode (eventlet or native threads) on import.
 from nova.tests import functional  # noqa: F401  (must come first)
 
 import dataclasses
+import importlib
 import os
 import sys
 import time
 
+import fixtures
 from nova.tests.functional import integrated_helpers
 
 from nova_ha.model import aggregates as ha_aggregates
@@ -70,6 +72,39 @@ def nova_api_paste_ini():
                        % candidates)
 
 
+# The module itself (the package nova.tests.fixtures re-exports its
+# names, and its attribute ``nova`` is not this module).
+_NOVA_FIXTURES = importlib.import_module('nova.tests.fixtures.nova')
+
+
+class ReaderFirstCellLock(_NOVA_FIXTURES.ReaderWriterLock):
+    """The cell lock of Nova's CellDatabases fixture, letting readers in
+    while a writer waits.
+
+    Stand-in fix for a deadlock of Nova 34's functional fixtures under
+    native threads, seen here when many VMs are booted at once (py-spy
+    dump of a stalled bench):
+
+    * the conductor creates an instance inside target_cell: it holds the
+      cell lock as a reader and waits for the database's write lock
+      (DatabaseWriteLock);
+    * a service heartbeat holds that write lock, and its nested read asks
+      the cell lock for a read;
+    * another conductor thread waits for the cell lock as a writer, and
+      the fixture's lock makes new readers wait behind a waiting writer.
+
+    The waiting writer blocks the heartbeat, the heartbeat blocks the
+    instance creation, and the instance creation blocks the writer.  A
+    reader that enters past a waiting writer breaks the cycle.  The
+    writer then waits until no reader is left, which comes soon, because
+    every reader here is brief.
+    """
+
+    @property
+    def has_pending_writers(self):
+        return False
+
+
 class HACloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     """Base for functional tests: a cloud with failover segments.
 
@@ -87,6 +122,8 @@ class HACloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     RESERVED_AGGREGATE = 'ha-reserved'
 
     def setUp(self):
+        self.useFixture(fixtures.MockPatchObject(
+            _NOVA_FIXTURES, 'ReaderWriterLock', ReaderFirstCellLock))
         self.flags(api_paste_config=nova_api_paste_ini(), group='wsgi')
         # The fake drivers have room for far more VMs than default quotas.
         self.flags(instances=-1, cores=-1, ram=-1, group='quota')

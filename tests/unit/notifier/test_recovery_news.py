@@ -21,6 +21,16 @@ class StandInNova:
     def __init__(self, server):
         self.servers = {server['id']: server}
         self.evacuated = []
+        # What each read of the migrations returns, in turn (the last
+        # one again once they run out).
+        self.migration_reads = [{}]
+        self.reads = 0
+
+    def evacuations_from(self, host, since):
+        answer = self.migration_reads[min(self.reads,
+                                          len(self.migration_reads) - 1)]
+        self.reads += 1
+        return answer
 
     def server(self, server_id):
         return dict(self.servers[server_id])
@@ -35,6 +45,7 @@ class StandInEnv:
         self.rebuilds = rebuild_news.RebuildNews()
         self.history = self
         self.steps = []
+        self.clock = 0.0
 
     def mark_step(self, incident, name, status, detail=None):
         self.steps.append((name, status))
@@ -46,7 +57,10 @@ class StandInEnv:
         pass
 
     def monotonic(self):
-        return 0.0
+        return self.clock
+
+    def sleep(self, seconds):
+        self.clock += seconds
 
     def record(self, *args, **kwargs):
         pass
@@ -96,3 +110,73 @@ class TestRebuildNewsInARecovery(unittest.TestCase):
         self.assertEqual([VM], self.nova.evacuated)
         self.assertEqual('evacuating', move.phase)
         self.assertEqual({}, self.env.rebuilds.take([VM]))
+
+
+class TestMovesEndedOnNewsAreCheckedInNova(unittest.TestCase):
+    """Nova sends rebuild.end before it sets the server's host and marks
+    the migration done (finish_evacuation): a move that ended on the
+    notification is checked once in Nova's records after the last move."""
+
+    def setUp(self):
+        self.nova = StandInNova({'id': VM, 'name': 'pet', 'host': 'failed-1',
+                                 'status': 'ACTIVE', 'task_state': None})
+        self.env = StandInEnv(self.nova)
+        self.recovery = recovery.HostRecovery(
+            self.env, recovery.FlowSettings(poll_interval=0.5,
+                                            finish_grace=10.0),
+            'failed-1', 'incident-1')
+
+    def confirm(self, seen_in=recovery.SEEN_IN_NOTIFICATION):
+        results = {VM: {'outcome': recovery.DONE, 'target': 'spare-1',
+                        'seen_in': seen_in}}
+        self.recovery._confirm_finished([{'id': VM, 'name': 'pet'}],
+                                        results, 'since')
+        return results[VM]
+
+    @staticmethod
+    def migration(status):
+        return {VM: {'status': status}}
+
+    def test_a_move_nova_finished_stays_done_after_one_read(self):
+        self.nova.migration_reads = [self.migration('done')]
+        self.assertEqual(recovery.DONE, self.confirm()['outcome'])
+        self.assertEqual(1, self.nova.reads)
+        self.assertEqual([], self.env.steps)
+
+    def test_nova_finishing_moments_later_is_waited_for(self):
+        # The second read failed (HostRecovery._poll gives {} then).
+        self.nova.migration_reads = [self.migration('running'), {},
+                                     self.migration('done')]
+        self.assertEqual(recovery.DONE, self.confirm()['outcome'])
+        self.assertEqual(3, self.nova.reads)
+        self.assertEqual(1.0, self.env.clock)
+
+    def test_a_migration_nova_failed_after_the_rebuild_fails_the_move(self):
+        self.nova.migration_reads = [self.migration('error')]
+        result = self.confirm()
+        self.assertEqual(recovery.FAILED, result['outcome'])
+        self.assertIn('spare-1', result['error'])
+        self.assertIn('migration error', result['error'])
+        self.assertEqual([('evacuate:' + VM, recovery.FAILED)],
+                         self.env.steps)
+
+    def test_a_move_never_finished_in_nova_fails_after_the_grace(self):
+        self.nova.migration_reads = [self.migration('running')]
+        result = self.confirm()
+        self.assertEqual(recovery.FAILED, result['outcome'])
+        self.assertIn('migration running after 10 s', result['error'])
+        self.assertGreaterEqual(self.env.clock, 10.0)
+        self.assertLess(self.env.clock, 11.0)
+
+    def test_moves_seen_ended_in_the_api_are_not_read_again(self):
+        self.assertEqual(recovery.DONE,
+                         self.confirm(recovery.SEEN_IN_API)['outcome'])
+        self.assertEqual(0, self.nova.reads)
+
+    def test_the_notification_end_is_marked_in_the_result(self):
+        move = recovery._Move({'id': VM, 'name': 'pet', 'status': 'ACTIVE'},
+                              'evacuate:' + VM, None, 0.0)
+        move.target = 'spare-1'
+        server = self.recovery._rebuilt(move, news(events.REBUILD_END))
+        result = self.recovery._finish_move(move, server)
+        self.assertEqual(recovery.SEEN_IN_NOTIFICATION, result['seen_in'])
