@@ -73,8 +73,10 @@ class FlowSettings:
     fence_retry_delay: float = 5.0
     lock_timeout: float = 30.0
     # How long a move that ended on Nova's rebuild.end may wait for Nova's
-    # records to show it done (see HostRecovery._confirm_finished).
+    # records to show it done, and how often they are read meanwhile (see
+    # HostRecovery._confirm_finished): Nova's step comes moments later.
     finish_grace: float = 60.0
+    finish_poll_interval: float = 0.5
     disabled_reason: str = 'nova-ha: host failed, fenced and evacuated'
 
 
@@ -314,7 +316,7 @@ class HostRecovery:
         migration done.  If that step failed, the VM would be recorded as
         moved while Nova still places it on the failed host.  One read of
         the migrations after the last move checks every such move.  A
-        move not yet done is read again every poll_interval, up to
+        move not yet done is read again every finish_poll_interval, up to
         finish_grace.  One that ends otherwise is a failed move, and a
         person must look.  The read comes after the rebuilds, so it costs
         them nothing.
@@ -333,7 +335,7 @@ class HostRecovery:
                     waiting.discard(vm_id)
             if not waiting or self.env.monotonic() >= deadline:
                 break
-            self.env.sleep(self.settings.poll_interval)
+            self.env.sleep(self.settings.finish_poll_interval)
         for vm in vms:
             vm_id = vm['id']
             if vm_id in waiting or status.get(vm_id) in _MIGRATION_FAILED:

@@ -213,7 +213,8 @@ class HACloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
                                 'X-Auth-Token': 'admin',
                                 'X-Roles': 'reader,member,admin'})
         return openstack.connection.Connection(
-            session=session, compute_endpoint_override=self.api_fixture.base_url,
+            session=session,
+            compute_endpoint_override=self.api_fixture.base_url,
             compute_api_version='2',
             placement_endpoint_override=self.placement.fixture.endpoint)
 

@@ -122,8 +122,9 @@ class TestMovesEndedOnNewsAreCheckedInNova(unittest.TestCase):
                                  'status': 'ACTIVE', 'task_state': None})
         self.env = StandInEnv(self.nova)
         self.recovery = recovery.HostRecovery(
-            self.env, recovery.FlowSettings(poll_interval=0.5,
-                                            finish_grace=10.0),
+            self.env, recovery.FlowSettings(
+                poll_interval=300.0, finish_poll_interval=0.5,
+                finish_grace=10.0),
             'failed-1', 'incident-1')
 
     def confirm(self, seen_in=recovery.SEEN_IN_NOTIFICATION):
