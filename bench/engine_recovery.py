@@ -43,9 +43,6 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import unittest  # noqa: E402
 
-from oslo_config import cfg  # noqa: E402
-import oslo_messaging as messaging  # noqa: E402
-
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -53,7 +50,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 from nova_ha.fencing import base as fence_base  # noqa: E402
 from nova_ha.fencing import ipmi  # noqa: E402
 from nova_ha.notifier import events  # noqa: E402
-from nova_ha.notifier import listener  # noqa: E402
 from nova_ha.testing import engine as engine_harness  # noqa: E402
 from nova_ha.testing import engine_process  # noqa: E402
 from tests.integration.fencing import peers  # noqa: E402
@@ -135,25 +131,13 @@ class BenchCloud(cloud.HACloudTestCase):
         Nova's API over loopback HTTP, events and Nova's notifications over
         RabbitMQ, fencing through fakebmc over IPMI."""
         workdir, bmc = self._bmc()
-        api_server = engine_process.NovaAPIServer(self)
-        self.addCleanup(api_server.stop)
-        ha_engine = engine_process.EngineProcess(
-            api_server.endpoint, services.RABBIT_URL, workdir=workdir,
+        ha_engine = engine_process.deploy(
+            self, services.RABBIT_URL, workdir=workdir,
             fencing={'a1': dict(FENCE_OPTIONS, port=bmc.port)},
             engine_options=self.ENGINE_OPTIONS)
-        self.addCleanup(ha_engine.stop)
-        ha_engine.start()
-        transport = messaging.get_notification_transport(
-            cfg.CONF, url=services.RABBIT_URL)
-        self.addCleanup(transport.cleanup)
-        engine_harness.NovaNotificationTap(self, transport,
-                                           ha_engine.nova_topic)
-        monitor = listener.monitor_notifier(transport, ha_engine.monitor_topic,
-                                            'nova-ha-monitor.bench')
         self.computes['a1'].stop()   # the hypervisor dies
         start = time.monotonic()
-        monitor.info({}, events.HOST_DOWN, events.monitor_payload(
-            events.HOST_DOWN, 'a1', source='bench'))
+        ha_engine.publish(events.HOST_DOWN, 'a1', source='bench')
         total = self._wait(ids, start)
         ha_engine.wait_recovered('a1')
         return _phases('nova-ha', ids, total, ha_engine.history.query())

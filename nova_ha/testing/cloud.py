@@ -192,6 +192,14 @@ class HACloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.admin_api.post_aggregate_action(
             agg_id, {'set_metadata': {'metadata': metadata}})
 
+    def admin_headers(self):
+        """What Nova's keystone stub (and placement's noauth) read as the
+        caller: this cloud's admin."""
+        project = self.api_fixture.project_id
+        return {'X-Auth-User': 'admin', 'X-User-Id': 'admin',
+                'X-Auth-Project-Id': project, 'X-Project-Id': project,
+                'X-Auth-Token': 'admin', 'X-Roles': 'reader,member,admin'}
+
     def sdk_connection(self):
         """An openstacksdk Connection to the in-process nova-api as admin.
 
@@ -204,14 +212,9 @@ class HACloudTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         from keystoneauth1 import session as ks_session
         import openstack.connection
 
-        project = self.api_fixture.project_id
         session = ks_session.Session(
             auth=noauth.NoAuth(),
-            additional_headers={'X-Auth-User': 'admin', 'X-User-Id': 'admin',
-                                'X-Auth-Project-Id': project,
-                                'X-Project-Id': project,
-                                'X-Auth-Token': 'admin',
-                                'X-Roles': 'reader,member,admin'})
+            additional_headers=self.admin_headers())
         return openstack.connection.Connection(
             session=session,
             compute_endpoint_override=self.api_fixture.base_url,

@@ -28,8 +28,13 @@ import uuid
 from wsgiref import simple_server
 
 from nova.api import wsgi as nova_wsgi
+from oslo_config import cfg
+import oslo_messaging as messaging
 
 from nova_ha.history import store as history_store
+from nova_ha.notifier import events
+from nova_ha.notifier import listener
+from nova_ha.testing import engine as engine_harness
 
 ENGINE_READY = 'nova-ha-engine listening on'
 
@@ -44,11 +49,8 @@ class NovaAPIServer:
 
     def __init__(self, cloud_case):
         app = nova_wsgi.Loader().load_app('osapi_compute')
-        project = cloud_case.api_fixture.project_id
-        identity = {'HTTP_X_AUTH_USER': 'admin', 'HTTP_X_USER_ID': 'admin',
-                    'HTTP_X_AUTH_PROJECT_ID': project,
-                    'HTTP_X_PROJECT_ID': project,
-                    'HTTP_X_ROLES': 'reader,member,admin'}
+        identity = {'HTTP_' + name.upper().replace('-', '_'): value
+                    for name, value in cloud_case.admin_headers().items()}
 
         def as_admin(environ, start_response):
             environ.update(identity)
@@ -136,6 +138,7 @@ class EngineProcess:
                 'fencing': ''.join(sections)})
         self.log_file = os.path.join(self.workdir, 'engine.log')
         self.history = None
+        self.monitor = None     # a monitor's notifier, once on a bus
         self._process = None
 
     def start(self, timeout=60.0):
@@ -159,6 +162,11 @@ class EngineProcess:
         self.history = history_store.HistoryStore(
             'sqlite:///' + os.path.join(self.workdir, 'history.sqlite'))
         return self
+
+    def publish(self, event_type, host, **fields):
+        """A monitor reports an event on the engine's topic."""
+        self.monitor.info({}, event_type, events.monitor_payload(
+            event_type, host, **fields))
 
     def log(self):
         try:
@@ -196,3 +204,29 @@ class EngineProcess:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait(10)
+
+
+def deploy(cloud_case, transport_url, workdir=None, fencing=None,
+           engine_options=None):
+    """nova-ha-engine deployed against ``cloud_case``, as in production.
+
+    The cloud's nova-api is served over HTTP, the engine is started, and
+    Nova's notifications are forwarded to it over ``transport_url``.
+    Cleanups are registered on the case.  Returns the started
+    EngineProcess; its ``publish`` sends monitor events.
+    """
+    api_server = NovaAPIServer(cloud_case)
+    cloud_case.addCleanup(api_server.stop)
+    engine = EngineProcess(api_server.endpoint, transport_url,
+                           fencing=fencing, engine_options=engine_options,
+                           workdir=workdir)
+    cloud_case.addCleanup(engine.stop)
+    engine.start()
+    transport = messaging.get_notification_transport(cfg.CONF,
+                                                     url=transport_url)
+    cloud_case.addCleanup(transport.cleanup)
+    engine_harness.NovaNotificationTap(cloud_case, transport,
+                                       engine.nova_topic)
+    engine.monitor = listener.monitor_notifier(
+        transport, engine.monitor_topic, 'nova-ha-monitor.test')
+    return engine

@@ -17,12 +17,7 @@ from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
 import json
 import tempfile
 
-from oslo_config import cfg
-import oslo_messaging as messaging
-
 from nova_ha.notifier import events
-from nova_ha.notifier import listener
-from nova_ha.testing import engine as engine_harness
 from nova_ha.testing import engine_process
 from tests.integration.fencing import peers
 from tests.integration import services
@@ -40,11 +35,8 @@ class TestEngineProcess(cloud.HACloudTestCase):
         self.bmc = peers.FakeBMC(self.workdir)
         self.addCleanup(self.bmc.stop)
         self.bmc.power('on')
-        self.api_server = engine_process.NovaAPIServer(self)
-        self.addCleanup(self.api_server.stop)
-        self.engine_process = engine_process.EngineProcess(
-            self.api_server.endpoint, services.RABBIT_URL,
-            workdir=self.workdir,
+        self.engine_process = engine_process.deploy(
+            self, services.RABBIT_URL, workdir=self.workdir,
             fencing={'a1': {
                 'driver': 'ipmi', 'address': '127.0.0.1',
                 'port': self.bmc.port, 'username': peers.FAKEBMC_USER,
@@ -54,13 +46,6 @@ class TestEngineProcess(cloud.HACloudTestCase):
             # only on Nova's rebuild notifications, forwarded over RabbitMQ.
             engine_options={'poll_interval_max': 300,
                             'poll_interval_notified': 300})
-        self.addCleanup(self.engine_process.stop)
-        self.engine_process.start()
-        self.transport = messaging.get_notification_transport(
-            cfg.CONF, url=services.RABBIT_URL)
-        self.addCleanup(self.transport.cleanup)
-        engine_harness.NovaNotificationTap(self, self.transport,
-                                           self.engine_process.nova_topic)
 
     def test_dead_host_is_fenced_and_its_ha_vms_run_elsewhere(self):
         flavor = self._create_flavor(name='small', memory_mb=512, vcpu=1,
@@ -73,11 +58,7 @@ class TestEngineProcess(cloud.HACloudTestCase):
                                  flavor_id=flavor)
 
         self.computes['a1'].stop()          # the hypervisor dies
-        notifier = listener.monitor_notifier(
-            self.transport, self.engine_process.monitor_topic,
-            'nova-ha-monitor.a1')
-        notifier.info({}, events.HOST_DOWN, events.monitor_payload(
-            events.HOST_DOWN, 'a1', source='test'))
+        self.engine_process.publish(events.HOST_DOWN, 'a1', source='test')
 
         incidents = self.engine_process.wait_recovered('a1', timeout=240)
         self.assertEqual(['done'], [i.state for i in incidents],
