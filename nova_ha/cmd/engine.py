@@ -77,6 +77,34 @@ def make_power_reader(conf):
     return read
 
 
+def check_at_start(conf, env):
+    """Say at start what would otherwise surface only when a host dies.
+
+    Each host's fencing configuration is loaded (a host that cannot be
+    fenced is never evacuated: an error now, not at 3 a.m.), and Nova is
+    asked for its compute services (reachable, credentials accepted).
+    Neither stops the engine: Nova may come up later and a section may be
+    fixed with a restart.  Both also take first-call costs (driver entry
+    points and imports, the SDK's version discovery) out of the first
+    recovery.
+    """
+    from nova_ha import fencing
+    ready, broken = fencing.check_configured_hosts(conf)
+    for host, error in sorted(broken.items()):
+        LOG.error('fencing of %s is not usable: %s; if %s fails it will '
+                  'not be evacuated', host, error, host)
+    LOG.info('fencing configured for %d host(s)%s', len(ready),
+             ': ' + ', '.join('%s (%s)' % item for item in sorted(
+                 ready.items())) if ready else '')
+    try:
+        services = env.nova.compute_services()
+    except Exception as e:
+        LOG.warning('Nova not reachable at start: %s (asked again when an '
+                    'event needs it)', e)
+    else:
+        LOG.info('Nova reachable: %d compute service(s)', len(services))
+
+
 def start_liveness_watcher(conf, engine):
     """Feed host deaths seen in the heartbeats to the engine.
 
@@ -150,6 +178,7 @@ def main(argv=None):
         environment.ToozLocks(conf.engine.coordination_url),
         power_reader=make_power_reader(conf),
         fence_driver=make_fence_driver_name(conf))
+    check_at_start(conf, env)
     engine = ha_engine.Engine(env, settings_from(conf))
     transport = messaging.get_notification_transport(conf)
     listeners = listener.build_listeners(transport, engine,

@@ -14,6 +14,7 @@ from nova_ha.fencing.base import FenceError
 from nova_ha.fencing.base import FenceOutcome
 from nova_ha.fencing.base import FenceResult
 from nova_ha.fencing.base import PowerState
+from nova_ha.fencing.registry import check_configured_hosts
 from nova_ha.fencing.registry import driver_name
 from nova_ha.fencing.registry import fence_host
 from nova_ha.fencing.registry import fence_timeouts
@@ -23,6 +24,6 @@ from nova_ha.fencing.registry import load_bmc_config
 __all__ = [
     'BMCAuthError', 'BMCConfig', 'BMCUnreachable', 'FenceConfigError',
     'FenceDriver', 'FenceError', 'FenceOutcome', 'FenceResult', 'PowerState',
-    'driver_name', 'fence_host', 'fence_timeouts', 'fencer_for',
-    'load_bmc_config',
+    'check_configured_hosts', 'driver_name', 'fence_host', 'fence_timeouts',
+    'fencer_for', 'load_bmc_config',
 ]

@@ -259,7 +259,8 @@ class Engine:
             if not created:
                 return 'duplicate'
             return self._run_recovery(host, incident.key, aggregates,
-                                      snapshot)
+                                      snapshot,
+                                      service['id'] if service else None)
         finally:
             snapshot.close()
 
@@ -294,9 +295,11 @@ class Engine:
                 return False
             self.env.sleep(self.settings.flow.poll_interval)
 
-    def _run_recovery(self, host, key, aggregates=None, snapshot=None):
+    def _run_recovery(self, host, key, aggregates=None, snapshot=None,
+                      service_id=None):
         return recovery.HostRecovery(self.env, self.settings.flow, host,
-                                     key, aggregates, snapshot).run()
+                                     key, aggregates, snapshot,
+                                     service_id).run()
 
     def _hosts_down(self, host, services=None):
         """Hosts down now: ours, those reported to us, and those Nova

@@ -94,10 +94,13 @@ class NovaGateway:
             self.compute.services(binary=COMPUTE_BINARY)))
         return [_service_dict(s) for s in services]
 
-    def force_down(self, host, forced=True):
+    def force_down(self, host, forced=True, service_id=None):
+        """Mark ``host``'s nova-compute (forced) down.  With its
+        ``service_id`` (microversion 2.53+) this is one call; without, the
+        service is looked up by host first."""
         self._call('force-down %s' % host,
-                   self.compute.update_service_forced_down, None, host=host,
-                   binary=COMPUTE_BINARY, forced=forced)
+                   self.compute.update_service_forced_down, service_id,
+                   host=host, binary=COMPUTE_BINARY, forced=forced)
 
     def disable(self, host, reason):
         self._call('disable %s' % host, self.compute.disable_service, None,

@@ -115,7 +115,7 @@ class HostRecovery:
     """Recovers one failed host; ``run()`` returns the incident's end state."""
 
     def __init__(self, env, settings, host, incident, aggregates=None,
-                 snapshot=None):
+                 snapshot=None, service_id=None):
         self.env = env
         self.settings = settings
         self.host = host
@@ -123,6 +123,9 @@ class HostRecovery:
         self.done_steps = {}
         # Aggregates the guard just read; the plan reuses them.
         self._aggregates = aggregates
+        # The host's nova-compute service as the guard read it: forcing
+        # it down is then one call instead of a lookup and the call.
+        self._service_id = service_id
         # The host's servers, read before the fence (a ServerSnapshot
         # the engine started) or after it.
         self._snapshot = snapshot
@@ -226,7 +229,7 @@ class HostRecovery:
             self.settings.fence_attempts, last.detail))
 
     def force_down(self):
-        self.env.nova.force_down(self.host)
+        self.env.nova.force_down(self.host, service_id=self._service_id)
         self.record('service', 'nova-compute on %s forced down' % self.host,
                     outcome='forced_down')
 

@@ -14,6 +14,8 @@ bring the early list up to date:
   and, now elsewhere, dropped, so it is never evacuated from a host that
   was not fenced.
 
+The two run at once.
+
 Nova compares ``changes-since`` with the clocks of the services that wrote
 the changes; the reads reach back ``CLOCK_SKEW_MARGIN`` further, so those
 clocks must agree with this engine's to within that margin (NTP), as
@@ -56,8 +58,12 @@ class ServerSnapshot:
         try:
             first = self._first.result(timeout=first_read_timeout)
             since = (self.started_at - CLOCK_SKEW_MARGIN).isoformat()
+            # The two reads at once: the plan, and so the evacuations,
+            # wait for the slower.
+            changed_read = self._pool.submit(
+                self.nova.servers_on, self.host, changes_since=since)
             left = self.nova.migrations_from(self.host, since)
-            changed = self.nova.servers_on(self.host, changes_since=since)
+            changed = changed_read.result()
             seen = {s['id'] for s in changed}
             changed += [self.nova.server(server_id) for server_id in left
                         if server_id not in seen]

@@ -16,6 +16,7 @@ admin's headers to every request, which is what an admin's token would
 give.  clouds.yaml therefore says ``auth_type: none``.
 """
 
+import collections
 import os
 import signal
 import socketserver
@@ -52,9 +53,20 @@ class NovaAPIServer:
         identity = {'HTTP_' + name.upper().replace('-', '_'): value
                     for name, value in cloud_case.admin_headers().items()}
 
+        # (monotonic start, seconds, method, path, query) of the latest
+        # requests: what the engine asked of Nova, for a bench to show.
+        self.requests = collections.deque(maxlen=10000)
+
         def as_admin(environ, start_response):
             environ.update(identity)
-            return app(environ, start_response)
+            started = time.monotonic()
+            try:
+                return app(environ, start_response)
+            finally:
+                self.requests.append((
+                    started, time.monotonic() - started,
+                    environ['REQUEST_METHOD'], environ['PATH_INFO'],
+                    environ.get('QUERY_STRING', '')))
         self._server = simple_server.make_server(
             '127.0.0.1', 0, as_admin,
             server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
@@ -139,6 +151,7 @@ class EngineProcess:
         self.log_file = os.path.join(self.workdir, 'engine.log')
         self.history = None
         self.monitor = None     # a monitor's notifier, once on a bus
+        self.api_server = None  # the NovaAPIServer it talks to, if ours
         self._process = None
 
     def start(self, timeout=60.0):
@@ -222,6 +235,7 @@ def deploy(cloud_case, transport_url, workdir=None, fencing=None,
                            workdir=workdir)
     cloud_case.addCleanup(engine.stop)
     engine.start()
+    engine.api_server = api_server
     transport = messaging.get_notification_transport(cfg.CONF,
                                                      url=transport_url)
     cloud_case.addCleanup(transport.cleanup)

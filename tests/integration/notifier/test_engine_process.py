@@ -47,6 +47,14 @@ class TestEngineProcess(cloud.HACloudTestCase):
             engine_options={'poll_interval_max': 300,
                             'poll_interval_notified': 300})
 
+    def test_start_up_checks_fencing_and_nova(self):
+        # What an operator reads in the log as the engine starts.
+        log = self.engine_process.log()
+        self.assertIn('fencing configured for 1 host(s): a1 (ipmi)', log)
+        self.assertIn('Nova reachable: %d compute service(s)' % len(
+            self.admin_api.get_services(binary='nova-compute')), log)
+        self.assertNotIn(peers.FAKEBMC_PASSWORD, log)
+
     def test_dead_host_is_fenced_and_its_ha_vms_run_elsewhere(self):
         flavor = self._create_flavor(name='small', memory_mb=512, vcpu=1,
                                      disk=1, ephemeral=0)

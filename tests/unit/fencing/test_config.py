@@ -218,6 +218,33 @@ class ConfigTestCase(testtools.TestCase):
                       result.detail)
         self.assertIn('cannot fence host compute-9', self.log.output)
 
+    def test_every_host_section_is_checked_at_start(self):
+        # What nova-ha-engine logs when it starts: hosts that can be
+        # fenced with their driver, and why the others cannot (without
+        # their secrets).
+        conf = make_conf("""
+            [fencing_host:compute-1]
+            driver = ipmi
+            address = 10.0.0.11
+            username = fence
+            password = %(pw)s
+            [fencing_host:compute-2]
+            driver = noop
+            [fencing_host:compute-3]
+            driver = redfish
+            address = https://root:%(pw)s@10.0.0.13
+            [fencing_host:compute-4]
+            driver = telepathy
+            password = %(pw)s
+            """ % {'pw': PASSWORD})
+        ready, broken = registry.check_configured_hosts(conf)
+        self.assertEqual({'compute-1': 'ipmi', 'compute-2': 'noop'}, ready)
+        self.assertEqual(['compute-3', 'compute-4'], sorted(broken))
+        self.assertIn('must not carry credentials', broken['compute-3'])
+        self.assertIn("unknown fence driver 'telepathy'",
+                      broken['compute-4'])
+        self.assertNotIn(PASSWORD, repr(broken))
+
     def test_password_is_a_secret_option(self):
         conf = make_conf("""
             [fencing_host_defaults]

@@ -58,8 +58,10 @@ class ProcedureTestCase(testtools.TestCase):
         self.assertTrue(result.confirmed_off)
         self.assertEqual(1, result.attempts)
         self.assertEqual(OFF, result.power_state)
-        self.assertEqual([0.5] * 4, self.clock.sleeps)
-        self.assertEqual(2.0, result.elapsed_s)
+        # A first look soon after the request, then every poll_interval.
+        self.assertEqual([procedure.FIRST_CHECK_AFTER] + [0.5] * 3,
+                         self.clock.sleeps)
+        self.assertEqual(1.6, round(result.elapsed_s, 6))
         self.assertIn('confirmed power off', result.detail)
         self.assertIn('INFO', self.log.output)
 
@@ -85,8 +87,9 @@ class ProcedureTestCase(testtools.TestCase):
 
     def test_last_sleep_is_cut_to_the_deadline(self):
         driver = fakes.ScriptedDriver([ON])
-        self.fence(driver, timeout=1.2, poll_interval=0.5)
-        self.assertEqual(1.2, round(sum(self.clock.sleeps), 6))
+        self.fence(driver, timeout=1.3, poll_interval=0.5)
+        self.assertEqual(1.3, round(sum(self.clock.sleeps), 6))
+        # 0.1 (first look), 0.5, 0.5, then the 0.2 left
         self.assertAlmostEqual(0.2, self.clock.sleeps[-1])
 
     def test_slow_reads_do_not_stretch_the_deadline(self):
@@ -125,7 +128,7 @@ class ProcedureTestCase(testtools.TestCase):
             [ON, ON, base.BMCAuthError('session privilege lost')])
         result = self.fence(driver, timeout=60.0)
         self.assertEqual(base.FenceOutcome.FAILED, result.outcome)
-        self.assertEqual(1.0, result.elapsed_s)
+        self.assertEqual(0.6, round(result.elapsed_s, 6))
         self.assertIn('refused the credentials while confirming',
                       result.detail)
 
@@ -186,7 +189,8 @@ class ProcedureTestCase(testtools.TestCase):
                           'outcome': 'fenced', 'power_state': 'off',
                           'detail': 'the BMC confirmed power off after 1 '
                                     'power-off request(s)',
-                          'elapsed_s': 0.5, 'attempts': 1,
+                          'elapsed_s': procedure.FIRST_CHECK_AFTER,
+                          'attempts': 1,
                           'confirmed_off': True}, data)
 
 

@@ -81,8 +81,10 @@ class TestServerSnapshot(unittest.TestCase):
         self.assertEqual(['a', 'b'],
                          [s['id'] for s in self.snapshot(nova).servers()])
         since = '2026-11-24T11:59:50+00:00'
-        self.assertEqual([('full',), ('migrations', since),
-                          ('changed', since)], nova.calls)
+        # The two corrections run at once, in either order.
+        self.assertEqual(('full',), nova.calls[0])
+        self.assertCountEqual([('migrations', since), ('changed', since)],
+                              nova.calls[1:])
 
     def test_a_server_that_migrated_away_is_dropped(self):
         # Its resize finished just before the fence: the host filter of
@@ -108,7 +110,9 @@ class TestServerSnapshot(unittest.TestCase):
             with self.assertLogs(server_snapshot.LOG.logger, 'WARNING'):
                 servers = self.snapshot(nova).servers()
             self.assertEqual(['a'], [s['id'] for s in servers])
-            self.assertEqual(('full',), nova.calls[-1])
+            # Read again in full (the other correction may still be
+            # answering in the background).
+            self.assertEqual(2, nova.calls.count(('full',)))
 
     def test_a_hung_first_read_is_abandoned(self):
         nova = FakeNova([server('a')], [])
