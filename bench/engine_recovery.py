@@ -162,12 +162,7 @@ class BenchCloud(cloud.HACloudTestCase):
         """The floor, in a cloud where nova-ha-engine is deployed and
         listening but not told of the failure (a control: what the
         deployment itself costs Nova)."""
-        workdir, bmc = self._bmc()
-        ha_engine = engine_process.deploy(
-            self, services.RABBIT_URL, workdir=workdir,
-            fencing={'a1': dict(FENCE_OPTIONS, port=bmc.port)},
-            engine_options=self.ENGINE_OPTIONS)
-        _warm_up(ha_engine.api_server.endpoint)
+        self._deploy_engine()
         return dict(self._floor(ids), mode='floor-beside-engine')
 
     def _floor(self, ids):
@@ -190,16 +185,22 @@ class BenchCloud(cloud.HACloudTestCase):
         bmc.power('on')
         return workdir, bmc
 
-    def _nova_ha(self, ids):
-        """The installed nova-ha-engine in its own process, as deployed:
-        Nova's API over loopback HTTP, events and Nova's notifications over
-        RabbitMQ, fencing through fakebmc over IPMI."""
+    def _deploy_engine(self):
+        """nova-ha-engine deployed against this cloud, with a1's BMC, and
+        the HTTP nova-api it talks to warmed."""
         workdir, bmc = self._bmc()
         ha_engine = engine_process.deploy(
             self, services.RABBIT_URL, workdir=workdir,
             fencing={'a1': dict(FENCE_OPTIONS, port=bmc.port)},
             engine_options=self.ENGINE_OPTIONS)
         _warm_up(ha_engine.api_server.endpoint)
+        return ha_engine
+
+    def _nova_ha(self, ids):
+        """The installed nova-ha-engine in its own process, as deployed:
+        Nova's API over loopback HTTP, events and Nova's notifications over
+        RabbitMQ, fencing through fakebmc over IPMI."""
+        ha_engine = self._deploy_engine()
         self._host_dies()
         start, start_wall = time.monotonic(), _utcnow()
         ha_engine.publish(events.HOST_DOWN, 'a1', source='bench')
