@@ -114,6 +114,26 @@ class TestServerSnapshot(unittest.TestCase):
             # answering in the background).
             self.assertEqual(2, nova.calls.count(('full',)))
 
+    def test_the_two_corrections_run_at_once(self):
+        # The migrations read answers only once the changes-since read has
+        # begun: made one after the other, they would never meet.
+        nova = FakeNova([server('a')], [server('b')])
+        changed_began = threading.Event()
+        servers_on, migrations_from = nova.servers_on, nova.migrations_from
+
+        def changed_read(host, changes_since=None):
+            if changes_since:
+                changed_began.set()
+            return servers_on(host, changes_since)
+
+        def migrations_read(host, since):
+            self.assertTrue(changed_began.wait(5),
+                            'the corrections ran one after the other')
+            return migrations_from(host, since)
+        nova.servers_on, nova.migrations_from = changed_read, migrations_read
+        self.assertEqual(['a', 'b'],
+                         [s['id'] for s in self.snapshot(nova).servers()])
+
     def test_a_hung_first_read_is_abandoned(self):
         nova = FakeNova([server('a')], [])
         snapshot = server_snapshot.ServerSnapshot(nova, 'h1')
