@@ -35,11 +35,18 @@ OPTS = [
                     'a host with hundreds of VMs without leaving them idle '
                     'while the targets rebuild. A low bound costs time to '
                     'recovery.'),
-    cfg.IntOpt('evacuation_request_workers', default=8, min=1,
-               help='Evacuation requests sent to nova-api at once. Each '
-                    'request is a synchronous call of 0.1-1 s; sent one '
-                    'by one, the last VM of a host with 50 would wait '
-                    'tens of seconds for its turn.'),
+    cfg.IntOpt('evacuation_request_workers', default=1, min=1,
+               help='Evacuation requests sent to nova-api at once, in '
+                    'ha:priority order. One at a time, Nova finishes the '
+                    'VMs in that order (a target host takes its resource '
+                    'lock first come, first served) and its placement '
+                    'sees no competing claims; measured on the in-process '
+                    'cloud with 12 VMs: the first VM ran again 2.5 s after '
+                    'the event with 1 worker, 5.9-7.4 s with 2-8, and 8 '
+                    'workers cost Nova 24 % more CPU for the same moves. '
+                    'Raise it for a nova-api with many workers in front of '
+                    'many target hosts, where each request (0.1-1 s) is '
+                    'what VMs wait for.'),
     cfg.FloatOpt('evacuation_timeout', default=600.0, min=1.0,
                  help='Seconds to wait for one VM\'s evacuation (and power '
                       'state restore) before recording it as failed.'),

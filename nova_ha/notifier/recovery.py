@@ -65,10 +65,10 @@ class FlowSettings:
     # (see nova_ha.notifier.rebuild_news).
     poll_interval_notified: float = 15.0
     max_concurrent_evacuations: int = 32
-    # Evacuation requests sent at once: each is a synchronous API call
-    # (0.1-1 s under load), so a serial loop would delay the 50th VM's
-    # move by tens of seconds.
-    request_workers: int = 8
+    # Evacuation requests sent at once (see the engine's
+    # evacuation_request_workers option: one at a time keeps Nova's
+    # finishing order that of ha:priority).
+    request_workers: int = 1
     fence_attempts: int = 3
     fence_retry_delay: float = 5.0
     lock_timeout: float = 30.0
@@ -373,6 +373,11 @@ class HostRecovery:
         """
         limit = max(1, self.settings.max_concurrent_evacuations)
         settings = self.settings
+        # Requests go out a pool's worth at a time, and the news of the
+        # moves already asked for is taken between two rounds: a VM that
+        # Nova has rebuilt is recorded (or has its power restored) while
+        # the later requests still go out.
+        per_round = max(1, settings.request_workers)
         longest = max(settings.poll_interval, settings.poll_interval_max)
         interval = longest
         next_poll = None
@@ -380,7 +385,8 @@ class HostRecovery:
         while todo or in_flight:
             batch = []
             scheduling = sum(1 for m in in_flight.values() if m.scheduling)
-            while todo and scheduling + len(batch) < limit:
+            while todo and scheduling + len(batch) < limit and \
+                    len(batch) < per_round:
                 batch.append(todo.popleft())
             for vm, move in zip(batch, requests.map(self._begin_move,
                                                     batch)):
@@ -392,8 +398,12 @@ class HostRecovery:
                 continue
             if next_poll is None:
                 next_poll = self.env.monotonic() + interval
+            scheduling = sum(1 for m in in_flight.values() if m.scheduling)
+            more_to_ask = bool(todo) and scheduling < limit
             self.env.wait_for_rebuild_news(
-                list(in_flight), max(0.0, next_poll - self.env.monotonic()))
+                list(in_flight),
+                0.0 if more_to_ask else
+                max(0.0, next_poll - self.env.monotonic()))
             news = self.env.rebuilds.take(in_flight)
             notified |= bool(news)
             polled = self.env.monotonic() >= next_poll

@@ -62,12 +62,16 @@ class StandInEnv:
     def sleep(self, seconds):
         self.clock += seconds
 
+    def wait_for_rebuild_news(self, instances, timeout):
+        self.clock += timeout
+        return self.rebuilds.wait(instances, 0)
+
     def record(self, *args, **kwargs):
         pass
 
 
-def news(kind, host='spare-1', state='active'):
-    return events.Event(kind, host, NOW, source='nova', instance=VM,
+def news(kind, host='spare-1', state='active', instance=VM):
+    return events.Event(kind, host, NOW, source='nova', instance=instance,
                         state=state)
 
 
@@ -181,3 +185,50 @@ class TestMovesEndedOnNewsAreCheckedInNova(unittest.TestCase):
         server = self.recovery._rebuilt(move, news(events.REBUILD_END))
         result = self.recovery._finish_move(move, server)
         self.assertEqual(recovery.SEEN_IN_NOTIFICATION, result['seen_in'])
+
+
+class NovaRebuildingAtOnce(StandInNova):
+    """Nova whose target rebuilds each VM as soon as it is asked to, and
+    says so; it notes which moves the engine had ended by each request."""
+
+    def __init__(self, servers, env):
+        super().__init__(servers[0])
+        self.servers.update((s['id'], s) for s in servers)
+        self.env = env
+        self.ended_before = {}
+
+    def evacuate(self, server_id, keep_running=False):
+        self.ended_before[server_id] = [
+            name for name, status in self.env.steps
+            if status == recovery.DONE]
+        super().evacuate(server_id, keep_running)
+        self.env.rebuilds.report(news(events.REBUILD_END,
+                                      instance=server_id))
+
+
+class TestMovesAreFollowedWhileRequestsGoOut(unittest.TestCase):
+    """Requests go out a pool's worth at a time, and the news of the moves
+    already asked for is taken in between: with one request at a time, a
+    VM Nova has already rebuilt is recorded before the next is asked
+    for (its history is live, and a power restore would start then)."""
+
+    def test_first_move_ends_before_the_second_is_requested(self):
+        first, second = VM, '7d6a1b9e-0c3f-4a57-8e2b-2b0f4c1d9e55'
+        env = StandInEnv(None)
+        env.nova = NovaRebuildingAtOnce(
+            [{'id': vm, 'name': vm[:4], 'host': 'failed-1',
+              'status': 'ACTIVE', 'task_state': None}
+             for vm in (first, second)], env)
+        env.nova.migration_reads = [{first: {'status': 'done'},
+                                     second: {'status': 'done'}}]
+        flow = recovery.HostRecovery(
+            env, recovery.FlowSettings(request_workers=1),
+            'failed-1', 'incident-1')
+        results = flow.evacuate_all(
+            [{'id': vm, 'name': vm[:4], 'status': 'ACTIVE'}
+             for vm in (first, second)])
+        self.assertEqual([first, second], env.nova.evacuated)
+        self.assertEqual({first: recovery.DONE, second: recovery.DONE},
+                         {vm: r['outcome'] for vm, r in results.items()})
+        self.assertEqual(['evacuate:' + first],
+                         env.nova.ended_before[second])
