@@ -118,12 +118,15 @@ class NovaNotificationTap:
                            retry=0)
 
 
-class _TappedSubscriptions(dict):
+class _TappedSubscriptions:
     """Nova's fixture's subscriptions, each of which also forwards what it
-    receives (every notifier the fixture prepares shares this object)."""
+    receives (every notifier the fixture prepares shares this object).
+
+    The fixture only indexes its subscriptions by event type and clears
+    them (nova/tests/fixtures/notifications.py), so that is all this
+    offers."""
 
     def __init__(self, subscriptions, forward):
-        super().__init__()
         self._subscriptions = subscriptions
         self._forward_to = forward
 
