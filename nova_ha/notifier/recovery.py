@@ -382,11 +382,14 @@ class HostRecovery:
         interval = longest
         next_poll = None
         notified = False
+
+        def scheduling():
+            return sum(1 for m in in_flight.values() if m.scheduling)
+
         while todo or in_flight:
             batch = []
-            scheduling = sum(1 for m in in_flight.values() if m.scheduling)
-            while todo and scheduling + len(batch) < limit and \
-                    len(batch) < per_round:
+            room = min(limit - scheduling(), per_round)
+            while todo and len(batch) < room:
                 batch.append(todo.popleft())
             for vm, move in zip(batch, requests.map(self._begin_move,
                                                     batch)):
@@ -398,8 +401,7 @@ class HostRecovery:
                 continue
             if next_poll is None:
                 next_poll = self.env.monotonic() + interval
-            scheduling = sum(1 for m in in_flight.values() if m.scheduling)
-            more_to_ask = bool(todo) and scheduling < limit
+            more_to_ask = bool(todo) and scheduling() < limit
             self.env.wait_for_rebuild_news(
                 list(in_flight),
                 0.0 if more_to_ask else
