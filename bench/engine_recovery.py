@@ -6,13 +6,14 @@ N HA VMs run on a1.  The hypervisor a1 dies (its nova-compute stops) and:
 
 * nova-ha: a monitor publishes host.down on the engine's topic; the engine
   fences a1 through a real IPMI peer (pyghmi's fakebmc, driven with the IPMI
-  fence driver), forces the service down, plans, evacuates and disables
-  (the engine's default options).  By default the engine is the installed
-  nova-ha-engine in its own process, as deployed: it reaches the cloud's
-  nova-api over loopback HTTP and the bus over RabbitMQ (127.0.0.1:5672;
-  see nova_ha.testing.engine_process).  ``--engine thread`` runs it in
-  this process instead (fake:// bus, API through wsgi-intercept), where it
-  competes with every Nova service for the one interpreter.
+  fence driver), forces the service down, plans, evacuates and disables (the
+  engine's default options). The engine has read its server inventory before
+  the host dies, as a long-running one has. By default the engine is the
+  installed nova-ha-engine in its own process, as deployed: it reaches the
+  cloud's nova-api over loopback HTTP and the bus over RabbitMQ
+  (127.0.0.1:5672; see nova_ha.testing.engine_process). ``--engine thread``
+  runs it in this process instead (fake:// bus, API through wsgi-intercept),
+  where it competes with every Nova service for the one interpreter.
 * Nova's floor, measured in the same process: force-down, then every
   evacuation fired at once through the API (microversion 2.94, so the VMs
   come back running) with no HA logic.
@@ -53,7 +54,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 
 from nova_ha.fencing import base as fence_base  # noqa: E402
 from nova_ha.fencing import ipmi  # noqa: E402
+from nova_ha.notifier import engine as ha_engine_settings  # noqa: E402
 from nova_ha.notifier import events  # noqa: E402
+from nova_ha.notifier import server_inventory  # noqa: E402
 from nova_ha.notifier import server_snapshot  # noqa: E402
 from nova_ha.testing import engine as engine_harness  # noqa: E402
 from nova_ha.testing import engine_process  # noqa: E402
@@ -149,19 +152,26 @@ class BenchCloud(cloud.HACloudTestCase):
         return ((min(ends) - start_wall).total_seconds(),
                 (max(ends) - start_wall).total_seconds())
 
-    def _host_dies(self):
-        """a1's hypervisor dies, once its VMs have run for a while.
+    def _settle(self):
+        """Wait until the VMs have run for a while.
 
         A host rarely dies within seconds of its VMs' last change; when
-        it does, the engine's correction of the server list read before
-        the fence returns those VMs again (everything Nova changed within
-        server_snapshot.CLOCK_SKEW_MARGIN of the first read), which a
-        functional test covers.  Both modes wait the same.
+        it does, the engine's correction of its server list (the
+        inventory's, or one read before the fence) returns those VMs again
+        (everything Nova changed within server_snapshot.CLOCK_SKEW_MARGIN
+        of that read), which a functional test covers.  Both modes wait
+        the same before the host dies, and the engine reads its inventory
+        only after.
         """
         settled = server_snapshot.CLOCK_SKEW_MARGIN.total_seconds() + 1.0
         time.sleep(max(0.0, self._booted + settled - time.monotonic()))
+
+    def _host_dies(self):
+        """a1's hypervisor dies, once its VMs have run for a while."""
+        self._settle()
         self.computes['a1'].stop()
         self._cpu_at_death = time.process_time()
+        _profile(self.MODE, self.VMS)
 
     def _floor_beside_engine(self, ids):
         """The floor, in a cloud where nova-ha-engine is deployed and
@@ -198,11 +208,18 @@ class BenchCloud(cloud.HACloudTestCase):
         """nova-ha-engine deployed against this cloud, with a1's BMC, and
         the HTTP nova-api it talks to warmed."""
         workdir, bmc = self._bmc()
+        self._settle()
         ha_engine = engine_process.deploy(
             self, services.RABBIT_URL, workdir=workdir,
             fencing={'a1': dict(FENCE_OPTIONS, port=bmc.port)},
             engine_options=self.ENGINE_OPTIONS)
         _warm_up(ha_engine.api_server.endpoint)
+        interval = self.ENGINE_OPTIONS.get(
+            'server_inventory_interval',
+            ha_engine_settings.EngineSettings.server_inventory_interval)
+        if float(interval):
+            # A long-running engine has read its server inventory.
+            ha_engine.wait_for_log(server_inventory.FULL_READ_LOG)
         return ha_engine
 
     def _nova_ha(self, ids):
@@ -263,6 +280,22 @@ def _warm_up(endpoint):
                  '/os-services?binary=nova-compute', '/os-aggregates'):
         with urllib.request.urlopen(endpoint + path, timeout=60) as reply:
             reply.read()
+
+
+def _profile(mode, vms):
+    """With BENCH_PYSPY=<py-spy binary>, sample this process (the cloud)
+    for BENCH_PYSPY_SECONDS from the host's death, into
+    <mode>-<vms>-<n>.folded (collapsed stacks) in the current folder."""
+    spy = os.environ.get('BENCH_PYSPY')
+    if not spy:
+        return
+    import subprocess
+    n = len(RESULTS)
+    subprocess.Popen([spy, 'record', '-p', str(os.getpid()), '-r', '100',
+                      '-d', os.environ.get('BENCH_PYSPY_SECONDS', '40'),
+                      '--nonblocking', '-f', 'raw',
+                      '-o', '%s-%d-%d.folded' % (mode, vms, n)],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _utcnow():

@@ -44,7 +44,8 @@ def settings_from(conf):
         storm_burst_hosts=e.storm_burst_hosts,
         vm_restart_max_attempts=e.vm_restart_max_attempts,
         vm_restart_window=e.vm_restart_window,
-        nova_down_wait=e.nova_down_wait)
+        nova_down_wait=e.nova_down_wait,
+        server_inventory_interval=e.server_inventory_interval)
 
 
 def make_fencer(conf):
@@ -190,6 +191,7 @@ def main(argv=None):
     for item in listeners:
         item.start()
     watchers = start_liveness_watcher(conf, engine)
+    engine.start()
     resume_open_recoveries(engine)
     LOG.info('nova-ha-engine listening on %s and %s',
              conf.engine.nova_topic, conf.engine.monitor_topic)

@@ -113,6 +113,18 @@ OPTS = [
                       'wait for Nova to see the service down before '
                       'disabling it (disabling a service Nova believes up '
                       'makes nova-api call the dead compute over RPC).'),
+    cfg.FloatOpt('server_inventory_interval', default=60.0, min=0.0,
+                 help='Seconds between the engine\'s reads of the cloud\'s '
+                      'servers, made ahead of failures so that a recovery '
+                      'plans from them and two small corrective reads '
+                      'instead of listing the failed host\'s servers in '
+                      'detail (measured on the in-process cloud with 50 '
+                      'VMs on the host: 1 s of nova-api work before the '
+                      'first evacuation). The engine reads every server '
+                      'at start and every hour, and otherwise only those '
+                      'changed since (changes-since), never while it '
+                      'recovers a host. 0 turns the inventory off: each '
+                      'recovery reads the host\'s servers when it starts.'),
 ]
 
 

@@ -21,6 +21,7 @@ from nova_ha.notifier import decisions
 from nova_ha.notifier import events
 from nova_ha.notifier import process_flow
 from nova_ha.notifier import recovery
+from nova_ha.notifier import server_inventory
 from nova_ha.notifier import server_snapshot
 from nova_ha.notifier import storm
 from nova_ha.notifier import vm_flow
@@ -44,6 +45,9 @@ class EngineSettings:
     workers: int = 8
     confirm: sg_confirm.ConfirmThresholds = sg_confirm.ConfirmThresholds()
     seen_ids: int = 10000
+    # Seconds between reads of the server inventory (0: none; see
+    # nova_ha.notifier.server_inventory).
+    server_inventory_interval: float = 60.0
 
 
 def utcnow():
@@ -66,6 +70,22 @@ class Engine:
         self._settle = storm.SettleWindows(settings.storm_settle_time,
                                            settings.storm_burst_hosts)
         self.futures = []
+        # Read in the background once start() is called, never while a
+        # host is being recovered.
+        self.inventory = server_inventory.ServerInventory(
+            env.nova, settings.server_inventory_interval,
+            busy=self.recovering) \
+            if settings.server_inventory_interval > 0 else None
+
+    def start(self):
+        """Start the background work (the server inventory's reads)."""
+        if self.inventory is not None:
+            self.inventory.start()
+
+    def recovering(self):
+        """Whether a host's recovery runs in this engine now."""
+        with self._lock:
+            return bool(self._recovering)
 
     # -- intake -------------------------------------------------------------
 
@@ -165,6 +185,8 @@ class Engine:
             concurrent.futures.wait(pending, timeout=timeout)
 
     def stop(self):
+        if self.inventory is not None:
+            self.inventory.stop()
         self._pool.shutdown(wait=True)
 
     # -- host failure -------------------------------------------------------
@@ -248,8 +270,15 @@ class Engine:
                         outcome='proceed' if decision.proceed else 'skip')
         if not decision.proceed:
             return 'skipped'
-        # The plan's read of the host's servers runs beside the fence.
-        snapshot = server_snapshot.ServerSnapshot(self.env.nova, host)
+        # The plan's read of the host's servers runs beside the fence,
+        # or was made before the failure (the inventory's).
+        warm = self.inventory.on(host) if self.inventory else None
+        if warm is not None:
+            LOG.info('planning %s from the server inventory read at %s '
+                     '(%d servers there), corrected once it is fenced',
+                     host, warm.as_of.isoformat(), len(warm.servers))
+        snapshot = server_snapshot.ServerSnapshot(self.env.nova, host,
+                                                  warm=warm)
         try:
             incident, created = history.open_incident(
                 '%s:%s:%s' % (HOST_FAILURE, host, event.at.isoformat()),

@@ -115,11 +115,19 @@ class NovaGateway:
     def servers_on(self, host, changes_since=None):
         """The servers on ``host``; with ``changes_since`` (ISO 8601) only
         those changed since then, deleted ones included (status DELETED)."""
-        query = {'changes_since': changes_since} if changes_since else {}
-        return self._call('list servers on %s' % host, lambda: [
+        return self._servers('list servers on %s' % host, changes_since,
+                             compute_host=host)
+
+    def all_servers(self, changes_since=None):
+        """Every server of every project, as ``servers_on`` lists them."""
+        return self._servers('list servers', changes_since)
+
+    def _servers(self, action, changes_since, **filters):
+        if changes_since:
+            filters['changes_since'] = changes_since
+        return self._call(action, lambda: [
             _server_dict(s) for s in self.compute.servers(
-                details=True, all_projects=True, compute_host=host,
-                **query)])
+                details=True, all_projects=True, **filters)])
 
     def server(self, server_id):
         return _server_dict(self._call('show server %s' % server_id,

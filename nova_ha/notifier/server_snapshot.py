@@ -21,6 +21,10 @@ the changes; the reads reach back ``CLOCK_SKEW_MARGIN`` further, so those
 clocks must agree with this engine's to within that margin (NTP), as
 Nova's own service liveness and the confirmation's heartbeat age already
 require.  If any read fails, the host's servers are read again in full.
+
+The early read may also be one the engine made before the failure (see
+server_inventory): the correction then reaches back to when that read
+began.
 """
 
 from concurrent import futures
@@ -42,13 +46,21 @@ def utcnow():
 class ServerSnapshot:
     """Reads ``host``'s servers in the background from construction on."""
 
-    def __init__(self, nova, host, now=utcnow):
+    def __init__(self, nova, host, now=utcnow, warm=None):
+        """``warm``: the host's servers as a read that began earlier
+        found them (server_inventory.HostServers); they stand in for the
+        early read, which then is not made."""
         self.nova = nova
         self.host = host
-        self.started_at = now()
         self._pool = futures.ThreadPoolExecutor(
             1, thread_name_prefix='nova-ha-snapshot')
-        self._first = self._pool.submit(nova.servers_on, host)
+        if warm is not None:
+            self.started_at = warm.as_of
+            self._first = futures.Future()
+            self._first.set_result(list(warm.servers))
+        else:
+            self.started_at = now()
+            self._first = self._pool.submit(nova.servers_on, host)
 
     def close(self):
         self._pool.shutdown(wait=False)

@@ -162,16 +162,7 @@ class EngineProcess:
             self._process = subprocess.Popen(
                 [command, '--config-file', self.config_file],
                 stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        while ENGINE_READY not in self.log():
-            if self._process.poll() is not None:
-                raise RuntimeError('nova-ha-engine exited with %s:\n%s' % (
-                    self._process.returncode, self.log()[-4000:]))
-            if time.monotonic() > deadline:
-                raise RuntimeError('nova-ha-engine not listening after '
-                                   '%.0f s:\n%s' % (timeout,
-                                                    self.log()[-4000:]))
-            time.sleep(0.1)
+        self.wait_for_log(ENGINE_READY, timeout)
         self.history = history_store.HistoryStore(
             'sqlite:///' + os.path.join(self.workdir, 'history.sqlite'))
         return self
@@ -180,6 +171,19 @@ class EngineProcess:
         """A monitor reports an event on the engine's topic."""
         self.monitor.info({}, event_type, events.monitor_payload(
             event_type, host, **fields))
+
+    def wait_for_log(self, text, timeout=60.0):
+        """Wait until the engine has logged ``text``."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if self._process.poll() is not None:
+                raise RuntimeError('nova-ha-engine exited with %s:\n%s' % (
+                    self._process.returncode, self.log()[-4000:]))
+            if time.monotonic() > deadline:
+                raise RuntimeError('nova-ha-engine did not log %r within '
+                                   '%.0f s:\n%s' % (text, timeout,
+                                                    self.log()[-4000:]))
+            time.sleep(0.1)
 
     def log(self):
         try:

@@ -8,9 +8,13 @@ BMCs are simulated (see nova_ha.testing.engine).
 
 from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
 
+import datetime
+import time
+
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.notifier import events
 from nova_ha.notifier import process_flow
+from nova_ha.notifier import server_snapshot
 from nova_ha.testing import engine as engine_harness
 
 
@@ -345,6 +349,58 @@ class TestMovesFollowNotifications(EngineTestBase):
         self.assertEqual('SHUTOFF', moved[stopped['id']]['status'])
         self.assertEqual('done', self.ha.history.list_incidents(
             host='a1')[0].state)
+
+
+class TestPlanFromTheServerInventory(EngineTestBase):
+    """A recovery plans from the inventory the engine read before the
+    failure, corrected by what Nova changed since, and makes no full
+    read of the failed host."""
+
+    SETTINGS = {'server_inventory_interval': 3600.0}
+
+    def test_changes_after_the_inventory_read_are_planned(self):
+        kept = self.boot_server('kept', priority=1, host='a1',
+                                flavor_id=self.small)
+        tagged_late = self.boot_server('tagged-late', ha=False, host='a1',
+                                       flavor_id=self.small)
+        full_reads = []
+        real_servers_on = self.ha.nova.servers_on
+
+        def servers_on(host, changes_since=None):   # a spy: Nova answers
+            if changes_since is None:
+                full_reads.append(host)
+            return real_servers_on(host, changes_since=changes_since)
+        self.ha.nova.servers_on = servers_on
+        # The inventory's read counts as made 11 s from now, so its
+        # correction (reaching back 10 s less) sees only what changes
+        # from now on: a metadata change alone must show in it.
+        ahead = datetime.timedelta(seconds=11)
+        inventory = self.ha.engine.inventory
+        inventory._now = lambda: server_snapshot.utcnow() + ahead
+        inventory.refresh()
+        self.assertEqual({kept['id'], tagged_late['id']},
+                         {s['id'] for s in inventory.on('a1').servers})
+        time.sleep(1.1)     # Nova's change times come after "now"
+        self.admin_api.post_server_metadata(
+            tagged_late['id'], {'ha:enabled': 'true', 'ha:priority': '9'})
+        arrived = self.boot_server('arrived', host='a1',
+                                   flavor_id=self.small)
+
+        self.ha.kill_host('a1')
+        self.ha.publish(events.HOST_DOWN, 'a1', source='servicegroup')
+        self.ha.wait_idle()
+
+        self.assertEqual([], full_reads)
+        moved = [r.instance for r in self.kinds('evacuate')
+                 if r.outcome == 'done']
+        self.assertEqual({kept['id'], tagged_late['id'], arrived['id']},
+                         set(moved))
+        plan = [r for r in self.kinds('decision')
+                if r.message.startswith('plan for a1')][0]
+        self.assertIn('priority order: tagged-late(9), kept(1), '
+                      'arrived(0)', plan.message)
+        for server in (kept, tagged_late, arrived):
+            self.assertEqual('a-spare', self.host_of(server))
 
 
 class TestVMFailure(EngineTestBase):
