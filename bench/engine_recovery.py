@@ -324,7 +324,11 @@ def _warm_up(endpoint):
 def _profile(mode, vms):
     """With BENCH_PYSPY=<py-spy binary>, sample this process (the cloud)
     for BENCH_PYSPY_SECONDS from the host's death, into
-    <mode>-<vms>-<n>.folded (collapsed stacks) in the current folder."""
+    <mode>-<vms>-<n>.folded (collapsed stacks) in the current folder.
+
+    To see where time goes, not to time: py-spy takes CPU from the
+    machine (a sampled 50-VM floor took 86 s against 61-75 s unsampled),
+    and threads waiting for the GIL count as samples."""
     spy = os.environ.get('BENCH_PYSPY')
     if not spy:
         return
