@@ -326,9 +326,9 @@ def _profile(mode, vms):
     for BENCH_PYSPY_SECONDS from the host's death, into
     <mode>-<vms>-<n>.folded (collapsed stacks) in the current folder.
 
-    To see where time goes, not to time: py-spy takes CPU from the
-    machine (a sampled 50-VM floor took 86 s against 61-75 s unsampled),
-    and threads waiting for the GIL count as samples."""
+    To see where time goes, not to time: py-spy's own CPU competes
+    with the cloud on a small machine, and threads waiting for the GIL
+    count as samples (they are not idle to py-spy)."""
     spy = os.environ.get('BENCH_PYSPY')
     if not spy:
         return
