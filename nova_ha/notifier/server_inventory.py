@@ -86,9 +86,11 @@ class ServerInventory:
                 else:
                     self._servers[server['id']] = server
             self._as_of = started
-        LOG.debug('server inventory: %s read, %d servers changed, %d known',
-                  'full' if full else 'changes', len(servers),
-                  len(self._servers))
+        if full:
+            LOG.info('%s %d servers', FULL_READ_LOG, len(servers))
+        else:
+            LOG.debug('server inventory: %d servers changed, %d known',
+                      len(servers), len(self._servers))
         return servers
 
     def on(self, host):
@@ -115,10 +117,7 @@ class ServerInventory:
         while not self._stopped.is_set():
             if not self._busy():
                 try:
-                    servers = self.refresh()
-                    if self._full_as_of == self._as_of:
-                        LOG.info('%s %d servers', FULL_READ_LOG,
-                                 len(servers))
+                    self.refresh()
                 except Exception as e:
                     # The next round tries again; meanwhile a failure is
                     # planned from the older read, or a fresh one.
