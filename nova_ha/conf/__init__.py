@@ -14,11 +14,12 @@ from nova_ha.conf import monitor
 from nova_ha.conf import operator
 from nova_ha.conf import scheduler
 from nova_ha.conf import servicegroup
+from nova_ha.conf import signing
 
 CONF = cfg.CONF
 
 _MODULES = (scheduler, servicegroup, engine, fencing, history, monitor,
-            libvirt_monitor, operator)
+            libvirt_monitor, operator, signing)
 
 for _module in _MODULES:
     _module.register_opts(CONF)

@@ -39,14 +39,14 @@ OPTS = [
                help='Evacuation requests sent to nova-api at once, in '
                     'ha:priority order. One at a time, Nova finishes the '
                     'VMs in that order (a target host takes its resource '
-                    'lock first come, first served) and its placement '
-                    'sees no competing claims; measured on the in-process '
-                    'cloud with 12 VMs: the first VM ran again 2.5 s after '
-                    'the event with 1 worker, 5.9-7.4 s with 2-8, and 8 '
-                    'workers cost Nova 24 % more CPU for the same moves. '
-                    'Raise it for a nova-api with many workers in front of '
-                    'many target hosts, where each request (0.1-1 s) is '
-                    'what VMs wait for.'),
+                    'lock first come, first served) and placement sees no '
+                    'competing claims; more at once send the requests '
+                    'sooner, but claims on one target then collide and '
+                    'are retried, which costs Nova CPU and delays the '
+                    'first VM. Keep 1 unless a nova-api with many workers '
+                    'stands in front of many target hosts, where each '
+                    'request (0.1-1 s) is what VMs wait for; up to about '
+                    '8 is sensible there.'),
     cfg.FloatOpt('evacuation_timeout', default=600.0, min=1.0,
                  help='Seconds to wait for one VM\'s evacuation (and power '
                       'state restore) before recording it as failed.'),
@@ -59,20 +59,22 @@ OPTS = [
                  help='While evacuations run and nothing changes, checks '
                       'back off from poll_interval up to this many '
                       'seconds, and start again from poll_interval when '
-                      'something changes: every check is work for '
-                      'nova-api, whose rebuilds the engine waits for '
-                      '(measured on the in-process cloud: 12 VMs took '
-                      '27 s with a fixed 0.5 s and 22 s with 2 s).'),
+                      'something changes. Every check is nova-api work '
+                      'that the rebuilds compete with, so a shorter '
+                      'maximum notices a finished move sooner but slows '
+                      'the moves. 1-10 s is sensible, never less than '
+                      'poll_interval.'),
     cfg.FloatOpt('poll_interval_notified', default=15.0, min=0.01,
                  help='Once Nova\'s instance.rebuild.* notifications of a '
                       'recovery\'s VMs reach the engine (nova_ha_forward '
                       'in Nova, see README), each move ends as soon as its '
                       'notification arrives, and the API is checked only '
                       'this often, as a safety net for a lost '
-                      'notification (measured on the in-process cloud: '
-                      '12 VMs moved in 12-14 s with almost no checks, '
-                      '18-22 s with checks every 0.5-2 s). Power '
-                      'restores are always followed on the API.'),
+                      'notification. Power restores are always followed '
+                      'on the API. A shorter interval notices a lost '
+                      'notification sooner, but each check is nova-api '
+                      'work that the rebuilds compete with; 5-60 s is '
+                      'sensible.'),
     cfg.IntOpt('fence_attempts', default=3, min=1,
                help='Fencing attempts before giving up; without a '
                     'confirmed power-off no VM is evacuated.'),
@@ -118,13 +120,15 @@ OPTS = [
                       'servers, made ahead of failures so that a recovery '
                       'plans from them and two small corrective reads '
                       'instead of listing the failed host\'s servers in '
-                      'detail (measured on the in-process cloud with 50 '
-                      'VMs on the host: 1 s of nova-api work before the '
-                      'first evacuation). The engine reads every server '
-                      'at start and every hour, and otherwise only those '
-                      'changed since (changes-since), never while it '
-                      'recovers a host. 0 turns the inventory off: each '
-                      'recovery reads the host\'s servers when it starts.'),
+                      'detail, a slow read that would delay the first '
+                      'evacuation. The engine reads every server at start '
+                      'and every hour, and otherwise only those changed '
+                      'since (changes-since), never while it recovers a '
+                      'host. A shorter interval keeps those reads and a '
+                      'recovery\'s corrective reads small at the cost of '
+                      'a steady trickle of nova-api reads; 30-300 s is '
+                      'sensible. 0 turns the inventory off: each recovery '
+                      'reads the host\'s servers when it starts.'),
 ]
 
 

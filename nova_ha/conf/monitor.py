@@ -41,6 +41,16 @@ OPTS = [
                      '[libvirt_monitor]). When the libvirt Python binding '
                      'is missing the error is logged and the other '
                      'monitors run.'),
+    cfg.StrOpt('event_key',
+               secret=True,
+               help='Key with which nova-ha-monitor signs every event it '
+                    'publishes (HMAC-SHA256), so that the engine can tell '
+                    'this host\'s events from forged ones. Generate one '
+                    'per host, e.g. with openssl rand -hex 32. '
+                    'nova-ha-engine must have the same key for this host in '
+                    '[event_signing] host_keys. Unset: events are not '
+                    'signed, and engines with [event_signing] required = '
+                    'true refuse them.'),
 ]
 
 # The process name (events.PROCESSES) -> its option group.

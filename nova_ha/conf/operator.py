@@ -1,4 +1,4 @@
-"""Options of the operator tools (``nova-ha`` / ``openstack ha``): issue 6.
+"""Options of the operator tools (``nova-ha`` / ``openstack ha``).
 
 Read by the CLI commands, never by a service.  Under ``openstack ha`` the
 file comes from the NOVA_HA_CONFIG_FILE environment variable (see

@@ -47,11 +47,12 @@ OPTS = [
         min=0.5,
         help='Seconds without a heartbeat after which the backend drops a '
              'member and Nova reads the service as down. Must exceed '
-             'heartbeat_interval by at least one interval, and should '
-             'exceed the worst scheduling delay of a loaded host (the '
-             'benchmark measures false positives under CPU saturation). '
-             'ZooKeeper and etcd impose their own minimum session/lease '
-             'lengths (about 4 s and 2-5 s by default).'),
+             'heartbeat_interval by at least one interval. A shorter time '
+             'detects a dead host sooner, but it must exceed the worst '
+             'scheduling delay of a loaded host, or a busy live host reads '
+             'as down; 2-5 s is sensible. ZooKeeper and etcd impose their '
+             'own minimum session/lease lengths (about 4 s and 2-5 s by '
+             'default).'),
     cfg.FloatOpt(
         'poll_interval',
         default=0.25,

@@ -1,4 +1,4 @@
-"""Fast host liveness for Nova (issue 4).
+"""Fast host liveness for Nova.
 
 - ``driver.HAServiceGroupDriver``: Nova's servicegroup driver on tooz group
   membership (``servicegroup_driver = nova_ha``), enabled inside unmodified
