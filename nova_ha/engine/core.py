@@ -1,0 +1,691 @@
+"""The decision core: ``step(state, observation, now) -> (state, actions)``.
+
+No I/O, no threads, no clock: what the replica sees and the time come in,
+the side effects to run come out (see nova_ha.engine.model).  The same core
+runs in nova-ha-engine and in the simulated cloud.
+
+Level-triggered: every step decides from what Nova, liveness and the
+history show now.  A host that looks dead and has no open incident gets
+one, whatever events were missed; an open incident whose lease nobody holds
+is taken over; a move is asked of Nova only when Nova's own records show
+none in flight.  The replica's memory (``EngineState``) holds only what
+is cheap to lose: the incidents it owns (rebuilt from the history on
+takeover), actions not yet answered, and the latest BMC readings.
+"""
+
+import dataclasses
+from typing import Optional
+
+from nova_ha.engine import guards
+from nova_ha.engine import model
+from nova_ha.engine import moves
+from nova_ha.engine import states
+from nova_ha.model import aggregates as ha_aggregates
+from nova_ha.notifier import decisions
+from nova_ha.servicegroup import confirm as sg_confirm
+
+DISABLED_REASON = 'nova-ha: host failed, fenced and evacuated'
+# A host Nova shows down, but not this long: not (yet) a suspect on
+# Nova's word alone (liveness or a report may say so sooner).
+REPORT_MEMORY = 300.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    reconcile_interval: float = 10.0
+    confirm: sg_confirm.ConfirmThresholds = sg_confirm.ConfirmThresholds()
+    storm: guards.StormSettings = guards.StormSettings()
+    fence_attempts: int = 3
+    fence_retry_delay: float = 5.0
+    evacuate_attempts: int = 2
+    evacuation_timeout: float = 600.0
+    # Evacuations of one host in Nova's scheduling path at once.
+    max_concurrent_evacuations: int = 32
+    # A BMC reading is fresh this long.
+    power_read_interval: float = 2.0
+    # host -> fence driver name; hosts not listed use default_fence_driver
+    # (None: the host cannot be fenced).
+    fence_drivers: tuple = ()
+    default_fence_driver: Optional[str] = None
+    disabled_reason: str = DISABLED_REASON
+
+    def fence_driver(self, host):
+        return dict(self.fence_drivers).get(host, self.default_fence_driver)
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineState:
+    incidents: dict = dataclasses.field(default_factory=dict)  # key -> Incident
+    issued: frozenset = frozenset()       # action ids awaiting a result
+    power: dict = dataclasses.field(default_factory=dict)  # host -> (state, at)
+    reported: dict = dataclasses.field(default_factory=dict)  # host -> at
+    fence_results: dict = dataclasses.field(default_factory=dict)
+    failed_requests: dict = dataclasses.field(default_factory=dict)
+    # An incident changed state: its new state's reads come with the next
+    # observation, so the loop looks again at once.
+    look_again: bool = False
+
+
+class _Step:
+    """One step's working set: the state being built and the actions."""
+
+    def __init__(self, state, obs, now, settings):
+        self.obs = obs
+        self.now = now
+        self.settings = settings
+        self.incidents = dict(state.incidents)
+        self.issued = set(state.issued) - set(
+            r.action.id for r in obs.results)
+        self.power = dict(state.power)
+        self.reported = dict(state.reported)
+        self.fence_results = dict(state.fence_results)
+        self.failed_requests = dict(state.failed_requests)
+        self.actions = []
+        self.saves = {}          # key -> list of TransitionRecord
+        self.dirty = set()
+
+    # -- helpers -------------------------------------------------------
+
+    def issue(self, action):
+        """Ask for a side effect once: not again while it is unanswered."""
+        if action.id in self.issued or action.id in self.obs.inflight:
+            return False
+        self.issued.add(action.id)
+        self.actions.append(action)
+        return True
+
+    def note(self, incident, message, kind='decision', **fields):
+        """A record; one about an owned incident goes with the incident's
+        next save, in order with its transitions, under its token."""
+        host = fields.pop('host', incident.host if incident else None)
+        note = model.Note(
+            incident=incident.key if incident else None,
+            token=incident.token if incident else 0, kind=kind,
+            message=message, host=host, **fields)
+        if incident is not None and incident.key in self.incidents:
+            self.saves.setdefault(incident.key, []).append(note)
+        else:
+            self.actions.append(note)
+
+    def move(self, incident, after, reason, **facts):
+        changed, record = states.transition(incident, after, reason,
+                                            self.now, **facts)
+        self.incidents[incident.key] = changed
+        self.saves.setdefault(incident.key, []).append(record)
+        return changed
+
+    def remember(self, incident, **facts):
+        changed = incident.with_facts(**facts)
+        self.incidents[incident.key] = changed
+        self.dirty.add(incident.key)
+        return changed
+
+    def finish(self):
+        saves = []
+        for key in sorted(set(self.saves) | self.dirty):
+            incident = self.incidents.get(key)
+            if incident is None:
+                continue
+            saves.append(model.Save(
+                incident=key, token=incident.token, state=incident.state,
+                facts=dict(incident.facts),
+                records=tuple(self.saves.get(key, ()))))
+        for incident in list(self.incidents.values()):
+            if not incident.is_open:
+                del self.incidents[incident.key]
+                self.actions.append(model.Release(
+                    incident=incident.key, token=incident.token))
+        state = EngineState(
+            incidents=self.incidents, issued=frozenset(self.issued),
+            power=self.power, reported=self.reported,
+            fence_results=self.fence_results,
+            failed_requests=self.failed_requests,
+            look_again=any(not isinstance(r, model.Note)
+                           for records in self.saves.values()
+                           for r in records))
+        # Writes of the history first: a side effect never runs ahead of
+        # the record of the decision that asked for it.
+        return state, saves + self.actions
+
+
+def step(state, obs, now, settings=Settings()):
+    s = _Step(state, obs, now, settings)
+    _absorb_results(s)
+    _absorb_history(s)
+    _open_incidents(s)
+    _take_over(s)
+    for key in sorted(s.incidents):
+        incident = s.incidents[key]
+        if incident.is_open and incident.token:
+            _advance(s, incident)
+    return s.finish()
+
+
+def next_wake(state, now, settings=Settings()):
+    """When the core wants to look again at the latest (timers in facts);
+    the loop also wakes on every event and result."""
+    wake = now + settings.reconcile_interval
+    for incident in state.incidents.values():
+        for name in ('until', 'next_fence_at'):
+            at = incident.fact(name)
+            if at is not None and at > now:
+                wake = min(wake, at)
+        if incident.state in (states.CONFIRMING, states.FENCED,
+                              states.EVACUATING, states.FENCING):
+            wake = min(wake, now + settings.power_read_interval)
+    return wake
+
+
+# -- intake ------------------------------------------------------------------
+
+def _absorb_results(s):
+    for result in s.obs.results:
+        action = result.action
+        if isinstance(action, model.ReadPower):
+            s.power[action.host] = (result.value if result.ok else 'unknown',
+                                    s.now)
+        elif isinstance(action, (model.OpenIncident, model.TakeOver)):
+            if result.ok and result.value is not None:
+                stored = result.value
+                s.incidents[stored.key] = states.Incident(
+                    stored.key, stored.host, stored.state, stored.opened_at,
+                    stored.since, stored.generation, dict(stored.facts))
+                verb = 'opened' if isinstance(action, model.OpenIncident) \
+                    else 'took over'
+                s.note(s.incidents[stored.key], '%s %s (%s), generation %d'
+                       % (s.obs.me, verb, stored.key, stored.generation),
+                       kind='lease')
+        elif isinstance(action, model.Save) and not result.ok:
+            # The history refused the write: another owner has it now.
+            s.incidents.pop(action.incident, None)
+        elif isinstance(action, model.Fence):
+            s.fence_results[action.id] = result
+        elif not result.ok and action.incident in s.incidents:
+            incident = s.incidents[action.incident]
+            s.failed_requests[action.id] = result.error
+            s.note(incident, '%s refused: %s' % (
+                action.id, result.error), kind='error')
+
+
+def _absorb_history(s):
+    """The history is the truth about ownership and operators' requests."""
+    if s.obs.incidents is None:
+        return
+    stored = {i.key: i for i in s.obs.incidents}
+    for key, incident in list(s.incidents.items()):
+        seen = stored.get(key)
+        lease = s.obs.leases.get(key)
+        if seen is None:
+            continue
+        if seen.closed or seen.generation != incident.token or \
+                lease == 'lost':
+            why = 'closed in the history' if seen.closed else \
+                'lease lost' if lease == 'lost' else \
+                'generation %d in the history' % seen.generation
+            del s.incidents[key]
+            s.actions.append(model.Note(
+                incident=key, token=incident.token, kind='lease',
+                message='%s stops acting on %s: %s' % (
+                    s.obs.me, key, why), host=incident.host))
+            continue
+        for request, details in sorted((seen.operator or {}).items()):
+            if incident.fact('operator_' + request) != details:
+                _operator_request(s, incident, request, details)
+                incident = s.incidents[key]
+
+
+def _operator_request(s, incident, request, details):
+    who = details.get('who', '?')
+    reason = details.get('reason', '')
+    incident = s.remember(incident, **{'operator_' + request: details})
+    if request == 'confirm_down' and incident.state in (
+            states.DETECTED, states.CONFIRMING, states.HELD, states.PARKED):
+        incident = s.remember(incident, proof={
+            'rung': 'operator', 'who': who, 'reason': reason})
+        if incident.state == states.PARKED:
+            s.move(incident, states.DETECTED, 'operator %s confirmed %s '
+                   'powered off (%s); guards run again' % (
+                       who, incident.host, reason))
+    elif request == 'retry' and incident.state in (states.PARKED,
+                                                   states.HELD):
+        s.move(incident, states.DETECTED, 'operator %s asked to retry (%s);'
+               ' guards run again' % (who, reason), alerted=None,
+               fence_attempt=None, rule=None, until=None)
+    s.issue(model.ClearRequest(incident=incident.key, token=incident.token,
+                               request=request))
+
+
+def _suspects(s):
+    """Hosts that look dead now, and why."""
+    obs = s.obs
+    found = {}
+    for host, at in list(s.reported.items()):
+        if s.now - at > REPORT_MEMORY:
+            del s.reported[host]
+    for host, kind, at in obs.reports:
+        if kind == 'down':
+            s.reported[host] = at
+        else:
+            s.reported.pop(host, None)
+    hosts = set(obs.services or ()) | set(obs.liveness or ()) | \
+        set(s.reported)
+    for host in sorted(hosts):
+        alive = (obs.liveness or {}).get(host)
+        service = (obs.services or {}).get(host)
+        if alive == model.ALIVE:
+            continue     # the host heartbeats: a dead process is no death
+        why = []
+        if alive == model.LOST:
+            why.append('liveness lost')
+        if service is not None and not service.up:
+            why.append('Nova shows nova-compute down')
+        if host in s.reported:
+            why.append('reported down')
+        if why:
+            found[host] = ', '.join(why)
+    return found
+
+
+def _open_incidents(s):
+    if s.obs.incidents is None:
+        return        # the history did not answer: open nothing blind
+    latest = {}
+    open_hosts = set()
+    for stored in s.obs.incidents:
+        if not stored.closed:
+            open_hosts.add(stored.host)
+        seq = states.sequence_of(stored.key) or 0
+        if seq >= latest.get(stored.host, (0, None))[0]:
+            latest[stored.host] = (seq, stored)
+    open_hosts |= {i.host for i in s.incidents.values()}
+    for host, why in sorted(_suspects(s).items()):
+        if host in open_hosts:
+            continue
+        seq, last = latest.get(host, (0, None))
+        if last is not None and _still_recovered(s, host, last):
+            continue
+        s.issue(model.OpenIncident(host=host, sequence=seq + 1, reason=why))
+
+
+def _still_recovered(s, host, last):
+    """Nova still shows the host as nova-ha left it after recovering it
+    (forced down): the same failure, not a new one.  A host disabled for
+    a dead nova-compute, or brought back by an operator, is not."""
+    service = (s.obs.services or {}).get(host)
+    return last.state in (states.RECOVERED, states.PARTIAL, states.CLOSED) \
+        and service is not None and service.forced_down
+
+
+def _take_over(s):
+    for stored in s.obs.incidents or ():
+        if stored.closed or stored.key in s.incidents:
+            continue
+        if s.obs.leases.get(stored.key) == 'free':
+            s.issue(model.TakeOver(incident=stored.key,
+                                   generation=stored.generation))
+
+
+# -- the incident's states ---------------------------------------------------
+
+def _advance(s, incident):
+    """Run the handler of the incident's state, and of each state it moves
+    to within this step (a decision needs no second look)."""
+    for _ in range(8):
+        before = incident.state
+        _HANDLERS[before](s, incident)
+        incident = s.incidents.get(incident.key)
+        if incident is None or incident.state == before or \
+                not incident.is_open:
+            return
+
+
+def _handlers():
+    return {
+        states.DETECTED: _detected,
+        states.CONFIRMING: _confirming,
+        states.HELD: _held,
+        states.FENCING: _fencing,
+        states.FENCED: _fenced,
+        states.EVACUATING: _evacuating,
+        states.PARKED: _parked,
+    }
+
+
+def _host_back(s, incident):
+    """The host heartbeats again (or Nova sees it up, when liveness says
+    nothing): it was not dead after all, or it was repaired."""
+    host = incident.host
+    alive = (s.obs.liveness or {}).get(host)
+    service = (s.obs.services or {}).get(host)
+    if alive == model.ALIVE:
+        return 'its heartbeat is back'
+    if alive is None and service is not None and service.up and \
+            host not in s.reported:
+        return 'Nova sees nova-compute up again'
+    return None
+
+
+def _detected(s, incident):
+    back = _host_back(s, incident)
+    if back:
+        s.move(incident, states.CANCELLED, back)
+        return
+    if incident.fact('proof'):
+        _judge_guards(s, incident)
+        return
+    s.move(incident, states.CONFIRMING, 'asking a second channel')
+
+
+def _power(s, host):
+    """The BMC's latest reading: None when no BMC is consulted for the
+    host (no fencing, or the noop driver)."""
+    driver = s.settings.fence_driver(host)
+    if driver in (None, 'noop'):
+        return None
+    reading = s.power.get(host)
+    if reading is None or s.now - reading[1] >= \
+            s.settings.power_read_interval:
+        s.issue(model.ReadPower(host=host))
+    return reading[0] if reading else 'unknown'
+
+
+def _confirming(s, incident):
+    host = incident.host
+    back = _host_back(s, incident)
+    if back:
+        s.move(incident, states.CANCELLED, back)
+        return
+    service = (s.obs.services or {}).get(host)
+    if service is None:
+        age = None
+    elif not service.up:
+        age = float('inf')
+    else:
+        age = service.heartbeat_age
+    power = _power(s, host)
+    if power == 'unknown' and host not in s.power:
+        return            # the first reading is on its way
+    decision = sg_confirm.confirm_host_down(
+        heartbeat_lost=True, bmc_power=power,
+        nova_heartbeat_age_s=age if age != float('inf') else 1e9,
+        lost_for_s=s.now - incident.opened_at,
+        thresholds=s.settings.confirm)
+    if decision.rule != incident.fact('rule'):
+        incident = s.remember(incident, rule=decision.rule)
+        s.note(incident, 'confirming %s is down: %s (%s)' % (
+            host, decision.reason, decision.rule),
+            kind='alert' if decision.action == sg_confirm.ALERT
+            else 'decision', outcome=decision.action)
+    if decision.action == sg_confirm.FENCE:
+        _judge_guards(s, incident)
+    elif decision.action == sg_confirm.ALERT and decision.rule != 'R4':
+        s.move(incident, states.PARKED, 'no proof of power-off can be had '
+               '(%s): an operator must confirm %s down or repair its BMC' % (
+                   decision.rule, host))
+
+
+def _judge_guards(s, incident):
+    obs = s.obs
+    if obs.aggregates is None or obs.services is None:
+        return            # Nova did not answer: judge on the next look
+    host = incident.host
+    view = guards.host_view(obs.aggregates, host)
+    group = guards.group_of(view)
+    members = guards.group_hosts(obs.aggregates, obs.services, group)
+    members.add(host)
+    mine = [i for i in obs.incidents or () if not i.closed and
+            i.host in members]
+    failing = {i.host for i in mine} | {host}
+    index = guards.run_index(
+        {(i.opened_at, i.key) for i in mine} |
+        {(incident.opened_at, incident.key)}, incident.key,
+        s.settings.storm.settle_time)
+    driver = s.settings.fence_driver(host)
+    proof = incident.fact('proof')
+    power = s.power.get(host, (None,))[0]
+    verdict = guards.judge(
+        host, view,
+        in_maintenance=ha_aggregates.service_in_maintenance(
+            _service_dict(obs.services.get(host))),
+        failing=failing, group_size=len(members), run_index=index,
+        reported_at=incident.opened_at, now=s.now, storm=s.settings.storm,
+        powers_off=driver not in (None, 'noop'),
+        dead_for_certain=bool(proof) or power == 'off')
+    if not verdict.proceed:
+        if incident.state != states.HELD or \
+                incident.fact('held') != verdict.reason:
+            s.move(incident, states.HELD, verdict.reason,
+                   held=verdict.reason, until=verdict.until)
+            if verdict.alert:
+                s.note(incident, verdict.reason, kind='alert')
+        return
+    incident = s.remember(incident, held=None, until=None,
+                          segment=view.segment_name)
+    s.note(incident, verdict.reason, outcome='proceed')
+    if proof:
+        s.move(incident, states.FENCED, 'power-off attested by operator %s '
+               '(%s)' % (proof.get('who'), proof.get('reason')))
+        return
+    if driver is None:
+        s.move(incident, states.FENCING, 'guards passed')
+        s.move(s.incidents[incident.key], states.PARKED,
+               'no fencing is configured for %s: nothing is evacuated '
+               'without proof of power-off' % host)
+        s.note(incident, 'no fencing is configured for %s' % host,
+               kind='alert')
+        return
+    s.move(incident, states.FENCING, 'guards passed; powering %s off' % host,
+           fence_attempt=1)
+
+
+def _service_dict(service):
+    if service is None:
+        return None
+    return {'status': 'disabled' if service.disabled else 'enabled',
+            'disabled_reason': service.disabled_reason}
+
+
+def _held(s, incident):
+    back = _host_back(s, incident)
+    if back and not incident.fact('proof'):
+        s.move(incident, states.CANCELLED, back)
+        return
+    until = incident.fact('until')
+    if until is not None and s.now < until:
+        return
+    _judge_guards(s, incident)
+
+
+def _fencing(s, incident):
+    attempt = incident.fact('fence_attempt', 1)
+    next_at = incident.fact('next_fence_at')
+    if next_at is not None and s.now < next_at:
+        return
+    action = model.Fence(incident=incident.key, token=incident.token,
+                         host=incident.host, attempt=attempt)
+    result = s.fence_results.pop(action.id, None)
+    if result is None:
+        s.issue(action)
+        return
+    value = result.value if result.ok else None
+    outcome = getattr(value, 'outcome', None)
+    outcome = getattr(outcome, 'value', outcome)
+    detail = getattr(value, 'detail', result.error)
+    s.note(incident, 'fencing %s (attempt %d): %s: %s' % (
+        incident.host, attempt, outcome or 'failed', detail), kind='fence',
+        outcome=outcome or 'failed')
+    if outcome in ('fenced', 'already_off'):
+        s.move(incident, states.FENCED, 'the BMC confirmed %s off' %
+               incident.host, proof={'rung': 'bmc', 'outcome': outcome},
+               next_fence_at=None)
+    elif outcome == 'not_fenced':
+        s.move(incident, states.FENCED, 'evacuating %s WITHOUT fencing: the'
+               ' noop fence driver is configured for it' % incident.host,
+               proof={'rung': 'none', 'outcome': outcome},
+               next_fence_at=None)
+    elif attempt < s.settings.fence_attempts:
+        s.remember(incident, fence_attempt=attempt + 1,
+                   next_fence_at=s.now + s.settings.fence_retry_delay)
+    else:
+        s.move(incident, states.PARKED, 'fencing failed %d times: not '
+               'evacuating %s' % (attempt, incident.host),
+               next_fence_at=None)
+        s.note(incident, 'not evacuating %s: fencing failed %d times, '
+               'last: %s' % (incident.host, attempt, detail), kind='alert',
+               outcome='fence_failed')
+
+
+def _fenced(s, incident):
+    host = incident.host
+    service = (s.obs.services or {}).get(host)
+    if service is None:
+        return
+    if not service.forced_down:
+        s.issue(model.ForceDown(incident=incident.key, token=incident.token,
+                                host=host, service_id=service.id))
+        return
+    servers = s.obs.servers.get(host)
+    if servers is None or s.obs.aggregates is None:
+        return           # read on the next look
+    view = guards.host_view(s.obs.aggregates, host)
+    evacuate_all = bool(view.segment and view.segment.evacuate_all)
+    plans = decisions.choose_vms(
+        [{'id': v.id, 'name': v.name, 'status': v.status,
+          'metadata': v.metadata} for v in servers],
+        evacuate_all=evacuate_all)
+    for p in plans:
+        if p.problems:
+            s.note(incident, 'server %s has bad HA metadata: %s' % (
+                p.id, '; '.join(p.problems)), kind='alert', instance=p.id)
+    plan = [{'id': p.id, 'name': p.name, 'priority': p.priority,
+             'status': p.status} for p in plans]
+    s.note(incident, 'plan for %s: %d HA VMs to evacuate (priority order: '
+           '%s), %d non-HA VMs left alone' % (
+               host, len(plan), ', '.join('%s(%d)' % (
+                   p['name'] or p['id'], p['priority']) for p in plan)
+               or 'none', len(servers) - len(plan)))
+    s.move(incident, states.EVACUATING, 'nova-compute forced down; %d VMs '
+           'to move' % len(plan), plan=plan, moved={}, started=s.now)
+
+
+def _evacuating(s, incident):
+    host = incident.host
+    plan = incident.fact('plan') or []
+    done = dict(incident.fact('moved') or {})
+    started = incident.fact('started', incident.since)
+    scheduling = 0
+    for vm in plan:
+        vm_id = vm['id']
+        if vm_id in done:
+            continue
+        server = s.obs.vms.get(vm_id)
+        migrations = s.obs.migrations.get(vm_id)
+        verdict = moves.judge(server, migrations, host, incident.opened_at)
+        label = vm['name'] or vm_id
+        if verdict == 'gone':
+            done[vm_id] = {'outcome': 'gone'}
+            s.note(incident, '%s was deleted: nothing to move' % label,
+                   kind='evacuate', instance=vm_id, outcome='gone')
+        elif verdict == 'moved':
+            want = _wanted_status(vm['status'])
+            if server.status != want and want is not None:
+                s.issue(model.SetPower(incident=incident.key,
+                                       token=incident.token, vm=vm_id,
+                                       want=want))
+                continue
+            done[vm_id] = {'outcome': 'done', 'target': server.host,
+                           'status': server.status}
+            s.note(incident, '%s moved %s -> %s, now %s' % (
+                label, host, server.host, server.status), kind='evacuate',
+                instance=vm_id, outcome='done')
+        elif verdict in ('in_flight', 'foreign', 'unknown'):
+            moving = moves.in_flight(migrations)
+            if moving is not None and moving.status == 'accepted':
+                scheduling += 1
+            if s.now - started > s.settings.evacuation_timeout:
+                done[vm_id] = _failed(s, incident, vm, 'no result after %.0f'
+                                      ' s (%s)' % (
+                                          s.settings.evacuation_timeout,
+                                          verdict))
+            elif verdict == 'foreign' and not incident.fact(
+                    'foreign_' + vm_id):
+                incident = s.remember(incident, **{'foreign_' + vm_id: True})
+                s.note(incident, '%s: Nova shows a %s of it in flight (%s): '
+                       'followed, never reset or evacuated behind it' % (
+                           label, moving.type, moving.status),
+                       kind='alert', instance=vm_id)
+        elif verdict == 'stale_task':
+            s.issue(model.ResetStaleTask(
+                incident=incident.key, token=incident.token, vm=vm_id,
+                source=host, task_state=server.task_state,
+                to_state='error' if server.status == 'ERROR' else 'active'))
+        elif verdict in ('ready', 'failed_try'):
+            tried = moves.tries(migrations, host, incident.opened_at)
+            if tried >= s.settings.evacuate_attempts:
+                done[vm_id] = _failed(s, incident, vm, 'Nova could not '
+                                      'evacuate it (%d tries)' % tried)
+                continue
+            if scheduling >= s.settings.max_concurrent_evacuations:
+                continue
+            if s.issue(model.Evacuate(
+                    incident=incident.key, token=incident.token, vm=vm_id,
+                    keep_running=server.status == 'ACTIVE',
+                    attempt=tried + 1)):
+                scheduling += 1
+    if done != (incident.fact('moved') or {}):
+        incident = s.remember(incident, moved=done)
+    if len(done) < len(plan):
+        return
+    _close(s, incident, done)
+
+
+def _failed(s, incident, vm, why):
+    s.note(incident, 'evacuation of %s failed: %s' % (
+        vm['name'] or vm['id'], why), kind='evacuate', instance=vm['id'],
+        outcome='failed')
+    return {'outcome': 'failed', 'error': why}
+
+
+def _wanted_status(before):
+    if before in ('ACTIVE', 'SHUTOFF', 'ERROR'):
+        return before
+    return None
+
+
+def _close(s, incident, done):
+    host = incident.host
+    service = (s.obs.services or {}).get(host)
+    if service is None:
+        return
+    if not service.disabled:
+        s.issue(model.Disable(incident=incident.key, token=incident.token,
+                              host=host, reason=s.settings.disabled_reason))
+        return
+    targets = sorted({d['target'] for d in done.values() if d.get('target')})
+    pending = False
+    for target in targets:
+        for agg in s.obs.aggregates or ():
+            if target in agg.hosts and ha_aggregates.parse_bool(
+                    agg.metadata.get(ha_aggregates.RESERVED_KEY, 'false'),
+                    ha_aggregates.RESERVED_KEY, True, []):
+                pending = True
+                s.issue(model.ReleaseReserved(
+                    incident=incident.key, token=incident.token, host=target,
+                    aggregate=agg.id))
+    if pending:
+        return
+    failed = sorted(vm for vm, d in done.items() if d['outcome'] == 'failed')
+    moved = sum(1 for d in done.values() if d['outcome'] == 'done')
+    s.move(incident, states.PARTIAL if failed else states.RECOVERED,
+           '%d VMs moved, %d failed%s; %s stays disabled until an operator '
+           'brings it back' % (moved, len(failed), (' (%s)' % ', '.join(
+               failed)) if failed else '', host))
+
+
+def _parked(s, incident):
+    back = _host_back(s, incident)
+    if back:
+        s.move(incident, states.CANCELLED, back)
+
+
+_HANDLERS = _handlers()

@@ -1,0 +1,139 @@
+"""The one interface between the engine and the world.
+
+The decision core (nova_ha.engine.core) never touches anything; the
+replica loop (nova_ha.engine.replica) reads the world and runs the core's
+actions through these verbs only.  Two implementations: the simulated cloud
+(nova_ha.engine.sim) and the real one (Nova through openstacksdk, tooz,
+the fence drivers, the SQL history).  Every verb is bounded in time by its
+implementation; a source that does not answer raises ``Unavailable``,
+which the loop turns into an observation ("nova-api not answering"),
+never a stuck flow.
+"""
+
+import abc
+
+
+class Unavailable(Exception):
+    """A dependency did not answer in time (or at all)."""
+
+
+class Environment(abc.ABC):
+    """Verbs of one engine replica.  ``me`` names the replica."""
+
+    me = 'engine'
+
+    # -- observe -----------------------------------------------------------
+
+    @abc.abstractmethod
+    def compute_services(self):
+        """host -> model.Service."""
+
+    @abc.abstractmethod
+    def liveness(self):
+        """host -> model.ALIVE | model.LOST (hosts it knows of)."""
+
+    @abc.abstractmethod
+    def aggregates(self):
+        """A tuple of model.Aggregate."""
+
+    @abc.abstractmethod
+    def incidents(self):
+        """Every open incident and each host's latest closed one
+        (model.StoredIncident)."""
+
+    @abc.abstractmethod
+    def servers_on(self, host):
+        """A tuple of model.Server on ``host``."""
+
+    @abc.abstractmethod
+    def servers(self, vm_ids):
+        """vm id -> model.Server (a deleted VM: status DELETED)."""
+
+    @abc.abstractmethod
+    def migrations(self, vm_ids):
+        """vm id -> tuple of model.Migration, oldest first."""
+
+    @abc.abstractmethod
+    def take_reports(self):
+        """(host, 'down'|'up', at) hints received since the last call."""
+
+    # -- leases ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def renew(self, key, token):
+        """Keep the lease of incident ``key`` held at generation ``token``;
+        False when it is no longer ours."""
+
+    @abc.abstractmethod
+    def lease_free(self, key):
+        """True when nobody holds the lease of incident ``key``."""
+
+    @abc.abstractmethod
+    def lease_valid(self, key, token):
+        """Checked before every side effect: ours, at this generation."""
+
+    @abc.abstractmethod
+    def open_incident(self, host, sequence, reason):
+        """Open incident ``host``'s number ``sequence`` and hold its lease:
+        the StoredIncident, or None when another replica opened it."""
+
+    @abc.abstractmethod
+    def take_over(self, key, generation):
+        """Take a free lease and bump the incident's generation from
+        ``generation``: the StoredIncident, or None (someone was faster)."""
+
+    @abc.abstractmethod
+    def release(self, key):
+        """Give the lease of ``key`` up."""
+
+    # -- the history ---------------------------------------------------------
+
+    @abc.abstractmethod
+    def save(self, key, token, state, facts, records):
+        """Write the incident if its generation is still ``token``; the
+        transition records go with it.  False: a newer owner has it."""
+
+    @abc.abstractmethod
+    def note(self, kind, message, *, incident=None, token=0, host=None,
+             instance=None, outcome=None):
+        """Append one record to the history."""
+
+    @abc.abstractmethod
+    def clear_request(self, key, request, token):
+        """An operator's request to ``key`` has been acted on."""
+
+    # -- side effects ----------------------------------------------------------
+
+    @abc.abstractmethod
+    def read_power(self, host):
+        """'on', 'off' or 'unknown' from the host's BMC."""
+
+    @abc.abstractmethod
+    def fence(self, host):
+        """A fencing.base.FenceResult."""
+
+    @abc.abstractmethod
+    def force_down(self, host, service_id):
+        pass
+
+    @abc.abstractmethod
+    def disable(self, host, reason):
+        pass
+
+    @abc.abstractmethod
+    def evacuate(self, vm, keep_running):
+        pass
+
+    @abc.abstractmethod
+    def reset_stale_task(self, vm, source, task_state, to_state):
+        """Reset the VM's task state only if Nova's records still show it
+        on ``source`` with ``task_state`` and no move in flight; returns
+        what was done ('reset' or why not)."""
+
+    @abc.abstractmethod
+    def set_power(self, vm, want):
+        """Start (ACTIVE), stop (SHUTOFF) or reset to ERROR."""
+
+    @abc.abstractmethod
+    def release_reserved(self, host, aggregate):
+        pass

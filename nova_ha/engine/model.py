@@ -1,0 +1,297 @@
+"""What the decision core reads (observations) and what it asks (actions).
+
+Plain frozen data: the real environment and the simulated cloud both build
+observations from what they see and run the actions the core returns.
+"""
+
+import dataclasses
+from typing import Optional
+
+# Nova's migration statuses.  A move is in flight from its request until
+# Nova has switched the server to its new host (evacuation: 'done').
+MIGRATION_IN_FLIGHT = frozenset((
+    'accepted', 'queued', 'preparing', 'pre-migrating', 'migrating',
+    'running', 'post-migrating', 'confirming', 'finished', 'reverting'))
+MIGRATION_FAILED = frozenset(('error', 'failed', 'cancelled'))
+
+# Liveness of a host from the coordination heartbeats.
+ALIVE = 'alive'
+LOST = 'lost'
+
+
+@dataclasses.dataclass(frozen=True)
+class Service:
+    """A nova-compute service as Nova's os-services shows it."""
+
+    host: str
+    id: str = None
+    up: bool = True                  # Nova's own servicegroup verdict
+    forced_down: bool = False
+    disabled: bool = False
+    disabled_reason: str = None
+    heartbeat_age: Optional[float] = None   # seconds since updated_at
+
+
+@dataclasses.dataclass(frozen=True)
+class Server:
+    id: str
+    name: str
+    host: str
+    status: str                      # ACTIVE, SHUTOFF, ERROR, DELETED...
+    task_state: Optional[str] = None
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Migration:
+    id: str
+    instance: str
+    type: str                        # evacuation, live-migration, ...
+    status: str
+    source: str
+    dest: Optional[str] = None
+    created: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Aggregate:
+    id: str
+    name: str
+    hosts: tuple
+    metadata: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredIncident:
+    """An incident as the shared history holds it."""
+
+    key: str
+    host: str
+    state: str
+    opened_at: float
+    since: float
+    owner: Optional[str]
+    generation: int
+    facts: dict
+    operator: dict = dataclasses.field(default_factory=dict)
+    closed: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What came of one action."""
+
+    action: 'Action'
+    ok: bool
+    value: object = None
+    error: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """What one replica sees at one moment.  A field is None when its
+    source did not answer (that is an observation too)."""
+
+    me: str
+    services: Optional[dict]          # host -> Service
+    liveness: Optional[dict]          # host -> ALIVE | LOST
+    aggregates: Optional[tuple]       # Aggregate
+    incidents: Optional[tuple]        # StoredIncident: every open one, and
+                                      # each host's latest closed one
+    leases: dict                      # incident key -> held by someone?
+    servers: dict                     # host -> tuple of Server (failed hosts)
+    vms: dict                         # vm id -> Server (VMs being moved)
+    migrations: dict                  # vm id -> tuple of Migration
+    reports: tuple = ()               # (host, 'down'|'up', at) hints
+    results: tuple = ()               # Result
+    inflight: frozenset = frozenset()  # action ids still running
+
+
+# -- actions ----------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """A side effect for the executor.  ``incident`` and ``token`` name the
+    owner's lease: the executor refuses the action when that lease is no
+    longer this replica's at that generation."""
+
+    incident: Optional[str] = None
+    token: int = 0
+
+    @property
+    def id(self):
+        return '%s:%s' % (type(self).__name__, self.target)
+
+    @property
+    def target(self):
+        return self.incident
+
+    @property
+    def guarded(self):
+        """Needs the lease (everything that touches a host, VM or Nova)."""
+        return True
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenIncident(Action):
+    host: str = None
+    sequence: int = 1
+    reason: str = ''
+
+    @property
+    def target(self):
+        return self.host
+
+    @property
+    def guarded(self):
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class TakeOver(Action):
+    generation: int = 0
+
+    @property
+    def guarded(self):
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class Release(Action):
+    """Give the lease up (a clean hand-over, or an incident closed)."""
+
+    @property
+    def guarded(self):
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class Save(Action):
+    """Write the incident (state and facts) to the history, with the
+    records of the transitions that led there."""
+
+    state: str = None
+    facts: tuple = ()                 # sorted (name, value) pairs
+    records: tuple = ()               # TransitionRecord and Note, in order
+
+
+@dataclasses.dataclass(frozen=True)
+class Note(Action):
+    """A history record: a decision, an alert, an observation."""
+
+    kind: str = 'decision'
+    message: str = ''
+    host: str = None
+    instance: str = None
+    outcome: str = None
+
+    @property
+    def id(self):
+        return 'Note:%s:%s:%s' % (self.incident, self.kind, self.message)
+
+    @property
+    def guarded(self):
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadPower(Action):
+    host: str = None
+
+    @property
+    def target(self):
+        return self.host
+
+    @property
+    def guarded(self):
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class Fence(Action):
+    host: str = None
+    attempt: int = 1
+
+    @property
+    def target(self):
+        return '%s:%d' % (self.host, self.attempt)
+
+
+@dataclasses.dataclass(frozen=True)
+class ForceDown(Action):
+    host: str = None
+    service_id: str = None
+
+    @property
+    def target(self):
+        return self.host
+
+
+@dataclasses.dataclass(frozen=True)
+class Disable(Action):
+    host: str = None
+    reason: str = ''
+
+    @property
+    def target(self):
+        return self.host
+
+
+@dataclasses.dataclass(frozen=True)
+class Evacuate(Action):
+    vm: str = None
+    keep_running: bool = True
+    attempt: int = 1
+
+    @property
+    def target(self):
+        return '%s:%d' % (self.vm, self.attempt)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResetStaleTask(Action):
+    """Clear a task state left by the dead host.  The executor reads the
+    VM's migrations again just before, and does nothing if a move is in
+    flight or the task state changed (Nova's records are the proof)."""
+
+    vm: str = None
+    source: str = None
+    task_state: str = None
+    to_state: str = 'active'
+
+    @property
+    def target(self):
+        return self.vm
+
+
+@dataclasses.dataclass(frozen=True)
+class SetPower(Action):
+    """Put a moved VM back as it was: start, stop or reset to error."""
+
+    vm: str = None
+    want: str = None                  # ACTIVE, SHUTOFF, ERROR
+
+    @property
+    def target(self):
+        return '%s:%s' % (self.vm, self.want)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseReserved(Action):
+    host: str = None
+    aggregate: str = None
+
+    @property
+    def target(self):
+        return '%s:%s' % (self.host, self.aggregate)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClearRequest(Action):
+    """An operator's request has been acted on."""
+
+    request: str = None
+
+    @property
+    def target(self):
+        return '%s:%s' % (self.incident, self.request)

@@ -1,0 +1,172 @@
+"""One engine replica's loop body: observe, step, act.
+
+``Replica.tick(now)`` is everything one iteration does; nova-ha-engine
+calls it on every event, every result and at least every reconcile
+interval, the simulated cloud calls it on its virtual clock.  History
+writes (saves, notes, opening and taking over incidents) run in the tick,
+in order, before any side effect; side effects go to an executor that
+checks the lease's generation just before each one runs.
+"""
+
+from oslo_log import log as logging
+
+from nova_ha.engine import core
+from nova_ha.engine import env as engine_env
+from nova_ha.engine import model
+from nova_ha.engine import states
+
+LOG = logging.getLogger(__name__)
+
+_IN_TICK = (model.Save, model.Note, model.OpenIncident, model.TakeOver,
+            model.Release, model.ClearRequest)
+
+
+class StaleLease(Exception):
+    pass
+
+
+def run_action(env, action):
+    """Carry out one action through ``env``; the Result."""
+    try:
+        if action.guarded and not env.lease_valid(action.incident,
+                                                  action.token):
+            raise StaleLease('lease of %s at generation %d is no longer '
+                             'ours' % (action.incident, action.token))
+        return model.Result(action, True, _dispatch(env, action))
+    except Exception as e:        # every failure is an observation
+        return model.Result(action, False, error='%s: %s' % (
+            type(e).__name__, e))
+
+
+def _dispatch(env, a):
+    if isinstance(a, model.Save):
+        if not env.save(a.incident, a.token, a.state, a.facts, a.records):
+            raise StaleLease('the history holds a newer generation of %s'
+                             % a.incident)
+        return None
+    if isinstance(a, model.Note):
+        return env.note(a.kind, a.message, incident=a.incident,
+                        token=a.token, host=a.host, instance=a.instance,
+                        outcome=a.outcome)
+    if isinstance(a, model.OpenIncident):
+        return env.open_incident(a.host, a.sequence, a.reason)
+    if isinstance(a, model.TakeOver):
+        return env.take_over(a.incident, a.generation)
+    if isinstance(a, model.Release):
+        return env.release(a.incident)
+    if isinstance(a, model.ClearRequest):
+        return env.clear_request(a.incident, a.request, a.token)
+    if isinstance(a, model.ReadPower):
+        return env.read_power(a.host)
+    if isinstance(a, model.Fence):
+        return env.fence(a.host)
+    if isinstance(a, model.ForceDown):
+        return env.force_down(a.host, a.service_id)
+    if isinstance(a, model.Disable):
+        return env.disable(a.host, a.reason)
+    if isinstance(a, model.Evacuate):
+        return env.evacuate(a.vm, a.keep_running)
+    if isinstance(a, model.ResetStaleTask):
+        return env.reset_stale_task(a.vm, a.source, a.task_state,
+                                    a.to_state)
+    if isinstance(a, model.SetPower):
+        return env.set_power(a.vm, a.want)
+    if isinstance(a, model.ReleaseReserved):
+        return env.release_reserved(a.host, a.aggregate)
+    raise TypeError('unknown action %r' % (a,))
+
+
+def _read(what, fn, *args):
+    try:
+        return fn(*args)
+    except engine_env.Unavailable as e:
+        LOG.warning('%s not answering: %s', what, e)
+        return None
+
+
+def observe(env, state, results, inflight):
+    """What ``env`` shows now, for the incidents ``state`` owns."""
+    incidents = _read('the history', env.incidents)
+    leases = {}
+    for key, incident in sorted(state.incidents.items()):
+        try:
+            leases[key] = 'mine' if env.renew(key, incident.token) \
+                else 'lost'
+        except engine_env.Unavailable:
+            leases[key] = 'lost'
+    for stored in incidents or ():
+        if not stored.closed and stored.key not in state.incidents:
+            try:
+                leases[stored.key] = 'free' if env.lease_free(stored.key) \
+                    else 'held'
+            except engine_env.Unavailable:
+                leases[stored.key] = 'held'
+    servers = {}
+    wanted = []
+    for incident in state.incidents.values():
+        if incident.state == states.FENCED:
+            servers[incident.host] = _read('nova-api', env.servers_on,
+                                           incident.host)
+        elif incident.state == states.EVACUATING:
+            done = incident.fact('moved') or {}
+            wanted += [vm['id'] for vm in incident.fact('plan') or ()
+                       if vm['id'] not in done]
+    wanted = sorted(set(wanted))
+    vms = (_read('nova-api', env.servers, wanted) or {}) if wanted else {}
+    migrations = (_read('nova-api', env.migrations, wanted) or {}) \
+        if wanted else {}
+    return model.Observation(
+        me=env.me,
+        services=_read('nova-api', env.compute_services),
+        liveness=_read('the coordination backend', env.liveness),
+        aggregates=_read('nova-api', env.aggregates),
+        incidents=incidents, leases=leases, servers=servers, vms=vms,
+        migrations=migrations, reports=tuple(env.take_reports()),
+        results=tuple(results), inflight=frozenset(inflight))
+
+
+class Replica:
+    """The loop state of one replica: the core's state, and the results
+    waiting for the next step.  ``submit(action)`` hands a side effect to
+    the executor, which later calls ``deliver(result)``."""
+
+    def __init__(self, env, settings, submit):
+        self.env = env
+        self.settings = settings
+        self.state = core.EngineState()
+        self._submit = submit
+        self._results = []
+        self.inflight = set()
+
+    def deliver(self, result):
+        self.inflight.discard(result.action.id)
+        self._results.append(result)
+
+    def tick(self, now):
+        """One iteration; returns when the core wants to look again."""
+        results, self._results = self._results, []
+        obs = observe(self.env, self.state, results, self.inflight)
+        self.state, actions = core.step(self.state, obs, now,
+                                        self.settings)
+        refused = set()
+        for action in actions:
+            if action.incident in refused and action.guarded:
+                continue
+            if isinstance(action, _IN_TICK):
+                result = run_action(self.env, action)
+                if isinstance(action, model.Save) and not result.ok:
+                    refused.add(action.incident)
+                if not isinstance(action, model.Note):
+                    self._results.append(result)
+                continue
+            self.inflight.add(action.id)
+            self._submit(action)
+        return core.next_wake(self.state, now, self.settings)
+
+    @property
+    def wants_another_look(self):
+        """Results are waiting (an incident opened or taken over)."""
+        return self.state.look_again or any(
+            isinstance(r.action, (model.OpenIncident,
+                                  model.TakeOver)) and r.ok
+            for r in self._results)

@@ -1,0 +1,146 @@
+"""The host-failure incident: its states, and the one way to change them.
+
+==============  ======  =====================================================
+state           open?   meaning
+==============  ======  =====================================================
+detected        open    a host is seen dead; nothing decided yet
+confirming      open    liveness lost; waiting for a second channel (BMC
+                        power, Nova's own heartbeat) to agree
+held            open    a guard refuses for now (maintenance, segment off,
+                        storm, settle wait); re-judged on every reconcile
+fencing         open    power-off asked of the BMC; waiting for its proof
+fenced          open    power-off proven (BMC, or an operator's
+                        confirm-down); telling Nova (force-down)
+evacuating      open    moves asked of Nova and followed in its migration
+                        records; power states restored
+parked          open    no proof can be had (fence failed, BMC silent):
+                        alerted; resumes only by an operator or a new failure
+recovered       closed  every HA VM runs elsewhere; the host stays disabled
+partial         closed  some VMs could not be moved: a person must look
+cancelled       closed  the host came back before it was fenced
+closed          closed  an operator closed it
+==============  ======  =====================================================
+
+Every change goes through :func:`transition`, which refuses a change the
+table below does not allow and returns the record that the history keeps
+("A -> B: why", with the owner's fencing token).
+"""
+
+import dataclasses
+from typing import Optional
+
+DETECTED = 'detected'
+CONFIRMING = 'confirming'
+HELD = 'held'
+FENCING = 'fencing'
+FENCED = 'fenced'
+EVACUATING = 'evacuating'
+PARKED = 'parked'
+RECOVERED = 'recovered'
+PARTIAL = 'partial'
+CANCELLED = 'cancelled'
+CLOSED = 'closed'
+
+OPEN = frozenset((DETECTED, CONFIRMING, HELD, FENCING, FENCED, EVACUATING,
+                  PARKED))
+FINAL = frozenset((RECOVERED, PARTIAL, CANCELLED, CLOSED))
+# States in which the host may still come back on its own: nothing has
+# powered it off yet.
+BEFORE_FENCE = frozenset((DETECTED, CONFIRMING, HELD, PARKED))
+
+# Allowed changes.  An operator's close is allowed from every open state.
+_ALLOWED = {
+    DETECTED: {CONFIRMING, HELD, FENCING, FENCED, CANCELLED},
+    CONFIRMING: {HELD, FENCING, FENCED, PARKED, CANCELLED},
+    HELD: {DETECTED, CONFIRMING, FENCING, FENCED, CANCELLED},
+    FENCING: {FENCED, PARKED},
+    FENCED: {EVACUATING},
+    EVACUATING: {RECOVERED, PARTIAL},
+    PARKED: {DETECTED, FENCED, CANCELLED},
+}
+for _state in OPEN:
+    _ALLOWED[_state] = _ALLOWED[_state] | {CLOSED}
+
+KIND = 'host_failure'
+
+
+class BadTransition(ValueError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Incident:
+    """The engine's view of one host-failure incident.
+
+    ``token`` is the generation of the lease under which this engine owns
+    it (0: not owned here).  ``since`` is when it entered ``state``;
+    ``facts`` holds what later states need (the plan, the fence proof,
+    counters, timers), all of it written to the history with each
+    transition so that another owner continues from it.
+    """
+
+    key: str
+    host: str
+    state: str
+    opened_at: float
+    since: float
+    token: int = 0
+    facts: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def is_open(self):
+        return self.state in OPEN
+
+    def fact(self, name, default=None):
+        return self.facts.get(name, default)
+
+    def with_facts(self, **facts):
+        merged = dict(self.facts)
+        merged.update(facts)
+        return dataclasses.replace(self, facts=merged)
+
+
+@dataclasses.dataclass(frozen=True)
+class TransitionRecord:
+    key: str
+    host: str
+    before: str
+    after: str
+    reason: str
+    token: int
+    at: float
+
+    def line(self):
+        return '%s %s -> %s: %s' % (self.key, self.before, self.after,
+                                    self.reason)
+
+
+def transition(incident, after, reason, now, **facts):
+    """``incident`` moved to ``after`` (with ``facts`` merged), and the
+    record of the change; BadTransition if the table does not allow it."""
+    before = incident.state
+    if after not in _ALLOWED.get(before, ()):
+        raise BadTransition('%s: %s -> %s is not allowed' % (
+            incident.key, before, after))
+    changed = dataclasses.replace(incident.with_facts(**facts), state=after,
+                                  since=now)
+    return changed, TransitionRecord(incident.key, incident.host, before,
+                                     after, reason, incident.token, now)
+
+
+def allowed(before, after):
+    return after in _ALLOWED.get(before, ())
+
+
+def key_for(host, sequence):
+    """Incident keys are per host and numbered: two replicas that see the
+    same failure propose the same key, and the history's unique key lets
+    exactly one of them open it."""
+    return '%s:%s:%d' % (KIND, host, sequence)
+
+
+def sequence_of(key) -> Optional[int]:
+    try:
+        return int(key.rsplit(':', 1)[1])
+    except (IndexError, ValueError):
+        return None
