@@ -11,7 +11,11 @@ Three tables:
 ``history_incidents``
     one row per recovery, keyed by an engine-chosen unique key
     (for example ``host:compute-3``); the key's unique constraint is what
-    makes two engines agree on who opened a recovery.
+    makes two engines agree on who opened a recovery.  ``owner`` and
+    ``generation`` say which engine works on it now: a take-over bumps the
+    generation (a compare-and-set), the fencing token every later write of
+    that engine carries.  ``operator`` holds the operator's requests
+    (retry, close, confirm the host down) until the engine acted on them.
 ``history_steps``
     the steps of an incident done so far (``fence``, ``force_down``,
     ``evacuate:<uuid>``), so that a successor engine skips completed ones.
@@ -88,6 +92,8 @@ records = sa.Table(
     sa.Column('outcome', sa.String(NAME_LENGTH)),
     sa.Column('incident', sa.String(NAME_LENGTH)),
     sa.Column('detail', json_text()),
+    # The fencing token (incident generation) of the engine that wrote it.
+    sa.Column('token', sa.Integer),
     sa.Index('ix_history_records_at', 'at'),
     sa.Index('ix_history_records_host_at', 'host', 'at'),
     sa.Index('ix_history_records_instance_at', 'instance', 'at'),
@@ -108,6 +114,11 @@ incidents = sa.Table(
     sa.Column('updated_at', UTCDateTime(), nullable=False),
     sa.Column('closed_at', UTCDateTime()),
     sa.Column('detail', json_text()),
+    sa.Column('owner', sa.String(NAME_LENGTH)),
+    sa.Column('generation', sa.Integer, nullable=False,
+              server_default=sa.text('0')),
+    # Written only by operator commands (HistoryStore.operator_request).
+    sa.Column('operator', json_text()),
     sa.UniqueConstraint('key', name='uq_history_incidents_key'),
     sa.Index('ix_history_incidents_host', 'host'),
     sa.Index('ix_history_incidents_closed_at', 'closed_at'),

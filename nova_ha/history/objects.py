@@ -8,7 +8,11 @@ import dataclasses
 import datetime
 
 #: Incident states after which the recovery is over (``closed_at`` is set).
-CLOSED_STATES = frozenset(('done', 'failed', 'aborted'))
+#: ``closed``: an operator closed it (``nova-ha incident close``).
+CLOSED_STATES = frozenset(('done', 'failed', 'aborted', 'closed'))
+
+#: The state an operator's ``close`` request leaves an incident in.
+OPERATOR_CLOSED_STATE = 'closed'
 
 #: The state of a newly opened incident unless the engine says otherwise.
 OPEN_STATE = 'open'
@@ -37,6 +41,9 @@ class HistoryRecord:
     outcome: str | None = None
     incident: str | None = None
     detail: dict | None = None
+    #: The fencing token (incident generation) of the engine that wrote
+    #: the record; None for records written outside an incident's owner.
+    token: int | None = None
 
     def to_dict(self):
         return _as_dict(self)
@@ -44,7 +51,14 @@ class HistoryRecord:
 
 @dataclasses.dataclass(frozen=True)
 class Incident:
-    """The durable state of one recovery, shared by every engine."""
+    """The durable state of one recovery, shared by every engine.
+
+    ``owner`` is the engine working on it and ``generation`` its fencing
+    token: each take-over adds one, so a write carrying an older generation
+    comes from an engine that lost the incident.  ``operator`` holds the
+    operator's pending requests by action (``retry``, ``close``,
+    ``confirm_down``), each ``{'who', 'reason', 'at'}``.
+    """
 
     key: str
     kind: str
@@ -55,6 +69,9 @@ class Incident:
     updated_at: datetime.datetime
     closed_at: datetime.datetime | None = None
     detail: dict | None = None
+    owner: str | None = None
+    generation: int = 0
+    operator: dict | None = None
 
     @property
     def is_open(self):

@@ -9,7 +9,16 @@ data:
 * incidents and their steps: the state of each recovery.  The incident key's
   unique constraint decides which engine opened a recovery
   (:meth:`HistoryStore.open_incident` is atomic across processes), and the
-  steps tell a successor engine what is already done.
+  steps tell a successor engine what is already done.  Each incident has an
+  owner and a generation, its fencing token: an engine takes an incident
+  over with a compare-and-set on the generation
+  (:meth:`HistoryStore.claim_incident`), and its writes
+  (:meth:`HistoryStore.save_incident`, records with ``token``) carry the
+  generation it got, so the write of an engine that lost the incident is
+  refused or told apart;
+* operator requests on an incident (:meth:`HistoryStore.operator_request`):
+  retry, close, confirm the host powered off; the engine clears a request
+  once it acted on it (:meth:`HistoryStore.clear_operator_request`).
 
 Any failure to reach the database is raised as :class:`HistoryUnavailable`,
 never swallowed: the engine decides what to do (keep the record in memory,
@@ -39,6 +48,13 @@ Incident = objects.Incident
 Step = objects.Step
 CLOSED_STATES = objects.CLOSED_STATES
 OPEN_STATE = objects.OPEN_STATE
+OPERATOR_CLOSED_STATE = objects.OPERATOR_CLOSED_STATE
+
+#: What an operator may ask of an incident (HistoryStore.operator_request).
+OPERATOR_ACTIONS = ('retry', 'close', 'confirm_down')
+
+#: Longest reason an operator may give for a request.
+REASON_LENGTH = 1024
 
 #: Seconds a connection attempt (or an SQLite writer waiting for the lock)
 #: may take before the store reports the database unavailable.
@@ -115,6 +131,43 @@ def _key(value, what='incident key'):
         raise ValueError('%s longer than %d characters: %r...' % (
             what, models.NAME_LENGTH, value[:40]))
     return value
+
+
+def _text(value, field, limit):
+    """Required operator text: a non-empty string of at most ``limit``
+    characters (surrounding blanks dropped).  Refused rather than cut: the
+    operator is there to shorten it."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError('%s is required (non-empty text)' % field)
+    value = value.strip()
+    if len(value) > limit:
+        raise ValueError('%s is longer than %d characters (%d)' % (
+            field, limit, len(value)))
+    return value
+
+
+def _generation(value, field='generation'):
+    """A generation (fencing token): a whole number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError('%s must be a whole number >= 0, not %r' % (
+            field, value))
+    return value
+
+
+def _operator_action(action):
+    if action not in OPERATOR_ACTIONS:
+        raise ValueError('operator action must be one of %s, not %r' % (
+            ', '.join(OPERATOR_ACTIONS), action))
+    return action
+
+
+def _closing_values(table, state, now):
+    """``closed_at`` for an incident moving to ``state`` (see
+    HistoryStore.update_incident)."""
+    if state in CLOSED_STATES:
+        return sa.func.coalesce(table.c.closed_at,
+                                sa.literal(now, models.UTCDateTime()))
+    return None
 
 
 def _dump_detail(detail):
@@ -267,12 +320,14 @@ class HistoryStore:
     @_guarded
     def record(self, kind, message, *, host=None, instance=None,
                segment=None, outcome=None, incident=None, detail=None,
-               at=None):
+               at=None, token=None):
         """Append one record and return its id.
 
         ``detail`` is stored as JSON after secret-looking keys are masked
         (recursively), and ``message`` loses ``password=...``-like values.
-        ``at`` defaults to now (UTC).
+        ``at`` defaults to now (UTC).  ``token`` is the fencing token
+        (incident generation) of the engine writing it, if any: it tells a
+        stale owner's records apart.
         """
         row = {
             'at': _utc(at, 'at') or utcnow(),
@@ -285,6 +340,7 @@ class HistoryStore:
             'outcome': _name(outcome, 'outcome'),
             'incident': _name(incident, 'incident'),
             'detail': _dump_detail(detail),
+            'token': None if token is None else _generation(token, 'token'),
         }
         with self._begin() as connection:
             result = connection.execute(models.records.insert().values(row))
@@ -335,13 +391,16 @@ class HistoryStore:
 
     @_guarded
     def open_incident(self, key, kind, *, host=None, instance=None,
-                      detail=None, state=OPEN_STATE):
+                      detail=None, state=OPEN_STATE, owner=None,
+                      generation=0):
         """Open the incident ``key`` unless it exists: (incident, created).
 
         Atomic across processes: when several engines open the same key at
         once, exactly one gets ``created=True`` and the others get that
         same incident with ``created=False``.  An existing incident, open or
-        closed, is returned unchanged.
+        closed, is returned unchanged (its owner and generation too).
+        ``owner`` and ``generation`` are those of the new incident: the
+        opening engine's name and its fencing token.
         """
         key = _key(key)
         now = utcnow()
@@ -355,6 +414,8 @@ class HistoryStore:
             'updated_at': now,
             'closed_at': now if state in CLOSED_STATES else None,
             'detail': _dump_detail(detail),
+            'owner': _name(owner, 'owner'),
+            'generation': _generation(generation),
         }
         existing = self.get_incident(key)
         if existing is not None:
@@ -404,19 +465,17 @@ class HistoryStore:
     def update_incident(self, key, *, state, detail=None):
         """Move the incident to ``state``; ``detail``, if given, replaces.
 
-        A closed state (done, failed, aborted) sets ``closed_at`` (kept from
-        the first close while the incident stays closed); any other state
-        reopens it (``closed_at`` cleared).  Raises UnknownIncident.
+        A closed state (done, failed, aborted, closed) sets ``closed_at``
+        (kept from the first close while the incident stays closed); any
+        other state reopens it (``closed_at`` cleared).  Raises
+        UnknownIncident.  Not fenced: an engine sharing incidents with
+        others uses :meth:`save_incident`.
         """
         table = models.incidents
         state = _name(state, 'state', required=True)
         now = utcnow()
-        values = {'state': state, 'updated_at': now}
-        if state in CLOSED_STATES:
-            values['closed_at'] = sa.func.coalesce(
-                table.c.closed_at, sa.literal(now, models.UTCDateTime()))
-        else:
-            values['closed_at'] = None
+        values = {'state': state, 'updated_at': now,
+                  'closed_at': _closing_values(table, state, now)}
         if detail is not None:
             values['detail'] = _dump_detail(detail)
         with self._begin() as connection:
@@ -424,6 +483,183 @@ class HistoryStore:
                 table.update().where(table.c.key == key).values(values))
             if result.rowcount == 0:
                 raise UnknownIncident(key)
+
+    @_guarded
+    def claim_incident(self, key, owner, expected_generation):
+        """Take incident ``key`` over for ``owner``: its new generation, or
+        None when another claim won.
+
+        A compare-and-set in one UPDATE: it succeeds only while the
+        incident's generation is still ``expected_generation`` (what the
+        caller last read), and then sets ``owner`` and the generation to
+        ``expected_generation + 1``, the caller's fencing token from now
+        on.  Of several claims with the same expected generation, on any
+        number of processes, exactly one wins.  Raises UnknownIncident.
+        """
+        table = models.incidents
+        key = _key(key)
+        owner = _name(owner, 'owner', required=True)
+        expected = _generation(expected_generation, 'expected_generation')
+        with self._begin() as connection:
+            result = connection.execute(
+                table.update()
+                .where(table.c.key == key, table.c.generation == expected)
+                .values(owner=owner, generation=expected + 1,
+                        updated_at=utcnow()))
+            if result.rowcount == 1:
+                return expected + 1
+            if not self._exists(connection, key):
+                raise UnknownIncident(key)
+            return None
+
+    @_guarded
+    def save_incident(self, key, *, generation, state, detail=None):
+        """Move the incident to ``state`` if its generation is still
+        ``generation``: True when written, False when refused.
+
+        The fenced :meth:`update_incident`: ``closed_at`` and ``detail``
+        are handled the same way, but the write happens only while the
+        incident's generation equals the caller's token.  An engine that
+        lost the incident to another (which bumped the generation) gets
+        False and nothing is written.  An incident an operator closed
+        (state ``closed``) is final: every save is refused, so its owner
+        cannot reopen it.  Raises UnknownIncident.
+        """
+        table = models.incidents
+        key = _key(key)
+        generation = _generation(generation)
+        state = _name(state, 'state', required=True)
+        now = utcnow()
+        values = {'state': state, 'updated_at': now,
+                  'closed_at': _closing_values(table, state, now)}
+        if detail is not None:
+            values['detail'] = _dump_detail(detail)
+        with self._begin() as connection:
+            result = connection.execute(
+                table.update()
+                .where(table.c.key == key,
+                       table.c.generation == generation,
+                       table.c.state != OPERATOR_CLOSED_STATE)
+                .values(values))
+            if result.rowcount == 1:
+                return True
+            if not self._exists(connection, key):
+                raise UnknownIncident(key)
+            return False
+
+    @_guarded
+    def operator_request(self, key, action, *, who, reason, at=None):
+        """Record an operator's request on incident ``key``; the updated
+        incident.
+
+        ``action`` is ``retry`` (the owning engine re-runs its guards),
+        ``close`` (the recovery is over: the state becomes ``closed``) or
+        ``confirm_down`` (``who`` attests the incident's host is powered
+        off: the fence proof for this incident only).  The request
+        ``{'who', 'reason', 'at'}`` is merged into the incident's
+        ``operator`` requests under ``action`` (replacing an earlier one of
+        the same action), in one transaction holding the incident's row
+        lock, so concurrent requests never lose one another; a record
+        ``operator.<action>`` tells the history.
+
+        ``who`` (at most 255 characters) and ``reason`` (at most 1024) are
+        required text; ``at`` defaults to now.  Raises UnknownIncident, and
+        ValueError for bad input or a closed incident (nothing acts on a
+        request there).
+        """
+        key = _key(key)
+        action = _operator_action(action)
+        who = _text(who, 'who', models.NAME_LENGTH)
+        reason = _text(reason, 'reason', REASON_LENGTH)
+        at = _utc(at, 'at') or utcnow()
+        table = models.incidents
+        with self._begin() as connection:
+            row = self._locked_incident(connection, key)
+            if row['closed_at'] is not None:
+                raise ValueError(
+                    'incident %s is closed (state %s since %s): nothing '
+                    'acts on a %s request any more' % (
+                        key, row['state'], row['closed_at'].isoformat(),
+                        action.replace('_', '-')))
+            if action == 'confirm_down' and not row['host']:
+                raise ValueError('incident %s has no host to confirm '
+                                 'powered off' % key)
+            requests = _load_detail(row['operator']) or {}
+            requests[action] = {'who': who, 'reason': reason,
+                                'at': at.isoformat()}
+            now = utcnow()
+            values = {'operator': _dump_detail(requests), 'updated_at': now}
+            if action == 'close':
+                values['state'] = OPERATOR_CLOSED_STATE
+                values['closed_at'] = _closing_values(
+                    table, OPERATOR_CLOSED_STATE, now)
+            connection.execute(
+                table.update().where(table.c.key == key).values(values))
+            connection.execute(models.records.insert().values(
+                at=at, kind='operator.' + action,
+                message=scrub.scrub_text(_request_message(
+                    action, who, row['host'], reason)),
+                host=row['host'], instance=row['instance'],
+                outcome='closed' if action == 'close' else 'requested',
+                incident=key,
+                detail=_dump_detail({'who': who, 'reason': reason})))
+        return self.get_incident(key)
+
+    @_guarded
+    def clear_operator_request(self, key, action, generation):
+        """Remove the operator's ``action`` request from incident ``key``
+        once the engine acted on it: True unless refused.
+
+        Only the incident's owner may clear: when the incident's generation
+        is no longer ``generation`` nothing changes and the result is False.
+        Clearing a request that is not there is True (nothing to do).
+        Raises UnknownIncident.
+        """
+        key = _key(key)
+        action = _operator_action(action)
+        generation = _generation(generation)
+        table = models.incidents
+        with self._begin() as connection:
+            row = self._locked_incident(connection, key)
+            if row['generation'] != generation:
+                return False
+            requests = _load_detail(row['operator']) or {}
+            if action not in requests:
+                return True
+            del requests[action]
+            connection.execute(
+                table.update()
+                .where(table.c.key == key, table.c.generation == generation)
+                .values(operator=_dump_detail(requests) if requests else None,
+                        updated_at=utcnow()))
+            return True
+
+    def _exists(self, connection, key):
+        table = models.incidents
+        return connection.execute(
+            sa.select(table.c.id).where(table.c.key == key)).first() \
+            is not None
+
+    def _locked_incident(self, connection, key):
+        """The incident's row, locked until ``connection``'s transaction
+        ends (raises UnknownIncident).
+
+        SELECT ... FOR UPDATE on PostgreSQL and MySQL.  SQLite has no row
+        locks and its Python driver opens the transaction only at the first
+        write: a no-op write comes first, so the read happens under
+        SQLite's database write lock.
+        """
+        table = models.incidents
+        if self._is_sqlite:
+            connection.execute(
+                table.update().where(table.c.key == key)
+                .values(updated_at=table.c.updated_at))
+        row = connection.execute(
+            sa.select(table).where(table.c.key == key).with_for_update()
+        ).mappings().first()
+        if row is None:
+            raise UnknownIncident(key)
+        return row
 
     @_guarded
     def mark_step(self, key, step, status, detail=None):
@@ -493,7 +729,7 @@ def _record(row):
         message=row['message'], host=row['host'],
         instance=row['instance'], segment=row['segment'],
         outcome=row['outcome'], incident=row['incident'],
-        detail=_load_detail(row['detail']))
+        detail=_load_detail(row['detail']), token=row['token'])
 
 
 def _incident(row):
@@ -501,7 +737,20 @@ def _incident(row):
         key=row['key'], kind=row['kind'], host=row['host'],
         instance=row['instance'], state=row['state'],
         opened_at=row['opened_at'], updated_at=row['updated_at'],
-        closed_at=row['closed_at'], detail=_load_detail(row['detail']))
+        closed_at=row['closed_at'], detail=_load_detail(row['detail']),
+        owner=row['owner'], generation=row['generation'],
+        operator=_load_detail(row['operator']))
+
+
+def _request_message(action, who, host, reason):
+    """The record's message for an operator request."""
+    if action == 'close':
+        what = 'closed the incident'
+    elif action == 'confirm_down':
+        what = 'confirmed %s is powered off' % host
+    else:
+        what = 'asked to %s' % action
+    return 'operator %s %s: %s' % (who, what, reason)
 
 
 def _sqlite_on_connect(dbapi_connection, _record):

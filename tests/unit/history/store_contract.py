@@ -323,3 +323,338 @@ class StoreContract:
                          len(self.store.steps('host:busy')))
         self.assertEqual(threads_n * marks,
                          len(self.store.query(kind='evacuate')))
+
+    # -- ownership (fencing tokens) ---------------------------------------
+
+    def test_0002_gives_existing_rows_generation_0(self):
+        """An incident and a record written under revision 0001 survive the
+        upgrade: no owner, generation 0, no operator request, no token."""
+        with self.store._engine.begin() as connection:
+            models.metadata.drop_all(connection)
+            connection.execute(sa.text('DROP TABLE %s'
+                                       % migration.VERSION_TABLE))
+        # The tables as revision 0001 made them (without the new columns).
+        old_incidents = sa.table(
+            'history_incidents', sa.column('key'), sa.column('kind'),
+            sa.column('host'), sa.column('state'), sa.column('opened_at'),
+            sa.column('updated_at'))
+        old_records = sa.table('history_records', sa.column('at'),
+                               sa.column('kind'), sa.column('message'))
+        naive = T0.replace(tzinfo=None)
+        with self.store._engine.begin() as connection:
+            migration.upgrade(connection, '0001')
+            connection.execute(old_incidents.insert().values(
+                key='host:old', kind='host', host='c1', state='recovering',
+                opened_at=naive, updated_at=naive))
+            connection.execute(old_records.insert().values(
+                at=naive, kind='alert', message='old'))
+        self.assertEqual('0001', self.store.schema_revision())
+        self.store.upgrade()
+        self.assertEqual(migration.head_revision(),
+                         self.store.schema_revision())
+        incident = self.store.get_incident('host:old')
+        self.assertEqual((None, 0, None, 'recovering'),
+                         (incident.owner, incident.generation,
+                          incident.operator, incident.state))
+        self.assertIsNone(self.store.query()[0].token)
+        self.assertEqual(1, self.store.claim_incident('host:old', 'e1', 0))
+
+    def test_open_incident_stores_owner_and_generation(self):
+        plain, _ = self.store.open_incident('host:c1', 'host', host='c1')
+        self.assertEqual((None, 0, None),
+                         (plain.owner, plain.generation, plain.operator))
+        owned, _ = self.store.open_incident('host:c2', 'host', host='c2',
+                                            owner='engine-a', generation=1)
+        self.assertEqual(('engine-a', 1), (owned.owner, owned.generation))
+        again, created = self.new_store().open_incident(
+            'host:c2', 'host', owner='engine-b', generation=7)
+        self.assertFalse(created)
+        self.assertEqual(('engine-a', 1), (again.owner, again.generation))
+        self.assertEqual('engine-a', again.to_dict()['owner'])
+        with self.assertRaisesRegex(ValueError, 'generation'):
+            self.store.open_incident('host:c3', 'host', generation=-1)
+
+    def test_claim_is_a_compare_and_set_on_the_generation(self):
+        self.store.open_incident('host:c1', 'host', host='c1',
+                                 owner='engine-a')
+        self.assertEqual(1, self.store.claim_incident('host:c1', 'engine-b',
+                                                      0))
+        # engine-c read generation 0 too, before engine-b's claim: it lost.
+        self.assertIsNone(self.new_store().claim_incident(
+            'host:c1', 'engine-c', 0))
+        incident = self.store.get_incident('host:c1')
+        self.assertEqual(('engine-b', 1), (incident.owner,
+                                           incident.generation))
+        self.assertEqual(2, self.store.claim_incident('host:c1', 'engine-c',
+                                                      1))
+        self.assertEqual(('engine-c', 2),
+                         (self.store.get_incident('host:c1').owner,
+                          self.store.get_incident('host:c1').generation))
+        # a claim from the future is no claim either
+        self.assertIsNone(self.store.claim_incident('host:c1', 'engine-a',
+                                                    5))
+        with self.assertRaises(history_store.UnknownIncident):
+            self.store.claim_incident('host:nope', 'engine-a', 0)
+        with self.assertRaisesRegex(ValueError, 'owner'):
+            self.store.claim_incident('host:c1', '', 2)
+
+    def test_concurrent_claims_have_exactly_one_winner(self):
+        """Engines that all read generation 3 claim the incident at the
+        same moment: exactly one gets generation 4, the others None."""
+        self.store.open_incident('host:race', 'host', host='race',
+                                 owner='dead-engine', generation=3)
+        racers = 6
+        stores = [self.new_store() for _ in range(racers)]
+        for store in stores:  # connect first, so the race is the update
+            store.get_incident('warm-up')
+        barrier = threading.Barrier(racers, timeout=30)
+        results, errors = {}, []
+
+        def race(n, store):
+            try:
+                barrier.wait()
+                results['engine-%d' % n] = store.claim_incident(
+                    'host:race', 'engine-%d' % n, 3)
+            except Exception as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=race, args=(n, store))
+                   for n, store in enumerate(stores)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual([], errors)
+        self.assertEqual(racers, len(results))
+        winners = [owner for owner, got in results.items() if got is not None]
+        self.assertEqual(1, len(winners), results)
+        self.assertEqual(4, results[winners[0]])
+        incident = self.store.get_incident('host:race')
+        self.assertEqual((winners[0], 4), (incident.owner,
+                                           incident.generation))
+
+    def test_save_incident_refuses_a_stale_owner(self):
+        self.store.open_incident('host:c1', 'host', host='c1',
+                                 detail={'v': 0})
+        old = self.store.claim_incident('host:c1', 'engine-a', 0)
+        new = self.new_store().claim_incident('host:c1', 'engine-b', old)
+        before = self.store.get_incident('host:c1')
+        self.assertFalse(self.store.save_incident(
+            'host:c1', generation=old, state='done', detail={'v': 'stale'}))
+        self.assertEqual(before, self.store.get_incident('host:c1'))
+
+        self.assertTrue(self.store.save_incident(
+            'host:c1', generation=new, state='recovering'))
+        incident = self.store.get_incident('host:c1')
+        self.assertEqual(('recovering', {'v': 0}, new),
+                         (incident.state, incident.detail,
+                          incident.generation))
+        self.assertTrue(incident.is_open)
+        self.assertTrue(self.store.save_incident(
+            'host:c1', generation=new, state='done', detail={'v': 1}))
+        done = self.store.get_incident('host:c1')
+        self.assertEqual(('done', {'v': 1}), (done.state, done.detail))
+        self.assertIsNotNone(done.closed_at)
+        self.assertTrue(self.store.save_incident(
+            'host:c1', generation=new, state='failed'))
+        self.assertEqual(done.closed_at,
+                         self.store.get_incident('host:c1').closed_at)
+        self.assertTrue(self.store.save_incident(
+            'host:c1', generation=new, state='recovering'))
+        self.assertTrue(self.store.get_incident('host:c1').is_open)
+        with self.assertRaises(history_store.UnknownIncident):
+            self.store.save_incident('host:nope', generation=0,
+                                     state='done')
+
+    def test_save_incident_cannot_reopen_what_an_operator_closed(self):
+        self.store.open_incident('host:c1', 'host', host='c1',
+                                 owner='engine-a', generation=1)
+        self.store.operator_request('host:c1', 'close', who='alice',
+                                    reason='handled by hand')
+        self.assertFalse(self.store.save_incident(
+            'host:c1', generation=1, state='recovering'))
+        incident = self.store.get_incident('host:c1')
+        self.assertEqual('closed', incident.state)
+        self.assertFalse(incident.is_open)
+
+    def test_records_carry_the_fencing_token(self):
+        self.store.record('fence', 'by the owner', incident='host:c1',
+                          token=4)
+        self.store.record('alert', 'no token')
+        self.assertEqual([4, None],
+                         [r.token for r in self.store.query()])
+        self.assertEqual(4, self.store.query()[0].to_dict()['token'])
+        with self.assertRaisesRegex(ValueError, 'token'):
+            self.store.record('fence', 'x', token='4')
+
+    # -- operator requests ------------------------------------------------
+
+    def test_operator_requests_merge_and_are_recorded(self):
+        self.store.open_incident('host_failure:c1', 'host_failure',
+                                 host='c1', owner='engine-a', generation=2)
+        self.store.update_incident('host_failure:c1', state='fence_failed')
+        incident = self.store.operator_request(
+            'host_failure:c1', 'retry', who='alice',
+            reason='  BMC cable replaced  ', at=minutes(1))
+        self.assertEqual({'retry': {'who': 'alice',
+                                    'reason': 'BMC cable replaced',
+                                    'at': minutes(1).isoformat()}},
+                         incident.operator)
+        self.assertEqual(incident, self.store.get_incident('host_failure:c1'))
+        self.new_store().operator_request(
+            'host_failure:c1', 'confirm_down', who='bob',
+            reason='pulled the power cords', at=minutes(2))
+        incident = self.store.get_incident('host_failure:c1')
+        self.assertEqual(['confirm_down', 'retry'], sorted(incident.operator))
+        self.assertEqual('bob', incident.operator['confirm_down']['who'])
+        # requests change neither state, owner nor generation
+        self.assertEqual(('fence_failed', 'engine-a', 2, True),
+                         (incident.state, incident.owner,
+                          incident.generation, incident.is_open))
+        # a second retry replaces the first
+        self.store.operator_request('host_failure:c1', 'retry', who='carol',
+                                    reason='again', at=minutes(3))
+        self.assertEqual('carol', self.store.get_incident(
+            'host_failure:c1').operator['retry']['who'])
+
+        records = self.store.query(incident='host_failure:c1')
+        self.assertEqual(
+            [('operator.retry', 'c1', minutes(1),
+              'operator alice asked to retry: BMC cable replaced'),
+             ('operator.confirm_down', 'c1', minutes(2),
+              'operator bob confirmed c1 is powered off: pulled the power '
+              'cords'),
+             ('operator.retry', 'c1', minutes(3),
+              'operator carol asked to retry: again')],
+            [(r.kind, r.host, r.at, r.message) for r in records])
+        self.assertEqual({'who': 'alice', 'reason': 'BMC cable replaced'},
+                         records[0].detail)
+        self.assertEqual(['operator.retry', 'operator.confirm_down',
+                          'operator.retry'],
+                         [r.kind for r in self.store.query(kind='operator')])
+
+    def test_operator_close_closes_and_is_final(self):
+        self.store.open_incident('host_failure:c1', 'host_failure',
+                                 host='c1')
+        self.store.operator_request('host_failure:c1', 'retry', who='alice',
+                                    reason='try again')
+        incident = self.store.operator_request(
+            'host_failure:c1', 'close', who='alice',
+            reason='VMs rebuilt by hand')
+        self.assertEqual('closed', incident.state)
+        self.assertFalse(incident.is_open)
+        self.assertIsNotNone(incident.closed_at)
+        self.assertEqual(['close', 'retry'], sorted(incident.operator))
+        self.assertIn('closed', history_store.CLOSED_STATES)
+        (record,) = self.store.query(kind='operator.close')
+        self.assertEqual(('closed', 'host_failure:c1',
+                          'operator alice closed the incident: VMs rebuilt '
+                          'by hand'),
+                         (record.outcome, record.incident, record.message))
+        for action in history_store.OPERATOR_ACTIONS:
+            with self.assertRaisesRegex(ValueError, 'is closed'):
+                self.store.operator_request('host_failure:c1', action,
+                                            who='bob', reason='late')
+        self.assertEqual(incident, self.store.get_incident('host_failure:c1'))
+        self.assertEqual(2, len(self.store.query(kind='operator')))
+
+    def test_no_retry_or_confirm_down_of_an_incident_the_engine_closed(self):
+        self.store.open_incident('host_failure:c1', 'host_failure',
+                                 host='c1')
+        self.store.update_incident('host_failure:c1', state='done')
+        for action in ('retry', 'confirm_down'):
+            with self.assertRaisesRegex(
+                    ValueError, r'host_failure:c1 is closed \(state done'):
+                self.store.operator_request('host_failure:c1', action,
+                                            who='alice', reason='why not')
+        self.assertIsNone(self.store.get_incident('host_failure:c1').operator)
+        self.assertEqual([], self.store.query())
+
+    def test_operator_request_refuses_bad_input(self):
+        self.store.open_incident('host_failure:c1', 'host_failure',
+                                 host='c1')
+        self.store.open_incident('vm:1', 'instance', instance='1')
+        request = self.store.operator_request
+        with self.assertRaises(history_store.UnknownIncident):
+            request('host_failure:c9', 'retry', who='alice', reason='r')
+        with self.assertRaisesRegex(ValueError, 'retry, close, '
+                                                'confirm_down'):
+            request('host_failure:c1', 'reboot', who='alice', reason='r')
+        with self.assertRaisesRegex(ValueError, 'who is required'):
+            request('host_failure:c1', 'retry', who=' ', reason='r')
+        with self.assertRaisesRegex(ValueError, 'who is required'):
+            request('host_failure:c1', 'retry', who=None, reason='r')
+        with self.assertRaisesRegex(ValueError, 'reason is required'):
+            request('host_failure:c1', 'retry', who='alice', reason='')
+        with self.assertRaisesRegex(ValueError, 'longer than 1024'):
+            request('host_failure:c1', 'retry', who='alice',
+                    reason='x' * 1025)
+        with self.assertRaisesRegex(ValueError, 'no host'):
+            request('vm:1', 'confirm_down', who='alice', reason='r')
+        self.assertIsNone(self.store.get_incident('host_failure:c1').operator)
+        self.assertEqual([], self.store.query())
+        request('host_failure:c1', 'retry', who='alice', reason='x' * 1024)
+        self.assertEqual('x' * 1024, self.store.get_incident(
+            'host_failure:c1').operator['retry']['reason'])
+
+    def test_concurrent_operator_requests_are_all_kept(self):
+        """Operators post requests on one incident at the same moment: the
+        read-modify-write of the requests loses none."""
+        self.store.open_incident('host_failure:c1', 'host_failure',
+                                 host='c1')
+        actions = ['retry', 'confirm_down'] * 3
+        stores = [self.new_store() for _ in actions]
+        for store in stores:
+            store.get_incident('warm-up')
+        barrier = threading.Barrier(len(actions), timeout=30)
+        errors = []
+
+        def post(n, store):
+            try:
+                barrier.wait()
+                store.operator_request('host_failure:c1', actions[n],
+                                       who='op-%d' % n, reason='r%d' % n)
+            except Exception as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=post, args=(n, store))
+                   for n, store in enumerate(stores)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual([], errors)
+        self.assertEqual(['confirm_down', 'retry'], sorted(
+            self.store.get_incident('host_failure:c1').operator))
+        self.assertEqual(len(actions),
+                         len(self.store.query(kind='operator')))
+
+    def test_clear_operator_request_is_for_the_current_owner(self):
+        self.store.open_incident('host_failure:c1', 'host_failure',
+                                 host='c1', owner='engine-a', generation=1)
+        self.store.operator_request('host_failure:c1', 'retry', who='alice',
+                                    reason='r')
+        self.store.operator_request('host_failure:c1', 'confirm_down',
+                                    who='alice', reason='off')
+        self.store.claim_incident('host_failure:c1', 'engine-b', 1)
+        # engine-a lost the incident: its clear changes nothing
+        self.assertFalse(self.store.clear_operator_request(
+            'host_failure:c1', 'retry', 1))
+        self.assertEqual(['confirm_down', 'retry'], sorted(
+            self.store.get_incident('host_failure:c1').operator))
+        self.assertTrue(self.new_store().clear_operator_request(
+            'host_failure:c1', 'retry', 2))
+        self.assertEqual(['confirm_down'], list(
+            self.store.get_incident('host_failure:c1').operator))
+        self.assertTrue(self.store.clear_operator_request(
+            'host_failure:c1', 'retry', 2))
+        self.assertTrue(self.store.clear_operator_request(
+            'host_failure:c1', 'confirm_down', 2))
+        incident = self.store.get_incident('host_failure:c1')
+        self.assertIsNone(incident.operator)
+        self.assertEqual(('engine-b', 2), (incident.owner,
+                                           incident.generation))
+        with self.assertRaises(history_store.UnknownIncident):
+            self.store.clear_operator_request('host_failure:c9', 'retry', 0)
+        with self.assertRaisesRegex(ValueError, 'operator action'):
+            self.store.clear_operator_request('host_failure:c1', 'nope', 2)
