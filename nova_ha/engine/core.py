@@ -64,6 +64,7 @@ class EngineState:
     # An incident changed state: its new state's reads come with the next
     # observation, so the loop looks again at once.
     look_again: bool = False
+    alive_at: dict = dataclasses.field(default_factory=dict)  # host -> at
 
 
 class _Step:
@@ -80,9 +81,11 @@ class _Step:
         self.reported = dict(state.reported)
         self.fence_results = dict(state.fence_results)
         self.failed_requests = dict(state.failed_requests)
+        self.alive_at = dict(state.alive_at)
         self.actions = []
         self.saves = {}          # key -> list of TransitionRecord
         self.dirty = set()
+        self.adopted = False     # an incident became ours in this step
 
     # -- helpers -------------------------------------------------------
 
@@ -140,7 +143,8 @@ class _Step:
             power=self.power, reported=self.reported,
             fence_results=self.fence_results,
             failed_requests=self.failed_requests,
-            look_again=any(not isinstance(r, model.Note)
+            alive_at=self.alive_at,
+            look_again=self.adopted or any(not isinstance(r, model.Note)
                            for records in self.saves.values()
                            for r in records))
         # Writes of the history first: a side effect never runs ahead of
@@ -192,6 +196,7 @@ def _absorb_results(s):
                     stored.since, stored.generation, dict(stored.facts))
                 verb = 'opened' if isinstance(action, model.OpenIncident) \
                     else 'took over'
+                s.adopted = True
                 s.note(s.incidents[stored.key], '%s %s (%s), generation %d'
                        % (s.obs.me, verb, stored.key, stored.generation),
                        kind='lease')
@@ -263,16 +268,20 @@ def _suspects(s):
         if s.now - at > REPORT_MEMORY:
             del s.reported[host]
     for host, kind, at in obs.reports:
-        if kind == 'down':
-            s.reported[host] = at
-        else:
+        if kind != 'down':
             s.reported.pop(host, None)
+        elif (obs.liveness or {}).get(host) == model.ALIVE:
+            s.note(None, 'report of %s down not taken: its heartbeat is '
+                   'alive' % host, kind='event.unconfirmed', host=host)
+        else:
+            s.reported[host] = at
     hosts = set(obs.services or ()) | set(obs.liveness or ()) | \
         set(s.reported)
     for host in sorted(hosts):
         alive = (obs.liveness or {}).get(host)
         service = (obs.services or {}).get(host)
         if alive == model.ALIVE:
+            s.alive_at[host] = s.now
             continue     # the host heartbeats: a dead process is no death
         why = []
         if alive == model.LOST:
@@ -310,8 +319,13 @@ def _open_incidents(s):
 def _still_recovered(s, host, last):
     """Nova still shows the host as nova-ha left it after recovering it
     (forced down): the same failure, not a new one.  A host disabled for
-    a dead nova-compute, or brought back by an operator, is not."""
+    a dead nova-compute, or brought back by an operator, is not.  A host
+    whose incident an operator closed is left to them until this replica
+    sees it alive again."""
     service = (s.obs.services or {}).get(host)
+    if last.state == states.CLOSED and \
+            s.alive_at.get(host, float('-inf')) < last.since:
+        return True     # an operator took it in hand; until it is back
     return last.state in (states.RECOVERED, states.PARTIAL, states.CLOSED) \
         and service is not None and service.forced_down
 

@@ -25,6 +25,10 @@ before committing).  Commands of the events file:
     nova down | nova up                 nova-api stops / starts answering
     drop next event | duplicate next event | delay events SECONDS
     report down|up HOST                 a monitor's report on the bus
+    disable HOST REASON...              disabled in Nova with that reason
+    delete VM                           a user deletes the server
+    operator-return HOST                an operator brings a repaired host
+                                        back (forced down cleared, enabled)
     live-migrate VM TARGET              a live migration that never ends
                                         (its source dies under it)
     task VM TASK_STATE                  a task state left on the VM
@@ -225,6 +229,16 @@ def apply(cloud, line):
         cloud.migrations.append(model.Migration(
             'mig-live-%s' % server.id, server.id, 'live-migration',
             'running', server.host, words[2], cloud.now))
+    elif words[0] == 'disable':
+        host = _host(cloud, words[1])
+        host.disabled, host.disabled_reason = True, ' '.join(words[2:])
+    elif words[0] == 'operator-return':
+        host = _host(cloud, words[1])
+        host.forced_down = host.disabled = False
+        host.disabled_reason = None
+        cloud.wake_all()
+    elif words[0] == 'delete':
+        _vm(cloud, words[1]).status = 'DELETED'
     elif words[0] == 'task':
         _vm(cloud, words[1]).task_state = words[2]
     elif words[0] == 'maintenance':

@@ -367,7 +367,7 @@ class SimReplica:
 
     def __init__(self, cloud, name, settings):
         self.cloud = cloud
-        self.name = name
+        self.name = name.split('.')[0]
         self.env = SimEnv(cloud, name)
         self.loop = engine_replica.Replica(self.env, settings, self._submit)
         self.alive = True
@@ -416,6 +416,7 @@ class SimCloud:
         self.history = SimHistory(self)
         self.leases = Leases(self)
         self.engines = {}
+        self._incarnations = {}
         self.nova_down = False
         self.lines = []
         self.violations = []
@@ -577,7 +578,11 @@ class SimCloud:
             [a for a in self.aggregates if source in a.hosts])
         used = {}
         for s in self.servers.values():
-            used[s.host] = used.get(s.host, 0) + 1
+            if s.status != 'DELETED':
+                used[s.host] = used.get(s.host, 0) + 1
+        for m in self.migrations:      # claims of rebuilds under way
+            if m.status == 'pre-migrating':
+                used[m.dest] = used.get(m.dest, 0) + 1
         candidates = []
         for host in sorted(self.hosts.values(), key=lambda h: h.name):
             if host.name == source or host.disabled or \
@@ -629,7 +634,12 @@ class SimCloud:
     # -- engines and the bus ----------------------------------------------------
 
     def start_engine(self, name):
-        engine = SimReplica(self, name, self.settings)
+        # A restarted process is a new member of the coordination group:
+        # it holds none of the leases its previous life held.
+        self._incarnations[name] = self._incarnations.get(name, 0) + 1
+        count = self._incarnations[name]
+        engine = SimReplica(self, name if count == 1 else '%s.%d' % (
+            name, count), self.settings)
         self.engines[name] = engine
         self.wake(name)
         return engine
