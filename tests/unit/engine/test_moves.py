@@ -1,0 +1,46 @@
+"""A VM's verdict from Nova's records (server and migrations)."""
+
+import pytest
+
+from nova_ha.engine import model
+from nova_ha.engine import moves
+
+HOST = 'c1'
+
+
+def _server(host=HOST, status='ACTIVE', task=None):
+    return model.Server('vm', 'vm', host, status, task)
+
+
+def _mig(status, type_='evacuation', created=10.0, source=HOST):
+    return model.Migration('m-%s' % status, 'vm', type_, status, source,
+                           'c2', created)
+
+
+@pytest.mark.parametrize('server,migrations,verdict', [
+    (None, (), 'unknown'),
+    (_server(), None, 'unknown'),
+    (_server(status='DELETED'), (), 'gone'),
+    (_server(), (), 'ready'),
+    # Nova writes the migration before answering: a move begun by any
+    # engine shows here, while the server still names the failed host.
+    (_server(task='rebuilding'), (_mig('accepted'),), 'in_flight'),
+    (_server(task='rebuilding'), (_mig('pre-migrating'),), 'in_flight'),
+    (_server(task='migrating'), (_mig('running', 'live-migration'),),
+     'foreign'),
+    # A task state with nothing in flight died with the host: reset it.
+    (_server(task='powering-off'), (), 'stale_task'),
+    (_server(task='rebuilding'), (_mig('error'),), 'stale_task'),
+    (_server(), (_mig('error'),), 'failed_try'),
+    (_server(), (_mig('error', created=1.0),), 'ready'),   # before us
+    (_server('c2'), (_mig('done'),), 'moved'),
+    (_server('c2', task='powering-on'), (_mig('done'),), 'in_flight'),
+])
+def test_judge(server, migrations, verdict):
+    assert moves.judge(server, migrations, HOST, since=5.0) == verdict
+
+
+def test_tries_count_only_this_recovery():
+    migrations = (_mig('error', created=1.0), _mig('error'), _mig('done'),
+                  _mig('done', source='c9'))
+    assert moves.tries(migrations, HOST, since=5.0) == 2
