@@ -153,6 +153,12 @@ class _Step:
 
 
 def step(state, obs, now, settings=Settings()):
+    if obs.incidents is None:
+        # The history does not answer: no decision can be recorded, so
+        # none is taken (the leases are still renewed by the loop).
+        # Answers that came meanwhile are asked for again next time.
+        return dataclasses.replace(state, look_again=False, issued=(
+            state.issued - {r.action.id for r in obs.results})), []
     s = _Step(state, obs, now, settings)
     _absorb_results(s)
     _absorb_history(s)
@@ -200,8 +206,10 @@ def _absorb_results(s):
                 s.note(s.incidents[stored.key], '%s %s (%s), generation %d'
                        % (s.obs.me, verb, stored.key, stored.generation),
                        kind='lease')
-        elif isinstance(action, model.Save) and not result.ok:
+        elif isinstance(action, model.Save) and not result.ok and \
+                (result.error or '').startswith('StaleLease'):
             # The history refused the write: another owner has it now.
+            # (A history that did not answer is read again next time.)
             s.incidents.pop(action.incident, None)
         elif isinstance(action, model.Fence):
             s.fence_results[action.id] = result
@@ -233,6 +241,13 @@ def _absorb_history(s):
                 message='%s stops acting on %s: %s' % (
                     s.obs.me, key, why), host=incident.host))
             continue
+        if (seen.state, seen.facts) != (incident.state, incident.facts):
+            # A write of ours did not reach the history: continue from
+            # what it holds, the only state another owner would see.
+            incident = states.Incident(
+                key, incident.host, seen.state, incident.opened_at,
+                seen.since, incident.token, dict(seen.facts))
+            s.incidents[key] = incident
         for request, details in sorted((seen.operator or {}).items()):
             if incident.fact('operator_' + request) != details:
                 _operator_request(s, incident, request, details)

@@ -23,6 +23,7 @@ before committing).  Commands of the events file:
     cut ENGINE | uncut ENGINE           from the coordination backend
     restart coordination                every lease is lost at once
     nova down | nova up                 nova-api stops / starts answering
+    history down | history up           the history database stops / starts
     drop next event | duplicate next event | delay events SECONDS
     report down|up HOST                 a monitor's report on the bus
     disable HOST REASON...              disabled in Nova with that reason
@@ -214,6 +215,9 @@ def apply(cloud, line):
             words[0] == 'cut'
     elif cmd == 'restart coordination':
         cloud.leases.drop_all()
+    elif words[0] == 'history':
+        cloud.history_down = words[1] == 'down'
+        cloud.wake_all()
     elif words[0] == 'nova':
         cloud.nova_down = words[1] == 'down'
         cloud.wake_all()

@@ -113,6 +113,10 @@ class SimEnv(engine_env.Environment):
         if self.cloud.nova_down:
             raise engine_env.Unavailable('nova-api not answering')
 
+    def _history(self):
+        if self.cloud.history_down:
+            raise engine_env.Unavailable('history database not answering')
+
     # -- observe -------------------------------------------------------
 
     def compute_services(self):
@@ -141,6 +145,7 @@ class SimEnv(engine_env.Environment):
         return tuple(self.cloud.aggregates)
 
     def incidents(self):
+        self._history()
         found = []
         latest = {}
         for key, row in sorted(self.cloud.history.incidents.items()):
@@ -193,8 +198,10 @@ class SimEnv(engine_env.Environment):
         return self.cloud.leases.renew(key, self.me)
 
     def lease_free(self, key):
+        """Nobody holds it, or this replica does without knowing the
+        incident (its answer was lost): either way it may take it."""
         self._coordination()
-        return self.cloud.leases.holder(key) is None
+        return self.cloud.leases.holder(key) in (None, self.me)
 
     def lease_valid(self, key, token):
         if self.cut_from_coordination:
@@ -204,6 +211,7 @@ class SimEnv(engine_env.Environment):
             row is not None and row['generation'] == token
 
     def open_incident(self, host, sequence, reason):
+        self._history()
         self._coordination()
         key = states.key_for(host, sequence)
         history = self.cloud.history
@@ -221,6 +229,7 @@ class SimEnv(engine_env.Environment):
         return _stored(history.incidents[key])
 
     def take_over(self, key, generation):
+        self._history()
         self._coordination()
         row = self.cloud.history.incidents.get(key)
         if row is None or row['generation'] != generation or \
@@ -236,6 +245,7 @@ class SimEnv(engine_env.Environment):
     # -- the history ---------------------------------------------------------
 
     def save(self, key, token, state, facts, records):
+        self._history()
         row = self.cloud.history.incidents.get(key)
         if row is None or row['generation'] != token:
             return False
@@ -256,11 +266,13 @@ class SimEnv(engine_env.Environment):
 
     def note(self, kind, message, *, incident=None, token=0, host=None,
              instance=None, outcome=None):
+        self._history()
         self.cloud.history.record(kind, message, who=self.me,
                                   incident=incident, token=token, host=host,
                                   instance=instance, outcome=outcome)
 
     def clear_request(self, key, request, token):
+        self._history()
         row = self.cloud.history.incidents.get(key)
         if row is not None and row['generation'] == token:
             row['operator'].pop(request, None)
@@ -418,6 +430,7 @@ class SimCloud:
         self.engines = {}
         self._incarnations = {}
         self.nova_down = False
+        self.history_down = False
         self.lines = []
         self.violations = []
         self._queue = []

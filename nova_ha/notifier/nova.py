@@ -54,10 +54,12 @@ class NovaGateway:
         self.compute = connection.compute
 
     @classmethod
-    def from_cloud(cls, cloud_name):
-        """Connect with a clouds.yaml entry (admin credentials)."""
+    def from_cloud(cls, cloud_name, timeout=None):
+        """Connect with a clouds.yaml entry (admin credentials); every
+        call to Nova gives up after ``timeout`` seconds."""
         import openstack
-        return cls(openstack.connect(cloud=cloud_name))
+        options = {'api_timeout': timeout} if timeout else {}
+        return cls(openstack.connect(cloud=cloud_name, **options))
 
     def _call(self, action, fn, *args, **kwargs):
         try:
@@ -167,6 +169,20 @@ class NovaGateway:
                                    'source': m.source_compute,
                                    'dest': m.dest_compute}
         return newest
+
+    def moves_from(self, host, since):
+        """Every migration from ``host`` (all types) changed since
+        ``since`` (ISO 8601), oldest first, as dicts."""
+        migrations = self._call('list migrations from %s' % host,
+                                lambda: list(self.compute.migrations(
+                                    source_compute=host,
+                                    changes_since=since)))
+        return [{'id': str(m.id), 'instance': m.server_id,
+                 'type': m.migration_type, 'status': m.status,
+                 'source': m.source_compute, 'dest': m.dest_compute,
+                 'created_at': m.created_at}
+                for m in sorted(migrations, key=lambda m: (
+                    m.created_at or '', m.id))]
 
     def evacuations_from(self, host, since):
         """Newest evacuation migration per instance from ``host``."""
