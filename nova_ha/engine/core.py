@@ -28,6 +28,9 @@ DISABLED_REASON = 'nova-ha: host failed, fenced and evacuated'
 # A host Nova shows down, but not this long: not (yet) a suspect on
 # Nova's word alone (liveness or a report may say so sooner).
 REPORT_MEMORY = 300.0
+# Nova's records are stamped by Nova's clock, incidents by the engine's:
+# they agree within this (NTP), so earlier moves count from this far back.
+CLOCK_MARGIN = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,9 +50,13 @@ class Settings:
     # (None: the host cannot be fenced).
     fence_drivers: tuple = ()
     default_fence_driver: Optional[str] = None
+    # Or a function host -> driver name, for configured clouds.
+    fence_driver_of: object = None
     disabled_reason: str = DISABLED_REASON
 
     def fence_driver(self, host):
+        if self.fence_driver_of is not None:
+            return self.fence_driver_of(host)
         return dict(self.fence_drivers).get(host, self.default_fence_driver)
 
 
@@ -347,7 +354,10 @@ def _still_recovered(s, host, last):
 
 def _take_over(s):
     for stored in s.obs.incidents or ():
-        if stored.closed or stored.key in s.incidents:
+        if stored.closed or stored.key in s.incidents or \
+                stored.state not in states.OPEN:
+            # (An open incident in a state outside the table was left by
+            # an earlier engine: an operator closes it, see docs.)
             continue
         if s.obs.leases.get(stored.key) == 'free':
             s.issue(model.TakeOver(incident=stored.key,
@@ -603,13 +613,25 @@ def _evacuating(s, incident):
     done = dict(incident.fact('moved') or {})
     started = incident.fact('started', incident.since)
     scheduling = 0
+    # A VM with an action of ours under way is judged once it answers:
+    # Nova sets an evacuation's task state before it writes its
+    # migration, so a look in between would see a "stale" task.
+    in_hand = {action_id.split(':')[1] for action_id in
+               s.issued | set(s.obs.inflight)
+               if action_id.split(':')[0] in _VM_ACTIONS}
     for vm in plan:
         vm_id = vm['id']
         if vm_id in done:
             continue
+        if vm_id in in_hand:
+            moving = moves.in_flight(s.obs.migrations.get(vm_id))
+            scheduling += 1 if moving is None or \
+                moving.status == 'accepted' else 0
+            continue
         server = s.obs.vms.get(vm_id)
         migrations = s.obs.migrations.get(vm_id)
-        verdict = moves.judge(server, migrations, host, incident.opened_at)
+        since = incident.opened_at - CLOCK_MARGIN
+        verdict = moves.judge(server, migrations, host, since)
         label = vm['name'] or vm_id
         if verdict == 'gone':
             done[vm_id] = {'outcome': 'gone'}
@@ -649,7 +671,7 @@ def _evacuating(s, incident):
                 source=host, task_state=server.task_state,
                 to_state='error' if server.status == 'ERROR' else 'active'))
         elif verdict in ('ready', 'failed_try'):
-            tried = moves.tries(migrations, host, incident.opened_at)
+            tried = moves.tries(migrations, host, since)
             if tried >= s.settings.evacuate_attempts:
                 done[vm_id] = _failed(s, incident, vm, 'Nova could not '
                                       'evacuate it (%d tries)' % tried)
@@ -666,6 +688,9 @@ def _evacuating(s, incident):
     if len(done) < len(plan):
         return
     _close(s, incident, done)
+
+
+_VM_ACTIONS = ('Evacuate', 'ResetStaleTask', 'SetPower')
 
 
 def _failed(s, incident, vm, why):

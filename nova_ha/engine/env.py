@@ -46,12 +46,14 @@ class Environment(abc.ABC):
         """A tuple of model.Server on ``host``."""
 
     @abc.abstractmethod
-    def servers(self, vm_ids):
-        """vm id -> model.Server (a deleted VM: status DELETED)."""
+    def servers(self, vm_ids, host=None, since=None):
+        """vm id -> model.Server (a deleted VM: status DELETED), for VMs
+        that were on ``host`` when the incident opened at ``since``."""
 
     @abc.abstractmethod
-    def migrations(self, vm_ids):
-        """vm id -> tuple of model.Migration, oldest first."""
+    def migrations(self, vm_ids, host=None, since=None):
+        """vm id -> tuple of model.Migration from ``host`` since ``since``,
+        oldest first."""
 
     @abc.abstractmethod
     def take_reports(self):

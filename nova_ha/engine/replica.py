@@ -101,20 +101,21 @@ def observe(env, state, results, inflight):
                     else 'held'
             except engine_env.Unavailable:
                 leases[stored.key] = 'held'
-    servers = {}
-    wanted = []
+    servers, vms, migrations = {}, {}, {}
     for incident in state.incidents.values():
         if incident.state == states.FENCED:
             servers[incident.host] = _read('nova-api', env.servers_on,
                                            incident.host)
         elif incident.state == states.EVACUATING:
             done = incident.fact('moved') or {}
-            wanted += [vm['id'] for vm in incident.fact('plan') or ()
-                       if vm['id'] not in done]
-    wanted = sorted(set(wanted))
-    vms = (_read('nova-api', env.servers, wanted) or {}) if wanted else {}
-    migrations = (_read('nova-api', env.migrations, wanted) or {}) \
-        if wanted else {}
+            wanted = sorted(vm['id'] for vm in incident.fact('plan') or ()
+                            if vm['id'] not in done)
+            if not wanted:
+                continue
+            vms.update(_read('nova-api', env.servers, wanted, incident.host,
+                             incident.opened_at) or {})
+            migrations.update(_read('nova-api', env.migrations, wanted,
+                                    incident.host, incident.opened_at) or {})
     return model.Observation(
         me=env.me,
         services=_read('nova-api', env.compute_services),

@@ -165,7 +165,7 @@ class SimEnv(engine_env.Environment):
             self.cloud.servers.values(), key=lambda s: s.id)
             if s.host == host and s.status != 'DELETED')
 
-    def servers(self, vm_ids):
+    def servers(self, vm_ids, host=None, since=None):
         self._nova()
         found = {}
         for vm in vm_ids:
@@ -174,7 +174,7 @@ class SimEnv(engine_env.Environment):
                 vm, '', None, 'DELETED')
         return found
 
-    def migrations(self, vm_ids):
+    def migrations(self, vm_ids, host=None, since=None):
         self._nova()
         wanted = set(vm_ids)
         found = {vm: [] for vm in wanted}
@@ -336,6 +336,11 @@ def _server(s):
                         dict(s.metadata))
 
 
+# Between an evacuation's task state and its migration record, and until
+# the API answers (seconds).
+API_GAP = 0.02
+
+
 class Leases:
     """Leases with a TTL on the virtual clock (the coordination backend)."""
 
@@ -397,8 +402,16 @@ class SimReplica:
         def run():
             if not self.alive:
                 return      # died with its executor
-            self.loop.deliver(engine_replica.run_action(self.env, action))
-            self.cloud.wake(self.name)
+            result = engine_replica.run_action(self.env, action)
+            if isinstance(action, model.Evacuate):
+                self.cloud.at(self.cloud.now + API_GAP, answer, result)
+            else:
+                answer(result)
+
+        def answer(result):
+            if self.alive:
+                self.loop.deliver(result)
+                self.cloud.wake(self.name)
         self.cloud.at(self.cloud.now + latency, run)
 
     def tick(self):
@@ -539,15 +552,20 @@ class SimCloud:
             self.violations.append('%s evacuated from %s with no fence '
                                    'proof in the history' % (
                                        server.name, source.name))
+        # As Nova's API does: the task state first, the migration record a
+        # moment later, and only then the answer (API_GAP).
         server.task_state = 'rebuilding'
         migration = model.Migration(
             'mig-%d' % next(self._ids), vm, 'evacuation', 'accepted',
             source.name, None, self.now)
-        self.migrations.append(migration)
-        self.log('nova: %s evacuation accepted (asked by %s)' % (
-            server.name, who))
-        self.at(self.now + self.timings.schedule_time, self._schedule,
-                migration, keep_running)
+
+        def record():
+            self.migrations.append(migration)
+            self.log('nova: %s evacuation accepted (asked by %s)' % (
+                server.name, who))
+            self.at(self.now + self.timings.schedule_time, self._schedule,
+                    migration, keep_running)
+        self.at(self.now + API_GAP / 2, record)
         return migration.id
 
     def _update(self, migration, **changes):

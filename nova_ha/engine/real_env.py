@@ -1,0 +1,405 @@
+"""The engine's environment in a real cloud.
+
+Nova through openstacksdk (every call bounded by ``api_timeout``), leases
+through tooz (Redis, etcd, ZooKeeper; ``file://`` on one machine), the fence
+drivers, and the SQL history, whose incidents carry the owner and the
+generation (the fencing token).  Liveness comes from the servicegroup
+watchers (a ``LivenessBoard`` they write), host reports from the
+listeners (``report``).
+"""
+
+import collections
+import datetime
+import threading
+import time
+import uuid
+
+from oslo_log import log as logging
+
+from nova_ha.engine import env as engine_env
+from nova_ha.engine import model
+from nova_ha.engine import states
+from nova_ha.history import store as history_store
+from nova_ha.notifier import nova as ha_nova
+
+LOG = logging.getLogger(__name__)
+
+# Nova compares changes-since with its writers' clocks; the engine reads a
+# little further back than it needs to (clocks agree within this, NTP).
+CLOCK_MARGIN = 10.0
+
+
+def _epoch(value):
+    if value is None:
+        return 0.0
+    if isinstance(value, str):
+        from oslo_utils import timeutils
+        value = timeutils.parse_isotime(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.timestamp()
+
+
+def _iso(epoch):
+    return datetime.datetime.fromtimestamp(
+        epoch, datetime.timezone.utc).isoformat()
+
+
+class LivenessBoard:
+    """Host liveness as the servicegroup watchers last reported it."""
+
+    def __init__(self):
+        self._hosts = {}
+        self._lock = threading.Lock()
+        self.available = True
+
+    def set(self, host, alive):
+        with self._lock:
+            self._hosts[host] = model.ALIVE if alive else model.LOST
+
+    def snapshot(self):
+        if not self.available:
+            raise engine_env.Unavailable('coordination backend unreachable')
+        with self._lock:
+            return dict(self._hosts)
+
+
+class ToozLeases:
+    """One tooz lock per incident.  With Redis the lock's TTL is the
+    coordination URL's ``lock_timeout``; tooz's heartbeat extends the locks
+    this process holds, and ``renew`` checks that the backend still names
+    us as the owner (after a backend restart it does not)."""
+
+    def __init__(self, url, member_id=None):
+        from tooz import coordination
+        self.coordinator = coordination.get_coordinator(
+            url, (member_id or 'nova-ha-engine-%s' % uuid.uuid4()).encode())
+        self.coordinator.start(start_heart=True)
+        self._locks = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, key):
+        return self.coordinator.get_lock(('nova-ha-incident-' + key).encode())
+
+    def acquire(self, key):
+        from tooz import ToozError
+        with self._guard:
+            if key in self._locks:
+                return True
+            lock = self._lock(key)
+            try:
+                got = lock.acquire(blocking=False)
+            except ToozError as e:
+                raise engine_env.Unavailable(str(e)) from e
+            if got:
+                self._locks[key] = lock
+            return bool(got)
+
+    def owned(self, key):
+        """Cheap check before a side effect: we hold it, and (when the
+        backend can tell) it still names us."""
+        from tooz import NotImplemented as ToozNotImplemented
+        from tooz import ToozError
+        with self._guard:
+            lock = self._locks.get(key)
+        if lock is None:
+            return False
+        try:
+            return bool(lock.is_still_owner())
+        except ToozNotImplemented:
+            return True
+        except ToozError as e:
+            raise engine_env.Unavailable(str(e)) from e
+
+    def renew(self, key):
+        from tooz import ToozError
+        with self._guard:
+            lock = self._locks.get(key)
+        if lock is None:
+            return False
+        try:
+            if not self.owned(key):
+                raise ToozError('the backend no longer names us')
+            heartbeat = getattr(lock, 'heartbeat', None)
+            if heartbeat is not None:     # a lock with a TTL (Redis)
+                heartbeat()
+            return True
+        except (ToozError, engine_env.Unavailable) as e:
+            LOG.warning('lease of %s lost: %s', key, e)
+            self.forget(key)
+            return False
+
+    def held_here(self, key):
+        with self._guard:
+            return key in self._locks
+
+    def forget(self, key):
+        with self._guard:
+            self._locks.pop(key, None)
+
+    def release(self, key):
+        from tooz import ToozError
+        with self._guard:
+            lock = self._locks.pop(key, None)
+        if lock is not None:
+            try:
+                lock.release()
+            except ToozError as e:
+                LOG.warning('could not release the lease of %s: %s', key, e)
+
+    def stop(self):
+        for key in list(self._locks):
+            self.release(key)
+        self.coordinator.stop()
+
+
+class RealEnvironment(engine_env.Environment):
+    """``fencer(host)`` -> FenceResult; ``power_reader(host)`` -> 'on' |
+    'off' | 'unknown'."""
+
+    def __init__(self, me, nova, history, leases, fencer, power_reader,
+                 liveness=None, clock=time.time):
+        self.me = me
+        self.nova = nova
+        self.history = history
+        self.leases = leases
+        self._fencer = fencer
+        self._power_reader = power_reader
+        self.liveness_board = liveness or LivenessBoard()
+        self._clock = clock
+        self._reports = collections.deque()
+
+    def report(self, host, kind):
+        """A host report ('down' or 'up') from a monitor or a watcher."""
+        self._reports.append((host, kind, self._clock()))
+
+    # -- observe -----------------------------------------------------------
+
+    def _nova_call(self, fn, *args):
+        try:
+            return fn(*args)
+        except ha_nova.NovaError as e:
+            raise engine_env.Unavailable(str(e)) from e
+        except Exception as e:     # timeouts and connection errors
+            raise engine_env.Unavailable('%s: %s' % (type(e).__name__, e)) \
+                from e
+
+    def _history_call(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except history_store.HistoryUnavailable as e:
+            raise engine_env.Unavailable(str(e)) from e
+
+    def compute_services(self):
+        now = self._clock()
+        found = {}
+        for s in self._nova_call(self.nova.compute_services):
+            updated = s.get('updated_at')
+            found[s['host']] = model.Service(
+                host=s['host'], id=s['id'], up=s['state'] == 'up',
+                forced_down=bool(s['forced_down']),
+                disabled=s['status'] == 'disabled',
+                disabled_reason=s['disabled_reason'],
+                heartbeat_age=max(0.0, now - _epoch(updated))
+                if updated else None)
+        return found
+
+    def liveness(self):
+        return self.liveness_board.snapshot()
+
+    def aggregates(self):
+        return tuple(model.Aggregate(a.id, a.name, tuple(a.hosts),
+                                     dict(a.metadata))
+                     for a in self._nova_call(self.nova.aggregates))
+
+    def incidents(self):
+        rows = self._history_call(self.history.list_incidents,
+                                  kind=states.KIND)
+        found, latest = [], {}
+        for row in rows:
+            stored = model.StoredIncident(
+                key=row.key, host=row.host, state=row.state,
+                opened_at=_epoch(row.opened_at),
+                since=_epoch(row.updated_at), owner=row.owner,
+                generation=row.generation, facts=dict(row.detail or {}),
+                operator=dict(row.operator or {}), closed=not row.is_open)
+            if not stored.closed:
+                found.append(stored)
+            else:
+                latest[row.host] = stored
+        return tuple(found + sorted(latest.values(), key=lambda i: i.key))
+
+    def servers_on(self, host):
+        return tuple(_server(s) for s in
+                     self._nova_call(self.nova.servers_on, host))
+
+    def servers(self, vm_ids, host=None, since=None):
+        """The VMs of a failed host: those still on it, and those changed
+        since the incident opened (moved, deleted) wherever they are."""
+        wanted = set(vm_ids)
+        found = {s.id: s for s in self.servers_on(host)} if host else {}
+        if since is not None:
+            for s in self._nova_call(self.nova.all_servers,
+                                     _iso(since - CLOCK_MARGIN)):
+                found[s['id']] = _server(s)
+        result = {}
+        for vm in wanted:
+            server = found.get(vm)
+            if server is None and host is None:
+                server = _server(self._nova_call(self.nova.server, vm))
+            result[vm] = server or model.Server(vm, '', None, 'DELETED')
+        return result
+
+    def migrations(self, vm_ids, host=None, since=None):
+        wanted = set(vm_ids)
+        found = {vm: [] for vm in wanted}
+        moves = self._nova_call(self.nova.moves_from, host,
+                                _iso((since or 0.0) - CLOCK_MARGIN))
+        for m in moves:
+            if m['instance'] in wanted:
+                found[m['instance']].append(model.Migration(
+                    m['id'], m['instance'], m['type'], m['status'],
+                    m['source'], m['dest'], _epoch(m['created_at'])))
+        return {vm: tuple(ms) for vm, ms in found.items()}
+
+    def take_reports(self):
+        reports = []
+        while self._reports:
+            reports.append(self._reports.popleft())
+        return reports
+
+    # -- leases ------------------------------------------------------------
+
+    def renew(self, key, token):
+        return self.leases.renew(key)
+
+    def lease_free(self, key):
+        if self.leases.held_here(key):
+            return True      # ours, but its incident was lost on the way
+        if self.leases.acquire(key):
+            return True      # kept: take_over uses it
+        return False
+
+    def lease_valid(self, key, token):
+        if not self.leases.owned(key):
+            return False
+        row = self._history_call(self.history.get_incident, key)
+        return row is not None and row.is_open and row.generation == token
+
+    def open_incident(self, host, sequence, reason):
+        key = states.key_for(host, sequence)
+        if not self.leases.acquire(key):
+            return None
+        try:
+            row, created = self._history_call(
+                self.history.open_incident, key, states.KIND, host=host,
+                state=states.DETECTED, owner=self.me, generation=1,
+                detail={})
+        except Exception:
+            self.leases.release(key)
+            raise
+        if not created:
+            self.leases.release(key)
+            return None
+        self._record('transition', '%s opened: %s' % (key, reason),
+                     host=host, incident=key, token=1)
+        return self._stored(row)
+
+    def take_over(self, key, generation):
+        if not self.leases.held_here(key) and not self.leases.acquire(key):
+            return None
+        new = self._history_call(self.history.claim_incident, key, self.me,
+                                 generation)
+        if new is None:
+            self.leases.release(key)
+            return None
+        return self._stored(self._history_call(self.history.get_incident,
+                                               key))
+
+    def _stored(self, row):
+        return model.StoredIncident(
+            key=row.key, host=row.host, state=row.state,
+            opened_at=_epoch(row.opened_at), since=_epoch(row.updated_at),
+            owner=row.owner, generation=row.generation,
+            facts=dict(row.detail or {}), operator=dict(row.operator or {}),
+            closed=not row.is_open)
+
+    def release(self, key):
+        self.leases.release(key)
+
+    # -- the history -----------------------------------------------------------
+
+    def _record(self, kind, message, **fields):
+        LOG.info('[%s] %s', kind, message)
+        self._history_call(self.history.record, kind, message, **fields)
+
+    def save(self, key, token, state, facts, records):
+        if not self._history_call(self.history.save_incident, key,
+                                  generation=token, state=state,
+                                  detail=dict(facts)):
+            return False
+        for r in records:
+            if isinstance(r, model.Note):
+                self.note(r.kind, r.message, incident=key, token=token,
+                          host=r.host, instance=r.instance,
+                          outcome=r.outcome)
+            else:
+                self._record('transition', r.line(), host=r.host,
+                             incident=key, token=token, outcome=r.after)
+        return True
+
+    def note(self, kind, message, *, incident=None, token=0, host=None,
+             instance=None, outcome=None):
+        self._record(kind, message, incident=incident, token=token or None,
+                     host=host, instance=instance, outcome=outcome)
+
+    def clear_request(self, key, request, token):
+        self._history_call(self.history.clear_operator_request, key,
+                           request, token)
+
+    # -- side effects ------------------------------------------------------------
+
+    def read_power(self, host):
+        return self._power_reader(host) or 'unknown'
+
+    def fence(self, host):
+        return self._fencer(host)
+
+    def force_down(self, host, service_id):
+        self.nova.force_down(host, service_id=service_id)
+
+    def disable(self, host, reason):
+        self.nova.disable(host, reason)
+
+    def evacuate(self, vm, keep_running):
+        self.nova.evacuate(vm, keep_running=keep_running)
+
+    def reset_stale_task(self, vm, source, task_state, to_state):
+        server = self.nova.server(vm)
+        if server['host'] != source or server['task_state'] != task_state:
+            return 'changed since it was read'
+        moving = [m for m in self.nova.moves_from(
+            source, _iso(self._clock() - 7 * 24 * 3600))
+            if m['instance'] == vm and
+            m['status'] in model.MIGRATION_IN_FLIGHT]
+        if moving:
+            return 'a move is in flight (%s)' % moving[-1]['status']
+        self.nova.reset_state(vm, to_state)
+        return 'reset'
+
+    def set_power(self, vm, want):
+        if want == 'ACTIVE':
+            self.nova.start(vm)
+        elif want == 'SHUTOFF':
+            self.nova.stop(vm)
+        else:
+            self.nova.reset_state(vm, 'error')
+
+    def release_reserved(self, host, aggregate):
+        self.nova.remove_host_from_aggregate(aggregate, host)
+
+
+def _server(s):
+    return model.Server(s['id'], s.get('name') or '', s.get('host'),
+                        s.get('status') or '', s.get('task_state'),
+                        dict(s.get('metadata') or {}))
