@@ -4,7 +4,9 @@
 
 Reads [engine], [fencing], [history] and oslo.messaging's transport_url
 from its config; Nova's admin credentials come from clouds.yaml
-([engine] cloud).  On start it resumes any recovery an engine left open.
+([engine] cloud).  Host failures are recovered by nova_ha.engine (a
+level-triggered loop: it finds every open incident and every dead host
+by itself); VM and process failures by the flows of nova_ha.notifier.
 """
 
 import signal
@@ -38,6 +40,10 @@ def settings_from(conf):
         fence_retry_delay=e.fence_retry_delay)
     from nova_ha.servicegroup import confirm
     return ha_engine.EngineSettings(
+        event_keys=tuple(sorted((conf.event_signing.host_keys or {})
+                                .items())),
+        signing_required=conf.event_signing.required,
+        signing_max_age=conf.event_signing.max_age,
         confirm=confirm.ConfirmThresholds.from_conf(conf),
         flow=flow, storm_max_share=e.storm_max_share,
         storm_settle_time=e.storm_settle_time,
@@ -46,6 +52,30 @@ def settings_from(conf):
         vm_restart_window=e.vm_restart_window,
         nova_down_wait=e.nova_down_wait,
         server_inventory_interval=e.server_inventory_interval)
+
+
+def core_settings_from(conf):
+    """The host-failure engine's settings (nova_ha.engine.core)."""
+    import functools
+
+    from nova_ha import fencing
+    from nova_ha.engine import core
+    from nova_ha.engine import guards
+    from nova_ha.servicegroup import confirm
+    e = conf.engine
+    return core.Settings(
+        reconcile_interval=e.reconcile_interval,
+        confirm=confirm.ConfirmThresholds.from_conf(conf),
+        storm=guards.StormSettings(max_share=e.storm_max_share,
+                                   settle_time=e.storm_settle_time,
+                                   burst=e.storm_burst_hosts),
+        fence_attempts=e.fence_attempts,
+        fence_retry_delay=e.fence_retry_delay,
+        evacuate_attempts=e.evacuate_attempts,
+        evacuation_timeout=e.evacuation_timeout,
+        max_concurrent_evacuations=e.max_concurrent_evacuations,
+        fence_driver_of=functools.lru_cache(maxsize=None)(
+            lambda host: fencing.driver_name(host, conf)))
 
 
 def make_fencer(conf):
@@ -106,18 +136,17 @@ def check_at_start(conf, env):
         LOG.info('Nova reachable: %d compute service(s)', len(services))
 
 
-def start_liveness_watcher(conf, engine):
+def start_liveness_watcher(conf, engine, board, wake):
     """Feed host deaths seen in the heartbeats to the engine.
 
     Two tooz groups are watched: nova-compute's (the one Nova's nova_ha
     servicegroup driver answers from) and nova-ha-monitor's host group.
     Their join (nova_ha.servicegroup.host_join) reports a host down only
-    when every heartbeat it has is gone; each verdict becomes a host.down
-    or host.up on the engine's intake, exactly as if a monitor had
-    published it.  Returns the watchers (to stop them).
+    when every heartbeat it has is gone; each verdict is written to the
+    liveness board the host-failure engine reads, which then looks at
+    once.  Returns the watchers (to stop them).
     """
     from nova_ha.compute_hooks import heartbeat as host_heartbeat
-    from nova_ha.notifier import events
     from nova_ha import servicegroup
     from nova_ha.servicegroup import host_join
 
@@ -129,11 +158,8 @@ def start_liveness_watcher(conf, engine):
                 'fencing (nova-ha-monitor restarts nova-compute and '
                 'reports process.down if it cannot)' % host, host=host,
                 outcome='skip')
-        event_type = events.HOST_DOWN if verdict == host_join.HOST_DOWN \
-            else events.HOST_UP
-        engine.submit_monitor_message(event_type, events.monitor_payload(
-            event_type, host, source='servicegroup',
-            detail='%s (%s)' % (verdict, reason)))
+        board.set(host, verdict != host_join.HOST_DOWN)
+        wake()
 
     join = host_join.HostLivenessJoin(report)
     url = servicegroup.configured_url(conf)
@@ -151,15 +177,22 @@ def start_liveness_watcher(conf, engine):
     return watchers
 
 
-def resume_open_recoveries(engine):
-    for incident in engine.env.history.list_incidents(
-            open_only=True, kind=ha_engine.HOST_FAILURE):
-        LOG.warning('resuming recovery %s of %s left open by an engine '
-                    'that stopped', incident.key, incident.host)
-        from nova_ha.notifier import events
-        engine._run(engine.handle_host_down, events.Event(
-            events.HOST_DOWN, incident.host, incident.opened_at,
-            source='resume'))
+def build_host_engine(conf, nova, history, name=None):
+    """The host-failure engine (nova_ha.engine) for this process: its
+    environment, and the daemon that runs its loop."""
+    import os
+    import socket
+
+    from nova_ha.engine import daemon as engine_daemon
+    from nova_ha.engine import real_env
+    me = name or '%s:%d' % (socket.gethostname(), os.getpid())
+    env = real_env.RealEnvironment(
+        me, nova, history, real_env.ToozLeases(
+            conf.engine.coordination_url, 'nova-ha-engine-' + me),
+        make_fencer(conf), make_power_reader(conf))
+    return engine_daemon.Daemon(
+        env, core_settings_from(conf),
+        request_workers=conf.engine.evacuation_request_workers)
 
 
 def main(argv=None):
@@ -173,14 +206,23 @@ def main(argv=None):
 
     history = history_store.HistoryStore(conf.history.connection)
     history.upgrade()
+    nova = ha_nova.NovaGateway.from_cloud(
+        conf.engine.cloud, timeout=conf.engine.nova_api_timeout)
     env = environment.Environment(
-        ha_nova.NovaGateway.from_cloud(conf.engine.cloud), history,
-        make_fencer(conf),
+        nova, history, make_fencer(conf),
         environment.ToozLocks(conf.engine.coordination_url),
         power_reader=make_power_reader(conf),
         fence_driver=make_fence_driver_name(conf))
     check_at_start(conf, env)
-    engine = ha_engine.Engine(env, settings_from(conf))
+    host_engine = build_host_engine(conf, nova, history)
+
+    def host_report(host, kind):
+        host_engine.env.report(host, kind)
+        host_engine.wake()
+    # Host failures go to the host-failure engine; VM and process
+    # failures to the flows of nova_ha.notifier.
+    engine = ha_engine.Engine(env, settings_from(conf),
+                              host_reports=host_report)
     transport = messaging.get_notification_transport(conf)
     listeners = listener.build_listeners(transport, engine,
                                          conf.engine.nova_topic,
@@ -190,9 +232,10 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     for item in listeners:
         item.start()
-    watchers = start_liveness_watcher(conf, engine)
-    engine.start()
-    resume_open_recoveries(engine)
+    watchers = start_liveness_watcher(conf, engine,
+                                      host_engine.env.liveness_board,
+                                      host_engine.wake)
+    host_engine.start()
     LOG.info('nova-ha-engine listening on %s and %s',
              conf.engine.nova_topic, conf.engine.monitor_topic)
     stop.wait()
@@ -203,7 +246,9 @@ def main(argv=None):
         item.stop()
     for item in listeners:
         item.wait()
+    host_engine.stop()
     engine.stop()
+    host_engine.env.leases.stop()
     env.locks.stop()
     history.close()
     return 0

@@ -22,10 +22,29 @@ OPTS = [
                help='Topic on which nova-ha monitors publish host, VM and '
                     'process events (schema nova-ha.event/1, see README).'),
     cfg.StrOpt('coordination_url', default='file:///var/lib/nova-ha/locks',
-               help='tooz URL for the locks that keep engines from acting '
-                    'twice: redis://, etcd3+http://, zookeeper:// for '
-                    'several engines on several machines; file:// for '
-                    'engines on one machine.'),
+               help='tooz URL of the coordination backend that holds the '
+                    'leases of incidents (one owner per recovery): '
+                    'redis://, etcd3+http://, zookeeper:// for several '
+                    'engines on several machines; file:// for engines on '
+                    'one machine. With Redis, a lease lapses lock_timeout '
+                    'seconds (a URL option, default 30) after its owner '
+                    'stopped renewing it, e.g. redis://host:6379?'
+                    'lock_timeout=15.'),
+    cfg.FloatOpt('reconcile_interval', default=10.0, min=1.0, max=60.0,
+                 help='Seconds between two looks of the engine at Nova, '
+                      'the heartbeats and the history when no event '
+                      'arrives. A host that died unseen (every event lost, '
+                      'every engine down) gets its incident at the next '
+                      'look; an incident whose owner died is taken over '
+                      'within the lease time plus this.'),
+    cfg.FloatOpt('nova_api_timeout', default=30.0, min=1.0,
+                 help='Seconds any one call to Nova\'s API may take before '
+                      'the engine gives up on it and looks again later '
+                      '(a hung nova-api never holds a recovery).'),
+    cfg.IntOpt('evacuate_attempts', default=2, min=1,
+               help='Evacuations of one VM Nova may fail (no valid host, '
+                    'a rebuild error) before the engine records the VM as '
+                    'not recovered and alerts.'),
     cfg.IntOpt('max_concurrent_evacuations', default=32, min=1,
                help='Evacuations of one failed host in Nova\'s scheduling '
                     'path at once (accepted by nova-api, not yet claimed '

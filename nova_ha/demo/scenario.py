@@ -139,7 +139,7 @@ def run_failure(c, say, report):
     c.addCleanup(harness.stop)
     say('Killing hypervisor %s (it runs %s).' % (
         victim, ', '.join(s['name'] for s in on_victim)))
-    c.computes[victim].stop()
+    harness.kill_host(victim)     # its BMC now reports power off
     started = time.monotonic()
     harness.publish(events.HOST_DOWN, victim, source='demo-monitor')
     printed = 0

@@ -220,11 +220,47 @@ def _absorb_results(s):
             s.incidents.pop(action.incident, None)
         elif isinstance(action, model.Fence):
             s.fence_results[action.id] = result
+        elif result.ok and action.incident in s.incidents:
+            _note_done(s, s.incidents[action.incident], action, result)
         elif not result.ok and action.incident in s.incidents:
             incident = s.incidents[action.incident]
             s.failed_requests[action.id] = result.error
             s.note(incident, '%s refused: %s' % (
                 action.id, result.error), kind='error')
+
+
+def _label(incident, vm):
+    for planned in incident.fact('plan') or ():
+        if planned['id'] == vm:
+            return planned['name'] or vm
+    return vm
+
+
+def _note_done(s, incident, a, result):
+    """The history's line for a side effect that Nova accepted."""
+    if isinstance(a, model.ForceDown):
+        s.note(incident, 'nova-compute on %s forced down' % a.host,
+               kind='service', outcome='forced_down')
+    elif isinstance(a, model.Disable):
+        s.note(incident, 'nova-compute on %s disabled: %s' % (
+            a.host, a.reason), kind='service', outcome='disabled')
+    elif isinstance(a, model.Evacuate):
+        s.note(incident, 'asked Nova to evacuate %s (try %d)' % (
+            _label(incident, a.vm), a.attempt), kind='evacuate',
+            instance=a.vm,
+            outcome='requested')
+    elif isinstance(a, model.ResetStaleTask):
+        s.note(incident, 'task %s of %s: %s' % (
+            a.task_state, _label(incident, a.vm), result.value),
+               kind='evacuate', instance=a.vm, outcome=result.value)
+    elif isinstance(a, model.SetPower):
+        s.note(incident, 'restoring %s to %s (its state before the '
+               'failure)' % (_label(incident, a.vm), a.want), kind='power',
+               instance=a.vm)
+    elif isinstance(a, model.ReleaseReserved):
+        s.note(incident, 'reserved host %s received VMs and is no longer '
+               'reserved (removed from aggregate %s)' % (a.host, a.aggregate),
+               kind='decision', host=a.host)
 
 
 def _absorb_history(s):

@@ -47,6 +47,8 @@ class Timings:
     rebuild_time: float = 3.0           # pre-migrating -> done
     power_time: float = 1.0             # start / stop
     event_delay: float = 0.05
+    # False: Nova leaves every evacuated VM stopped (microversion 2.95+).
+    keep_running_honoured: bool = True
 
 
 @dataclasses.dataclass
@@ -599,7 +601,8 @@ class SimCloud:
                     server.name, source.name, migration.dest))
         server.host = migration.dest
         server.task_state = None
-        server.status = 'ACTIVE' if keep_running else 'SHUTOFF'
+        server.status = 'ACTIVE' if keep_running and \
+            self.timings.keep_running_honoured else 'SHUTOFF'
         self.log('nova: %s rebuilt on %s (%s)' % (
             server.name, migration.dest, server.status))
         self.notify_rebuild()

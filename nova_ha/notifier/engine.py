@@ -23,6 +23,7 @@ from nova_ha.notifier import process_flow
 from nova_ha.notifier import recovery
 from nova_ha.notifier import server_inventory
 from nova_ha.notifier import server_snapshot
+from nova_ha.notifier import signing
 from nova_ha.notifier import storm
 from nova_ha.notifier import vm_flow
 from nova_ha.servicegroup import confirm as sg_confirm
@@ -48,6 +49,12 @@ class EngineSettings:
     # Seconds between reads of the server inventory (0: none; see
     # nova_ha.notifier.server_inventory).
     server_inventory_interval: float = 60.0
+    # Signed monitor events (nova_ha.notifier.signing): per-host keys as
+    # (host, key) pairs, whether unsigned events are refused, and how old
+    # an event may be.
+    event_keys: tuple = ()
+    signing_required: bool = False
+    signing_max_age: float = 300.0
 
 
 def utcnow():
@@ -56,8 +63,12 @@ def utcnow():
 
 class Engine:
 
-    def __init__(self, env, settings=EngineSettings(), now=utcnow):
+    def __init__(self, env, settings=EngineSettings(), now=utcnow,
+                 host_reports=None):
         self.env = env
+        # Where host.down / host.up go when the host-failure engine of
+        # nova_ha.engine recovers hosts: host_reports(host, 'down'|'up').
+        self.host_reports = host_reports
         self.settings = settings
         self.now = now
         self.ledger = vm_flow.RestartLedger(settings.vm_restart_window)
@@ -89,9 +100,22 @@ class Engine:
 
     # -- intake -------------------------------------------------------------
 
-    def submit_monitor_message(self, event_type, payload, publisher=None):
-        parsed = events.parse_monitor_event(event_type, payload, self.now(),
-                                            publisher)
+    def submit_monitor_message(self, event_type, payload, publisher=None,
+                               trusted=False):
+        """A message of our topic; ``trusted`` for the engine's own
+        watchers, whose reports never cross the bus."""
+        refused = None if trusted else signing.check(
+            event_type, payload, publisher, dict(self.settings.event_keys),
+            self.settings.signing_required, self.now(),
+            self.settings.signing_max_age)
+        if refused:
+            parsed = events.Rejection(
+                refused, event_type if isinstance(event_type, str)
+                else repr(event_type)[:64], publisher,
+                events._excerpt(payload))
+        else:
+            parsed = events.parse_monitor_event(event_type, payload,
+                                                self.now(), publisher)
         return self._take(parsed)
 
     def submit_nova_notification(self, event_type, payload, publisher=None):
@@ -142,6 +166,11 @@ class Engine:
         return False
 
     def _dispatch(self, event):
+        if self.host_reports is not None and \
+                event.type in (events.HOST_DOWN, events.HOST_UP):
+            self.host_reports(event.host, 'down'
+                              if event.type == events.HOST_DOWN else 'up')
+            return
         if event.type == events.HOST_DOWN:
             with self._lock:
                 self._down.add(event.host)

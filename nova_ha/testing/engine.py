@@ -27,6 +27,11 @@ from oslo_config import cfg
 import oslo_messaging as messaging
 
 from nova_ha.conf import engine as engine_conf
+from nova_ha.engine import core
+from nova_ha.engine import daemon as engine_daemon
+from nova_ha.engine import guards
+from nova_ha.engine import real_env
+from nova_ha.engine import states
 from nova_ha.fencing import base as fence_base
 from nova_ha.history import store as history_store
 from nova_ha.notifier import engine as ha_engine
@@ -153,7 +158,8 @@ class _TappedSub:
 class EngineHarness:
     """Engine + listeners + monitor notifier around an HACloudTestCase."""
 
-    def __init__(self, cloud_case, settings=None, forward_nova=True):
+    def __init__(self, cloud_case, settings=None, forward_nova=True,
+                 host_settings=None):
         self.cloud = cloud_case
         self.tmp = tempfile.mkdtemp(prefix='nova-ha-engine-')
         self.history = history_store.HistoryStore(
@@ -167,7 +173,18 @@ class EngineHarness:
             self.nova, self.history, self.bmcs.fence, self.locks,
             power_reader=self.bmcs.power_state,
             fence_driver=lambda host: 'simulated')
-        self.engine = ha_engine.Engine(self.env, settings or fast_settings())
+        # Host failures: the engine of nova_ha.engine, on the same Nova,
+        # history and BMCs, with its leases in tooz (file driver).
+        self.host_env = real_env.RealEnvironment(
+            'engine-test', self.nova, self.history,
+            real_env.ToozLeases('file://' + os.path.join(self.tmp,
+                                                         'leases')),
+            self.bmcs.fence, self.bmcs.power_state)
+        self.daemon = engine_daemon.Daemon(
+            self.host_env, host_settings or fast_core_settings())
+        self.engine = ha_engine.Engine(self.env, settings or fast_settings(),
+                                       host_reports=self._host_report)
+        self.daemon.start()
         self.transport = messaging.get_notification_transport(
             cfg.CONF, url='fake://')
         self.listeners = listener.build_listeners(
@@ -179,6 +196,26 @@ class EngineHarness:
             item.start()
         self.notifier = listener.monitor_notifier(
             self.transport, MONITOR_TOPIC, 'nova-ha-monitor.test')
+
+    def _host_report(self, host, kind):
+        self.host_env.report(host, kind)
+        self.daemon.wake()
+
+    def host_engine_busy(self):
+        """An action in flight, or an incident in a state that acts."""
+        if self.daemon.replica.inflight:
+            return True
+        now = time.time()
+        for incident in self.history.list_incidents(
+                open_only=True, kind=states.KIND):
+            if incident.state in (states.DETECTED, states.CONFIRMING,
+                                  states.FENCING, states.FENCED,
+                                  states.EVACUATING):
+                return True
+            until = (incident.detail or {}).get('until')
+            if incident.state == states.HELD and until and until > now:
+                return True
+        return False
 
     def kill_host(self, host):
         """The hypervisor loses power: its nova-compute stops and its BMC
@@ -200,7 +237,7 @@ class EngineHarness:
             self.engine.wait_idle(timeout=max(0.1, deadline -
                                               time.monotonic()))
             count = len(self.history.query())
-            if count == seen:
+            if count == seen and not self.host_engine_busy():
                 return
             seen = count
             time.sleep(0.3)
@@ -211,6 +248,8 @@ class EngineHarness:
             item.stop()
         for item in self.listeners:
             item.wait()
+        self.daemon.stop()
+        self.host_env.leases.stop()
         self.engine.stop()
         self.locks.stop()
         self.history.close()
@@ -239,6 +278,33 @@ def fast_settings(**overrides):
     engine.setdefault('confirm', sg_confirm.ConfirmThresholds(max_wait_s=30.0))
     return ha_engine.EngineSettings(flow=recovery.FlowSettings(**values),
                                     **engine)
+
+
+_CORE_NAMES = {f.name for f in dataclasses.fields(core.Settings)}
+_STORM_NAMES = {'storm_max_share': 'max_share',
+                'storm_settle_time': 'settle_time',
+                'storm_burst_hosts': 'burst'}
+
+
+def core_settings(base=None, **overrides):
+    """core.Settings from the names the engine's options use; names of
+    the VM and process flows' settings are ignored here."""
+    values = dict(base or {})
+    storm = {_STORM_NAMES[k]: v for k, v in overrides.items()
+             if k in _STORM_NAMES}
+    values.update({k: v for k, v in overrides.items() if k in _CORE_NAMES})
+    values['storm'] = dataclasses.replace(
+        values.get('storm', guards.StormSettings()), **storm)
+    values.setdefault('default_fence_driver', 'simulated')
+    return core.Settings(**values)
+
+
+def fast_core_settings(**overrides):
+    """Short waits for tests (see fast_settings)."""
+    return core_settings(dict(
+        reconcile_interval=1.0, power_read_interval=0.5,
+        fence_retry_delay=0.0, fence_attempts=2, evacuation_timeout=90.0,
+        confirm=sg_confirm.ConfirmThresholds(max_wait_s=30.0)), **overrides)
 
 
 def production_like_settings(**overrides):

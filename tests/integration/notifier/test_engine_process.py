@@ -69,7 +69,7 @@ class TestEngineProcess(cloud.HACloudTestCase):
         self.engine_process.publish(events.HOST_DOWN, 'a1', source='test')
 
         incidents = self.engine_process.wait_recovered('a1', timeout=240)
-        self.assertEqual(['done'], [i.state for i in incidents],
+        self.assertEqual(['recovered'], [i.state for i in incidents],
                          self.engine_process.log()[-3000:])
         self.assertEqual('off', self.bmc.power('status'))
         for server in (important, other):
