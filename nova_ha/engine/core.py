@@ -28,6 +28,7 @@ DISABLED_REASON = 'nova-ha: host failed, fenced and evacuated'
 # A host Nova shows down, but not this long: not (yet) a suspect on
 # Nova's word alone (liveness or a report may say so sooner).
 REPORT_MEMORY = 300.0
+NOVA_ONLY = 'Nova shows nova-compute down'
 # Nova's records are stamped by Nova's clock, incidents by the engine's:
 # they agree within this (NTP), so earlier moves count from this far back.
 CLOCK_MARGIN = 10.0
@@ -345,7 +346,7 @@ def _suspects(s):
         if alive == model.LOST:
             why.append('liveness lost')
         if service is not None and not service.up:
-            why.append('Nova shows nova-compute down')
+            why.append(NOVA_ONLY)
         if host in s.reported:
             why.append('reported down')
         if why:
@@ -371,6 +372,13 @@ def _open_incidents(s):
         seq, last = latest.get(host, (0, None))
         if last is not None and _still_recovered(s, host, last):
             continue
+        if why == NOVA_ONLY:
+            # Nova's verdict alone cannot tell a dead host from a dead
+            # nova-compute on a live one (the process flow's case): only
+            # a BMC that reports the power off makes it a suspect.
+            if _power(s, host) != 'off':
+                continue
+            why += ' and the BMC reports its power off'
         s.issue(model.OpenIncident(host=host, sequence=seq + 1, reason=why))
 
 

@@ -253,9 +253,7 @@ class RealEnvironment(engine_env.Environment):
     def migrations(self, vm_ids, host=None, since=None):
         wanted = set(vm_ids)
         found = {vm: [] for vm in wanted}
-        moves = self._nova_call(self.nova.moves_from, host,
-                                _iso((since or 0.0) - CLOCK_MARGIN))
-        for m in moves:
+        for m in self._nova_call(self.nova.moves_from, host):
             if m['instance'] in wanted:
                 found[m['instance']].append(model.Migration(
                     m['id'], m['instance'], m['type'], m['status'],
@@ -378,9 +376,8 @@ class RealEnvironment(engine_env.Environment):
         server = self.nova.server(vm)
         if server['host'] != source or server['task_state'] != task_state:
             return 'changed since it was read'
-        moving = [m for m in self.nova.moves_from(
-            source, _iso(self._clock() - 7 * 24 * 3600))
-            if m['instance'] == vm and
+        moving = [m for m in self.nova.moves_from(source)
+                  if m['instance'] == vm and
             m['status'] in model.MIGRATION_IN_FLIGHT]
         if moving:
             return 'a move is in flight (%s)' % moving[-1]['status']

@@ -92,6 +92,7 @@ def build(cloud_spec):
     for host in spec.get('hosts') or ():
         cloud.hosts[host] = sim.Host(host, capacity=capacity.get(host, 20))
     cloud.aggregates = aggregates
+    cloud.heartbeats = spec.get('heartbeats', True)
     for index, vm in enumerate(spec.get('servers') or ()):
         metadata = {}
         if vm.get('ha', True):

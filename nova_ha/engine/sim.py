@@ -139,6 +139,8 @@ class SimEnv(engine_env.Environment):
     def liveness(self):
         if self.cut_from_coordination:
             raise engine_env.Unavailable('coordination backend unreachable')
+        if not self.cloud.heartbeats:
+            return {}     # no coordination heartbeats in this cloud
         return {h.name: self.cloud.liveness(h)
                 for h in self.cloud.hosts.values()}
 
@@ -446,6 +448,7 @@ class SimCloud:
         self._incarnations = {}
         self.nova_down = False
         self.history_down = False
+        self.heartbeats = True
         self.lines = []
         self.violations = []
         self._queue = []

@@ -170,13 +170,14 @@ class NovaGateway:
                                    'dest': m.dest_compute}
         return newest
 
-    def moves_from(self, host, since):
-        """Every migration from ``host`` (all types) changed since
-        ``since`` (ISO 8601), oldest first, as dicts."""
+    def moves_from(self, host):
+        """Every migration from ``host`` (all types), oldest first, as
+        dicts.  Not filtered by changes-since: Nova compares it with a
+        migration's updated_at, which a migration just accepted does not
+        have yet, so the move would be hidden while it is in flight."""
         migrations = self._call('list migrations from %s' % host,
                                 lambda: list(self.compute.migrations(
-                                    source_compute=host,
-                                    changes_since=since)))
+                                    source_compute=host)))
         return [{'id': str(m.id), 'instance': m.server_id,
                  'type': m.migration_type, 'status': m.status,
                  'source': m.source_compute, 'dest': m.dest_compute,
