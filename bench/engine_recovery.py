@@ -55,9 +55,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 
 from nova_ha.fencing import base as fence_base  # noqa: E402
 from nova_ha.fencing import ipmi  # noqa: E402
-from nova_ha.notifier import engine as ha_engine_settings  # noqa: E402
 from nova_ha.notifier import events  # noqa: E402
-from nova_ha.notifier import server_inventory  # noqa: E402
 from nova_ha.notifier import server_snapshot  # noqa: E402
 from nova_ha.testing import engine as engine_harness  # noqa: E402
 from nova_ha.testing import engine_process  # noqa: E402
@@ -253,12 +251,6 @@ class BenchCloud(cloud.HACloudTestCase):
             fencing={'a1': dict(FENCE_OPTIONS, port=bmc.port)},
             engine_options=self.ENGINE_OPTIONS)
         _warm_up(ha_engine.api_server.endpoint)
-        interval = self.ENGINE_OPTIONS.get(
-            'server_inventory_interval',
-            ha_engine_settings.EngineSettings.server_inventory_interval)
-        if float(interval):
-            # A long-running engine has read its server inventory.
-            ha_engine.wait_for_log(server_inventory.FULL_READ_LOG)
         return ha_engine
 
     def _nova_ha(self, ids):

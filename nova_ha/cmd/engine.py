@@ -51,7 +51,9 @@ def settings_from(conf):
         vm_restart_max_attempts=e.vm_restart_max_attempts,
         vm_restart_window=e.vm_restart_window,
         nova_down_wait=e.nova_down_wait,
-        server_inventory_interval=e.server_inventory_interval)
+        # Host failures are nova_ha.engine's, which reads the failed
+        # host's servers when it plans: no inventory ahead of failures.
+        server_inventory_interval=0)
 
 
 def core_settings_from(conf):

@@ -135,19 +135,12 @@ OPTS = [
                       'disabling it (disabling a service Nova believes up '
                       'makes nova-api call the dead compute over RPC).'),
     cfg.FloatOpt('server_inventory_interval', default=60.0, min=0.0,
-                 help='Seconds between the engine\'s reads of the cloud\'s '
-                      'servers, made ahead of failures so that a recovery '
-                      'plans from them and two small corrective reads '
-                      'instead of listing the failed host\'s servers in '
-                      'detail, a slow read that would delay the first '
-                      'evacuation. The engine reads every server at start '
-                      'and every hour, and otherwise only those changed '
-                      'since (changes-since), never while it recovers a '
-                      'host. A shorter interval keeps those reads and a '
-                      'recovery\'s corrective reads small at the cost of '
-                      'a steady trickle of nova-api reads; 30-300 s is '
-                      'sensible. 0 turns the inventory off: each recovery '
-                      'reads the host\'s servers when it starts.'),
+                 deprecated_for_removal=True,
+                 deprecated_reason='Host failures are recovered by the '
+                                   'engine of nova_ha.engine, which reads '
+                                   'the failed host\'s servers when it '
+                                   'plans; the inventory is no longer read.',
+                 help='Unused: see the deprecation reason.'),
 ]
 
 

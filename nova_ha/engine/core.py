@@ -519,10 +519,15 @@ def _judge_guards(s, incident):
     mine = [i for i in obs.incidents or () if not i.closed and
             i.host in members]
     failing = {i.host for i in mine} | {host}
+    # The run of reports counts those already closed too: a first host
+    # recovered within moments still makes the next one the second.
+    settle = s.settings.storm.settle_time
+    recent = [i for i in obs.incidents or () if i.host in members and
+              i.state != states.CANCELLED and
+              i.opened_at >= incident.opened_at - 2 * settle]
     index = guards.run_index(
-        {(i.opened_at, i.key) for i in mine} |
-        {(incident.opened_at, incident.key)}, incident.key,
-        s.settings.storm.settle_time)
+        {(i.opened_at, i.key) for i in mine + recent} |
+        {(incident.opened_at, incident.key)}, incident.key, settle)
     driver = s.settings.fence_driver(host)
     proof = incident.fact('proof')
     power = s.power.get(host, (None,))[0]
@@ -596,7 +601,8 @@ def _fencing(s, incident):
     detail = getattr(value, 'detail', result.error)
     s.note(incident, 'fencing %s (attempt %d): %s: %s' % (
         incident.host, attempt, outcome or 'failed', detail), kind='fence',
-        outcome=outcome or 'failed')
+        outcome=outcome or 'failed',
+        detail=value.to_dict() if hasattr(value, 'to_dict') else None)
     if outcome in ('fenced', 'already_off'):
         s.move(incident, states.FENCED, 'the BMC confirmed %s off' %
                incident.host, proof={'rung': 'bmc', 'outcome': outcome},

@@ -97,7 +97,7 @@ class Environment(abc.ABC):
 
     @abc.abstractmethod
     def note(self, kind, message, *, incident=None, token=0, host=None,
-             instance=None, outcome=None):
+             instance=None, outcome=None, detail=None):
         """Append one record to the history."""
 
     @abc.abstractmethod

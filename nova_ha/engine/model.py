@@ -184,6 +184,7 @@ class Note(Action):
     host: str = None
     instance: str = None
     outcome: str = None
+    detail: dict = None
 
     @property
     def id(self):

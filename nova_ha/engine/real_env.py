@@ -340,16 +340,17 @@ class RealEnvironment(engine_env.Environment):
             if isinstance(r, model.Note):
                 self.note(r.kind, r.message, incident=key, token=token,
                           host=r.host, instance=r.instance,
-                          outcome=r.outcome)
+                          outcome=r.outcome, detail=r.detail)
             else:
                 self._record('transition', r.line(), host=r.host,
                              incident=key, token=token, outcome=r.after)
         return True
 
     def note(self, kind, message, *, incident=None, token=0, host=None,
-             instance=None, outcome=None):
+             instance=None, outcome=None, detail=None):
         self._record(kind, message, incident=incident, token=token or None,
-                     host=host, instance=instance, outcome=outcome)
+                     host=host, instance=instance, outcome=outcome,
+                     detail=detail)
 
     def clear_request(self, key, request, token):
         self._history_call(self.history.clear_operator_request, key,

@@ -47,7 +47,7 @@ def _dispatch(env, a):
     if isinstance(a, model.Note):
         return env.note(a.kind, a.message, incident=a.incident,
                         token=a.token, host=a.host, instance=a.instance,
-                        outcome=a.outcome)
+                        outcome=a.outcome, detail=a.detail)
     if isinstance(a, model.OpenIncident):
         return env.open_incident(a.host, a.sequence, a.reason)
     if isinstance(a, model.TakeOver):

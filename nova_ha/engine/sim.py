@@ -269,7 +269,7 @@ class SimEnv(engine_env.Environment):
         return True
 
     def note(self, kind, message, *, incident=None, token=0, host=None,
-             instance=None, outcome=None):
+             instance=None, outcome=None, detail=None):
         self._history()
         self.cloud.history.record(kind, message, who=self.me,
                                   incident=incident, token=token, host=host,
