@@ -224,7 +224,8 @@ def main(argv=None):
     # Host failures go to the host-failure engine; VM and process
     # failures to the flows of nova_ha.notifier.
     engine = ha_engine.Engine(env, settings_from(conf),
-                              host_reports=host_report)
+                              host_reports=host_report,
+                              on_nova_news=host_engine.wake)
     transport = messaging.get_notification_transport(conf)
     listeners = listener.build_listeners(transport, engine,
                                          conf.engine.nova_topic,

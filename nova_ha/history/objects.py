@@ -9,7 +9,10 @@ import datetime
 
 #: Incident states after which the recovery is over (``closed_at`` is set).
 #: ``closed``: an operator closed it (``nova-ha incident close``).
-CLOSED_STATES = frozenset(('done', 'failed', 'aborted', 'closed'))
+CLOSED_STATES = frozenset((
+    'done', 'failed', 'aborted', 'closed',
+    # The host-failure engine's final states (nova_ha.engine.states).
+    'recovered', 'partial', 'cancelled'))
 
 #: The state an operator's ``close`` request leaves an incident in.
 OPERATOR_CLOSED_STATE = 'closed'

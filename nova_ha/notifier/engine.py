@@ -64,8 +64,11 @@ def utcnow():
 class Engine:
 
     def __init__(self, env, settings=EngineSettings(), now=utcnow,
-                 host_reports=None):
+                 host_reports=None, on_nova_news=None):
         self.env = env
+        # Called on each of Nova's rebuild notifications: the host-failure
+        # engine looks at Nova's records at once.
+        self.on_nova_news = on_nova_news
         # Where host.down / host.up go when the host-failure engine of
         # nova_ha.engine recovers hosts: host_reports(host, 'down'|'up').
         self.host_reports = host_reports
@@ -138,7 +141,10 @@ class Engine:
         if parsed.type in REBUILD_NEWS:
             # Progress of a move, for the recovery watching it (which
             # records the move's outcome); not an event of its own.
-            self.env.rebuilds.report(parsed)
+            if self.on_nova_news is not None:
+                self.on_nova_news()
+            else:
+                self.env.rebuilds.report(parsed)
             return parsed
         if self._replayed(parsed):
             self.env.record('event.duplicate', 'replayed report %s of %s on '

@@ -3,11 +3,16 @@
 An outage is one VM down from the failure to the moment it is ACTIVE again:
 
 * host failure (an incident of kind ``host_failure``): from the failure
-  report's time (the incident's ``at``; when the host died is unknown,
-  its report is the earliest evidence) to the VM's ``evacuate`` record
-  with outcome ``done`` (written once the VM is back as it was, i.e.
-  ACTIVE).  Only VMs that were ACTIVE before the failure count (the plan
-  step records each VM's status): a stopped VM lost no service;
+  time (see :func:`failure_time`) to the VM's ``evacuate`` record with
+  outcome ``done`` (written once the VM is back as it was, i.e. ACTIVE).
+  Only VMs that were ACTIVE before the failure count: a stopped VM lost
+  no service.  The VMs and their status before the failure come from the
+  incident's plan: the engine's ``plan`` fact (the incident's detail,
+  nova_ha.engine), or for incidents of the earlier recovery flow
+  (nova_ha.notifier.recovery) its ``plan`` step.  A VM with an
+  ``evacuate`` record ``failed``, or whose incident closed without its
+  ``done``, is not recovered; one deleted while it was down (``gone``)
+  is down until it was found deleted;
 * VM failure (an ``event.received`` of type ``vm.failure``): from the
   event's time to the engine's ``restart`` record with outcome
   ``restarted`` for that VM.  An ``escalated`` alert means the engine gave
@@ -24,6 +29,7 @@ import dataclasses
 import datetime
 from typing import Optional
 
+from nova_ha.engine import states
 from nova_ha.notifier import decisions
 from nova_ha.notifier import events
 from nova_ha.notifier import recovery
@@ -32,6 +38,13 @@ RECOVERED = 'recovered'
 NOT_RECOVERED = 'not recovered'
 IN_PROGRESS = 'in progress'
 ESCALATED = 'escalated'
+# A VM deleted while it was down: it needs no recovery any more.
+DELETED = 'deleted'
+
+# Outcomes of the engine's ``evacuate`` records (nova_ha.engine.core).
+MOVED = 'done'
+MOVE_FAILED = 'failed'
+GONE = 'gone'
 
 # Outcomes of the VM-failure flow (nova_ha.notifier.vm_flow).
 RESTARTED = 'restarted'
@@ -72,44 +85,84 @@ def parse_time(text, fallback):
 
 
 def failure_time(incident):
-    """When the failure was reported (the engine's event time).
+    """When the host failed, as far as the history can tell.
 
-    The engine opens the incident with the time in its detail, replaces
-    that detail with the result when done, and keys host failures
-    ``host_failure:<host>:<event time>``: the key still has it then.
+    The engine (nova_ha.engine) opens the incident when it sees the host
+    dead, and numbers its keys (``host_failure:<host>:<n>``): its
+    ``opened_at`` is the failure time.  The earlier recovery flow opened
+    it after its guard, with the failure report's time in its detail
+    (``at``), replaced by the result when done, and in its key
+    (``host_failure:<host>:<report time>``): those are read first.
     """
     recorded = (incident.detail or {}).get('at')
     prefix = '%s:%s:' % (incident.kind, incident.host)
     if not recorded and incident.key.startswith(prefix):
-        recorded = incident.key[len(prefix):]
+        suffix = incident.key[len(prefix):]
+        if not suffix.isdigit():
+            recorded = suffix
     return parse_time(recorded, incident.opened_at)
+
+
+def engine_plan(incident):
+    """The engine's plan of a host-failure incident: a list of ``{'id',
+    'name', 'priority', 'status'}``, or None (not planned yet, or an
+    incident of the earlier flow, whose plan is a step)."""
+    plan = (incident.detail or {}).get('plan')
+    return plan if isinstance(plan, list) else None
+
+
+def closed_time(incident):
+    """When the incident closed, or None while it is open.
+
+    The engine's final states (recovered, partial, cancelled, closed)
+    close it even where the history has no ``closed_at`` for them: its
+    last save is then the close.
+    """
+    if incident.closed_at is not None:
+        return incident.closed_at
+    if incident.state in states.FINAL:
+        return incident.updated_at
+    return None
 
 
 def host_failure_outages(incident, steps, evacuations, segment=None):
     """Outages of one host-failure incident.
 
-    ``steps``: the incident's steps by name; ``evacuations``: its
-    ``evacuate`` records.  Without a completed plan step the VMs are
-    unknown (fencing failed, say): no VM outage can be told.
+    ``steps``: the incident's steps by name (incidents of the earlier
+    flow; the engine writes none); ``evacuations``: its ``evacuate``
+    records.  Without a plan (the earlier flow's completed ``plan`` step,
+    or the engine's ``plan`` fact) the VMs are unknown (fencing failed,
+    say): no VM outage can be told.
     """
     plan = steps.get('plan')
-    if plan is None or plan.status != recovery.DONE:
-        return []
+    if plan is not None:
+        if plan.status != recovery.DONE:
+            return []
+        vms = (plan.detail or {}).get('vms', [])
+    else:
+        vms = engine_plan(incident)
+        if vms is None:
+            return []
     start = failure_time(incident)
-    done, failed = {}, set()
-    for record in evacuations:
-        if record.outcome == recovery.DONE:
+    done, failed, gone = {}, set(), {}
+    for record in sorted(evacuations, key=lambda r: (r.at, r.id)):
+        if record.outcome == MOVED:
             done.setdefault(record.instance, record.at)
-        elif record.outcome == recovery.FAILED:
+        elif record.outcome == MOVE_FAILED:
             failed.add(record.instance)
+        elif record.outcome == GONE:
+            gone.setdefault(record.instance, record.at)
+    closed = closed_time(incident) is not None
     outages = []
-    for vm in (plan.detail or {}).get('vms', []):
+    for vm in vms:
         if vm.get('status') != decisions.ACTIVE:
             continue
         end = done.get(vm['id'])
         if end is not None:
             outcome = RECOVERED
-        elif vm['id'] in failed or not incident.is_open:
+        elif vm['id'] in gone:
+            end, outcome = gone[vm['id']], DELETED
+        elif vm['id'] in failed or closed:
             outcome = NOT_RECOVERED
         else:
             outcome = IN_PROGRESS
@@ -228,7 +281,8 @@ class SegmentAvailability:
     incidents: int
     downtime_s: float       # VM-seconds
     period_s: float
-    recoveries_s: tuple     # durations of the outages that ended
+    recoveries_s: tuple     # durations of the outages that ended with
+                            # the VM back (not deleted)
 
     @property
     def availability(self):
@@ -267,6 +321,7 @@ def per_segment(vm_rows, since, until, population=None):
             downtime_s=sum(r.downtime_s for r in rows),
             period_s=period,
             recoveries_s=tuple((o.end - o.start).total_seconds()
-                               for o in outages if o.end is not None)))
+                               for o in outages if o.end is not None and
+                               o.outcome != DELETED)))
     result.sort(key=lambda s: (s.segment is None, s.segment or ''))
     return result

@@ -55,7 +55,7 @@ def draw_timeline(incident, rows, path, now=None):
         axes.set_xlim(0, longest * 1.15 or 1.0)
         axes.axvline(0, color='black', linewidth=0.8)
         axes.grid(axis='x', linestyle=':', linewidth=0.6)
-        axes.set_xlabel('seconds after the failure report (%s UTC)' %
+        axes.set_xlabel('seconds after the failure (%s UTC)' %
                         _utc(origin))
         axes.set_title('%s\nhost %s, state %s' % (
             incident.key, incident.host or '-', incident.state), fontsize=10)

@@ -88,7 +88,7 @@ class NovaFacts:
 class ReportAvailability(_ReportCommand):
     """VM availability over a period, per VM or per segment.
 
-    Downtime runs from the failure report to the VM being ACTIVE again
+    Downtime runs from the failure to the VM being ACTIVE again
     (evacuated, or restarted in place); a VM that never came back counts
     until the end of the period. Per VM: the VMs with an outage in the
     period. Per segment: averaged over the segment's HA VMs (from Nova;
@@ -181,11 +181,13 @@ class ReportAvailability(_ReportCommand):
 class ReportTimeline(_ReportCommand):
     """Show the recovery timeline of one incident, step by step.
 
-    Each step with its start, end and duration, counted from the failure
-    report.
+    Each row with its start, end and duration, counted from the failure:
+    detection, each state the incident went through, the fence, the
+    force-down, each VM's evacuation (from Nova's acceptance to its
+    outcome), disabling the host, and the total.
 
     INCIDENT is a key from `nova-ha history incidents`, or the start of
-    exactly one. The VM column names the VM a step moved (the step name
+    exactly one. The VM column names the VM a row moved (the step name
     holds its id). --png draws the timeline as a Gantt chart.
     """
 
@@ -204,11 +206,11 @@ class ReportTimeline(_ReportCommand):
     def take_action(self, parsed_args):
         def read(store):
             incident = source.find_incident(store, parsed_args.incident)
-            return incident, store.steps(incident.key)
+            return (incident,) + source.timeline_inputs(store, incident)
 
-        incident, steps = self._from_history(read)
-        rows = timeline.incident_timeline(incident, steps)
-        names = timeline.vm_names(steps)
+        incident, steps, records = self._from_history(read)
+        rows = timeline.incident_timeline(incident, steps, records)
+        names = timeline.vm_names(steps, incident)
         if parsed_args.png:
             chart.draw_timeline(incident, rows, parsed_args.png)
             LOG.info('timeline of %s drawn in %s', incident.key,

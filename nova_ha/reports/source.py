@@ -18,7 +18,15 @@ class UnknownIncident(LookupError):
 
 
 def recorded_segment(store, incident):
-    """The segment the engine recorded for the failed host, or None."""
+    """The segment the engine recorded for the failed host, or None.
+
+    The engine keeps it in the incident's facts (``segment``, once its
+    guards let the recovery proceed); the earlier flow recorded it on its
+    decision record, just before it opened the incident.
+    """
+    segment = (incident.detail or {}).get('segment')
+    if segment and isinstance(segment, str):
+        return segment
     records = store.query(
         host=incident.host,
         since=availability.failure_time(incident) - SEGMENT_LOOKBACK,
@@ -39,7 +47,8 @@ def load_outages(store, since, until, host_segments=None):
     for incident in store.list_incidents(kind=engine.HOST_FAILURE):
         if availability.failure_time(incident) >= until:
             continue
-        if incident.closed_at is not None and incident.closed_at < since:
+        closed = availability.closed_time(incident)
+        if closed is not None and closed < since:
             continue
         segment = recorded_segment(store, incident) or \
             segments.get(incident.host)
@@ -56,6 +65,12 @@ def load_outages(store, since, until, host_segments=None):
     outages.extend(availability.vm_failure_outages(received, outcomes,
                                                    segments))
     return outages
+
+
+def timeline_inputs(store, incident):
+    """What ``timeline.incident_timeline`` reads of ``incident``: its
+    steps (the earlier flow's) and its records (the engine's)."""
+    return store.steps(incident.key), store.query(incident=incident.key)
 
 
 def find_incident(store, text):

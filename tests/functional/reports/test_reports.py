@@ -1,13 +1,15 @@
 """``nova-ha report availability`` and ``report timeline`` after a real
-recovery: the engine (nova_ha.testing.engine) fences a dead host of the
-in-process cloud and evacuates its HA VMs, writing the history the
-reports then read.  Only the BMCs are simulated (see the harness).
+recovery: the engine (nova_ha.engine, run by nova_ha.testing.engine)
+fences a dead host of the in-process cloud and evacuates its HA VMs,
+writing the history the reports then read (the incident's state and
+facts, and its records).  Only the BMCs are simulated (see the harness).
 """
 
 from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
 
 import contextlib
 import csv
+import datetime
 import io
 import json
 import os
@@ -21,6 +23,9 @@ from nova_ha.notifier import events
 from nova_ha.testing import engine as engine_harness
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+# The engine's open states (nova_ha.engine.states), as timeline rows.
+STATES = ('detected', 'confirming', 'held', 'fencing', 'fenced',
+          'evacuating', 'parked')
 
 
 class ReportsAfterRecoveryTest(cloud.HACloudTestCase):
@@ -57,7 +62,7 @@ class ReportsAfterRecoveryTest(cloud.HACloudTestCase):
         self.ha.wait_idle()
         self.assertEqual('a-spare', self.host_of(web))
         (incident,) = self.ha.history.list_incidents(kind='host_failure')
-        self.assertEqual('done', incident.state)
+        self.assertEqual('recovered', incident.state)
 
         # Per VM: the two HA VMs of a1, back, with their downtime.
         rc, out, err = self.run_cli('report', 'availability', '--since',
@@ -68,36 +73,52 @@ class ReportsAfterRecoveryTest(cloud.HACloudTestCase):
         self.assertEqual({'seg-a'}, {r['Segment'] for r in vms.values()})
         self.assertEqual({0}, {r['Unresolved'] for r in vms.values()})
 
-        # The timeline: every step of the recovery, timed.
+        # The timeline: every state of the incident and every action of
+        # the engine, timed (the engine writes records, no steps).
         png = os.path.join(self.ha.tmp, 'timeline.png')
         rc, out, err = self.run_cli('report', 'timeline', incident.key,
                                     '--png', png, '-f', 'json')
         self.assertEqual(0, rc, err)
-        steps = {r['Step']: r for r in json.loads(out)}
-        # In the order they began: the plan, the two evacuations (their
-        # requests go out together), then disabling once the moves ended.
-        names = [r['Step'] for r in json.loads(out)]
+        rows = json.loads(out)
+        names = [r['Step'] for r in rows]
+        steps = {r['Step']: r for r in rows}
         moves = {'evacuate:' + web['id'], 'evacuate:' + db['id']}
-        self.assertEqual(['detection', 'fence', 'force_down', 'plan'],
-                         names[:4])
-        self.assertEqual(moves, set(names[4:6]))
-        self.assertEqual(['disable', 'reserved', 'total'], names[6:])
-        self.assertGreaterEqual(
-            steps['disable']['At s'],
-            max(steps[m]['At s'] + steps[m]['Seconds'] for m in moves))
-        self.assertEqual({'done'}, {r['Status'] for r in steps.values()})
+        # The states it went through, each from its transition record.
+        states = [n for n in names if n in STATES]
+        self.assertEqual(['detected', 'confirming', 'fencing', 'fenced',
+                          'evacuating'], states, names)
+        self.assertEqual('detection', names[0])
+        self.assertEqual('total', names[-1])
+        # Each action once, in the order it began: the fence, the
+        # force-down, the two moves (their requests go out together),
+        # disabling the host once the moves ended.
+        actions = [n for n in names if n not in STATES + ('detection',
+                                                          'total')]
+        self.assertEqual(['fence', 'force_down'], actions[:2], names)
+        self.assertEqual(moves, set(actions[2:4]), names)
+        self.assertEqual(['disable'], actions[4:], names)
+        self.assertEqual({'web', 'db'}, {steps[m]['VM'] for m in moves})
+        self.assertIn('fenced simulated', steps['fence']['Detail'])
+        # Detection: from the failure to the decision to fence.
+        self.assertEqual(steps['fencing']['At s'],
+                         steps['detection']['Seconds'])
+        disabled = _time(steps['disable']['End'])
+        for move in moves:
+            self.assertLessEqual(_time(steps[move]['End']), disabled)
+        self.assertEqual({'done'}, {r['Status'] for r in rows[:-1]})
+        self.assertEqual('recovered', steps['total']['Status'])
         with open(png, 'rb') as f:
             self.assertEqual(PNG_MAGIC, f.read(8))
 
         # Both reports tell one story: a VM is back when its evacuation
-        # step ends (the record follows the step within moments), and
-        # nothing is down longer than the whole recovery.
+        # row ends (both read its "done" record), and nothing is down
+        # longer than the whole recovery.
         total = steps['total']['Seconds']
         for server in (web, db):
-            step = steps['evacuate:' + server['id']]
+            move = steps['evacuate:' + server['id']]
             downtime = vms[server['name']]['Downtime s']
-            self.assertAlmostEqual(step['At s'] + step['Seconds'], downtime,
-                                   delta=0.5)
+            self.assertAlmostEqual(move['At s'] + move['Seconds'], downtime,
+                                   delta=0.01)
             self.assertLessEqual(downtime, total)
 
         # Per segment: averaged over the HA VMs Nova lists in seg-a now
@@ -111,3 +132,7 @@ class ReportsAfterRecoveryTest(cloud.HACloudTestCase):
                           rows['seg-a']['Incidents'], rows['seg-a']['Basis']))
         self.assertEqual(('0', '100.0'), (rows['seg-b']['VMs'],
                                           rows['seg-b']['Availability %']))
+
+
+def _time(text):
+    return datetime.datetime.fromisoformat(text)

@@ -62,3 +62,11 @@ def test_keys_are_numbered_per_host():
     assert key == 'host_failure:c1:7'
     assert states.sequence_of(key) == 7
     assert states.sequence_of('garbage') is None
+
+
+def test_the_history_closes_every_final_state():
+    # An incident the engine ends must read as closed in the history (its
+    # host may fail again and get a new incident).
+    from nova_ha.history import objects
+    assert states.FINAL <= objects.CLOSED_STATES
+    assert not states.OPEN & objects.CLOSED_STATES

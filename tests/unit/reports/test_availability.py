@@ -1,14 +1,21 @@
-"""Outages and availability from history objects, with times set by hand.
+"""Outages and availability from history objects, with times set by hand:
+incidents of the earlier recovery flow (steps) built as objects, incidents
+of the engine written by its own writer into a real SQLite history.
 
 The period in most tests is one day, 86,400 s, so 864 s of downtime is
 exactly 1 % (availability 99 %).
 """
 
 import datetime
+import os
+import tempfile
 import unittest
 
 from nova_ha.history import objects
+from nova_ha.history import store as history_store
 from nova_ha.reports import availability
+from nova_ha.reports import source
+from tests.unit.reports import engine_history
 
 UTC = datetime.timezone.utc
 T0 = datetime.datetime(2026, 5, 1, tzinfo=UTC)
@@ -92,6 +99,158 @@ class TestHostFailureOutages(unittest.TestCase):
         # Fencing failed: the engine never listed the VMs.
         self.assertEqual([], availability.host_failure_outages(
             incident(), {}, []))
+
+
+class EngineHistoryTest(unittest.TestCase):
+    """A real SQLite history, written as the engine writes it (T0: when the
+    engine saw the host dead)."""
+
+    def setUp(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        self.store = history_store.HistoryStore(
+            'sqlite:///' + os.path.join(tmp.name, 'history.sqlite'))
+        self.addCleanup(self.store.close)
+        self.store.upgrade()
+        self.history = engine_history.EngineHistory(self, self.store, T0)
+
+    def outages(self, key, segment=None):
+        incident = self.store.get_incident(key)
+        return availability.host_failure_outages(
+            incident, self.store.steps(key),
+            self.store.query(incident=key, kind='evacuate'), segment)
+
+
+class TestEngineHostFailureOutages(EngineHistoryTest):
+
+    def test_from_the_opening_to_the_done_record(self):
+        h = self.history
+        key = h.until_evacuating('c1', [('vm1', 'web', 'ACTIVE'),
+                                        ('vm2', 'db', 'ACTIVE'),
+                                        ('off', 'off', 'SHUTOFF')])
+        for vm in ('vm1', 'vm2', 'off'):
+            h.requested(7, vm)
+        h.moved(30, 'vm1')
+        h.moved(60, 'vm2')
+        h.moved(61, 'off', status='SHUTOFF')
+        h.close(62, disabled_at=61)
+        outages = self.outages(key, segment='seg-a')
+        # The stopped VM lost no service; a request is no end.
+        self.assertEqual([('vm1', 'web', at(0), at(30), 'recovered'),
+                          ('vm2', 'db', at(0), at(60), 'recovered')],
+                         [(o.vm_id, o.vm_name, o.start, o.end, o.outcome)
+                          for o in outages])
+        self.assertEqual({(key, 'c1', 'seg-a', 'host_failure')},
+                         {(o.incident, o.host, o.segment, o.cause)
+                          for o in outages})
+
+    def test_failed_running_and_deleted_vms(self):
+        h = self.history
+        key = h.until_evacuating('c1', [('bad', 'bad', 'ACTIVE'),
+                                        ('busy', 'busy', 'ACTIVE'),
+                                        ('del', 'del', 'ACTIVE')])
+        h.requested(7, 'bad')
+        h.requested(7, 'busy')
+        h.failed(20, 'bad')
+        h.gone(40, 'del')
+        self.assertEqual([('bad', None, 'not recovered'),
+                          ('busy', None, 'in progress'),
+                          ('del', at(40), 'deleted')],
+                         [(o.vm_id, o.end, o.outcome)
+                          for o in self.outages(key)])
+        # Closed without its done record: the running one is not back.
+        h.now = at(100)
+        self.store.operator_request(key, 'close', who='ops', reason='done')
+        self.assertEqual([('bad', 'not recovered'),
+                          ('busy', 'not recovered'),
+                          ('del', 'deleted')],
+                         [(o.vm_id, o.outcome) for o in self.outages(key)])
+
+    def test_a_deleted_vm_is_no_recovery(self):
+        h = self.history
+        key = h.until_evacuating('c1', [('vm1', 'web', 'ACTIVE'),
+                                        ('del', 'del', 'ACTIVE')])
+        h.moved(30, 'vm1')
+        h.gone(90, 'del')
+        h.close(91, disabled_at=91)
+        rows = availability.per_vm(self.outages(key, 'seg-a'), T0, T0 + DAY)
+        # Its downtime counts, until it was found deleted ...
+        self.assertEqual({'vm1': (30.0, 0), 'del': (90.0, 0)},
+                         {r.vm_id: (r.downtime_s, r.unresolved)
+                          for r in rows})
+        # ... but not as a recovery time.
+        (segment,) = availability.per_segment(rows, T0, T0 + DAY)
+        self.assertEqual((30.0,), segment.recoveries_s)
+
+    def test_no_plan_no_vm_outage(self):
+        # Fencing failed: the engine parked it before listing the VMs.
+        h = self.history
+        key = h.open('c1')
+        h.move(1, 'fencing', 'guards passed', fence_attempt=1)
+        h.move(5, 'parked', 'fencing failed 3 times: not evacuating c1')
+        self.assertEqual([], self.outages(key))
+
+    def test_the_failure_is_the_opening_whatever_the_key_number(self):
+        h = self.history
+        # A number that also reads as a date (2026-04-30).
+        key = h.open('c1', seconds=5, sequence=20260430)
+        self.assertEqual('host_failure:c1:20260430', key)
+        self.assertEqual(at(5), availability.failure_time(
+            self.store.get_incident(key)))
+
+    def test_a_final_state_closes_it(self):
+        h = self.history
+        key = h.until_evacuating('c1', [('vm1', 'web', 'ACTIVE')])
+        h.requested(7, 'vm1')
+        self.assertIsNone(availability.closed_time(
+            self.store.get_incident(key)))
+        h.failed(30, 'vm1')
+        h.close(40, disabled_at=35)
+        incident = self.store.get_incident(key)
+        self.assertEqual('partial', incident.state)
+        self.assertEqual(at(40), availability.closed_time(incident))
+
+
+class TestLoadOutages(EngineHistoryTest):
+
+    def test_both_formats_in_one_history(self):
+        h = self.history
+        new = h.until_evacuating('c1', [('vm1', 'web', 'ACTIVE')],
+                                 segment='seg-new')
+        h.moved(30, 'vm1')
+        h.close(31, disabled_at=31)
+        # The earlier flow's incident: decision record with the segment,
+        # then the incident, its steps and evacuate records.
+        h.now = at(1000)
+        self.store.record('decision', 'recovering c2', host='c2',
+                          segment='seg-old', outcome='proceed', at=at(999))
+        old = 'host_failure:c2:%s' % at(990).isoformat()
+        self.store.open_incident(old, 'host_failure', host='c2', detail={
+            'at': at(990).isoformat()})
+        self.store.mark_step(old, 'plan', 'done', {'vms': [
+            {'id': 'vm2', 'name': 'app', 'priority': 0,
+             'status': 'ACTIVE'}]})
+        self.store.record('evacuate', 'moved', host='c2', instance='vm2',
+                          outcome='done', incident=old, at=at(1050))
+        self.store.update_incident(old, state='done', detail={'moved': 1})
+        outages = source.load_outages(self.store, T0, T0 + DAY)
+        self.assertEqual(
+            [('vm1', 'seg-new', at(0), at(30), new),
+             ('vm2', 'seg-old', at(990), at(1050), old)],
+            sorted((o.vm_id, o.segment, o.start, o.end, o.incident)
+                   for o in outages))
+
+    def test_an_incident_closed_before_the_period_is_left_out(self):
+        h = self.history
+        h.until_evacuating('c1', [('vm1', 'web', 'ACTIVE')])
+        h.failed(30, 'vm1')
+        h.close(40, disabled_at=35)
+        # The VM never came back: it counts until the close's period ...
+        self.assertEqual(1, len(source.load_outages(self.store, T0,
+                                                    T0 + DAY)))
+        # ... not in a later one.
+        self.assertEqual([], source.load_outages(self.store, at(3600),
+                                                 at(7200)))
 
 
 class TestVMFailureOutages(unittest.TestCase):

@@ -1,6 +1,7 @@
 """``nova-ha report availability`` and ``report timeline`` end to end on a
-real SQLite history written through HistoryStore, as the engine writes it
-(records carry hand-set times; steps carry the store's own clock).
+real SQLite history written through HistoryStore: as the earlier recovery
+flow wrote it (records carry hand-set times; steps carry the store's own
+clock), and as the engine writes it (its own writer, see engine_history).
 
 Nova is not asked (--history-only); tests/functional/reports runs both
 commands against the in-process cloud after a real recovery.
@@ -17,6 +18,7 @@ import unittest
 
 from nova_ha.cmd import cli
 from nova_ha.history import store as history_store
+from tests.unit.reports import engine_history
 
 UTC = datetime.timezone.utc
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
@@ -163,3 +165,82 @@ class TestReportTimeline(ReportCLITest):
         rc, _out, err = self.run_cli('report', 'timeline', 'nope')
         self.assertEqual(1, rc)
         self.assertIn("no incident 'nope'", err)
+
+
+class EngineReportCLITest(ReportCLITest):
+    """A host failure the engine recovered: c1 seen dead two hours ago,
+    web back after 30 s, db after 60 s, a stopped VM moved too, and a VM
+    whose evacuation failed."""
+
+    def fill(self):
+        h = engine_history.EngineHistory(self, self.store, self.t0)
+        key = h.until_evacuating('c1', [('u-web', 'web', 'ACTIVE'),
+                                        ('u-db', 'db', 'ACTIVE'),
+                                        ('u-off', 'off', 'SHUTOFF'),
+                                        ('u-bad', 'bad', 'ACTIVE')])
+        for vm in ('u-web', 'u-db', 'u-off', 'u-bad'):
+            h.requested(7, vm)
+        h.moved(30, 'u-web')
+        h.failed(45, 'u-bad')
+        h.moved(60, 'u-db')
+        h.moved(61, 'u-off', status='SHUTOFF')
+        h.close(63, disabled_at=62)
+        return key
+
+    def test_availability_per_vm(self):
+        rc, out, err = self.run_cli('report', 'availability',
+                                    '--history-only', *self.period(),
+                                    '-f', 'json')
+        self.assertEqual(0, rc, err)
+        rows = {r['VM']: r for r in json.loads(out)}
+        self.assertEqual({'u-web', 'u-db', 'u-bad'}, set(rows))
+        self.assertEqual(('db', 'seg-a', 1, 0, 60.0), (
+            rows['u-db']['Name'], rows['u-db']['Segment'],
+            rows['u-db']['Outages'], rows['u-db']['Unresolved'],
+            rows['u-db']['Downtime s']))
+        self.assertEqual(30.0, rows['u-web']['Downtime s'])
+        # Not back: down from the failure to the end of the period.
+        self.assertEqual((1, 86400.0 - 3600.0), (
+            rows['u-bad']['Unresolved'], rows['u-bad']['Downtime s']))
+        self.assertEqual([{'incident': self.key, 'cause': 'host_failure',
+                           'host': 'c1', 'start': self.t0.isoformat(),
+                           'end': self.at(60).isoformat(),
+                           'outcome': 'recovered'}],
+                         rows['u-db']['Incidents'])
+
+    def test_availability_per_segment(self):
+        rc, out, err = self.run_cli('report', 'availability',
+                                    '--history-only', *self.period(),
+                                    '--by', 'segment', '-f', 'csv')
+        self.assertEqual(0, rc, err)
+        (seg_a,) = list(csv.DictReader(io.StringIO(out)))
+        self.assertEqual(('seg-a', '3', '3', '1', '45.0'), (
+            seg_a['Segment'], seg_a['VMs'], seg_a['Affected'],
+            seg_a['Incidents'], seg_a['Mean recovery s']))
+
+    def test_timeline(self):
+        png = os.path.join(self.tmp, 'timeline.png')
+        rc, out, err = self.run_cli('report', 'timeline', 'host_failure:c1',
+                                    '--png', png, '-f', 'json')
+        self.assertEqual(0, rc, err)
+        rows = json.loads(out)
+        self.assertEqual(
+            ['detection', 'detected', 'confirming', 'fencing', 'fence',
+             'fenced', 'force_down', 'evacuating', 'evacuate:u-web',
+             'evacuate:u-db', 'evacuate:u-off', 'evacuate:u-bad', 'disable',
+             'total'], [r['Step'] for r in rows])
+        by_step = {r['Step']: r for r in rows}
+        self.assertEqual(('db', 'done', 7.0, 53.0), (
+            by_step['evacuate:u-db']['VM'], by_step['evacuate:u-db']['Status'],
+            by_step['evacuate:u-db']['At s'],
+            by_step['evacuate:u-db']['Seconds']))
+        self.assertEqual(('bad', 'failed', 'error: no valid host'), (
+            by_step['evacuate:u-bad']['VM'],
+            by_step['evacuate:u-bad']['Status'],
+            by_step['evacuate:u-bad']['Detail']))
+        self.assertEqual((self.t0.isoformat(), self.at(63).isoformat(),
+                          63.0, 'partial'), (
+            by_step['total']['Start'], by_step['total']['End'],
+            by_step['total']['Seconds'], by_step['total']['Status']))
+        with open(png, 'rb') as f:
+            self.assertEqual(PNG_MAGIC, f.read(8))
