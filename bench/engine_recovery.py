@@ -245,6 +245,7 @@ class BenchCloud(cloud.HACloudTestCase):
         """nova-ha-engine deployed against this cloud, with a1's BMC, and
         the HTTP nova-api it talks to warmed."""
         workdir, bmc = self._bmc()
+        self.bmc_of_a1 = bmc
         self._settle()
         ha_engine = engine_process.deploy(
             self, services.RABBIT_URL, workdir=workdir,
@@ -259,6 +260,9 @@ class BenchCloud(cloud.HACloudTestCase):
         RabbitMQ, fencing through fakebmc over IPMI."""
         ha_engine = self._deploy_engine()
         self._host_dies()
+        # The host lost its power: its BMC says so (a hung host, whose
+        # BMC still says on, is confirmed by Nova's heartbeat instead).
+        self.bmc_of_a1.power('off')
         start, start_wall = time.monotonic(), _utcnow()
         ha_engine.publish(events.HOST_DOWN, 'a1', source='bench')
         times = self._wait(ids, start, start_wall)

@@ -259,6 +259,9 @@ def _note_done(s, incident, a, result):
                'failure)' % (_label(incident, a.vm), a.want), kind='power',
                instance=a.vm)
     elif isinstance(a, model.ReleaseReserved):
+        released = sorted(set(incident.fact('released') or ()) |
+                          {'%s:%s' % (a.host, a.aggregate)})
+        incident = s.remember(incident, released=released)
         s.note(incident, 'reserved host %s received VMs and is no longer '
                'reserved (removed from aggregate %s)' % (a.host, a.aggregate),
                kind='decision', host=a.host)
@@ -646,8 +649,10 @@ def _fenced(s, incident):
         if p.problems:
             s.note(incident, 'server %s has bad HA metadata: %s' % (
                 p.id, '; '.join(p.problems)), kind='alert', instance=p.id)
+    tasks = {v.id: v.task_state for v in servers}
     plan = [{'id': p.id, 'name': p.name, 'priority': p.priority,
-             'status': p.status} for p in plans]
+             'status': p.status, 'task_state': tasks.get(p.id)}
+            for p in plans]
     s.note(incident, 'plan for %s: %d HA VMs to evacuate (priority order: '
            '%s), %d non-HA VMs left alone' % (
                host, len(plan), ', '.join('%s(%d)' % (
@@ -766,9 +771,12 @@ def _close(s, incident, done):
                               host=host, reason=s.settings.disabled_reason))
         return
     targets = sorted({d['target'] for d in done.values() if d.get('target')})
+    released = set(incident.fact('released') or ())
     pending = False
     for target in targets:
         for agg in s.obs.aggregates or ():
+            if '%s:%s' % (target, agg.id) in released:
+                continue
             if target in agg.hosts and ha_aggregates.parse_bool(
                     agg.metadata.get(ha_aggregates.RESERVED_KEY, 'false'),
                     ha_aggregates.RESERVED_KEY, True, []):

@@ -24,7 +24,7 @@ LOG = logging.getLogger(__name__)
 class Daemon:
 
     def __init__(self, env, settings, workers=8, request_workers=1,
-                 clock=time.time):
+                 clock=time.time, min_gap=0.3):
         self.env = env
         self.settings = settings
         self._clock = clock
@@ -40,6 +40,9 @@ class Daemon:
         self.replica = engine_replica.Replica(env, settings, self._submit)
         self._thread = None
         self.ticks = 0
+        # Events and results that arrive close together are taken in one
+        # look: each look reads Nova, whose API the rebuilds need too.
+        self.min_gap = min_gap
 
     def _submit(self, action):
         pool = self._requests if isinstance(action, model.Evacuate) \
@@ -79,8 +82,12 @@ class Daemon:
                 # and look again after a pause.
                 LOG.exception('engine loop failed; looking again')
                 wake_at = self._clock() + 1.0
-            self._wake.wait(max(0.0, wake_at - self._clock()))
+            looked = self._clock()
+            self._wake.wait(max(0.0, wake_at - looked))
             self._wake.clear()
+            gap = self.min_gap - (self._clock() - looked)
+            if gap > 0 and not self._stop.is_set():
+                self._stop.wait(gap)
 
     def start(self):
         self._thread = threading.Thread(target=self.run,

@@ -47,8 +47,10 @@ class Environment(abc.ABC):
 
     @abc.abstractmethod
     def servers(self, vm_ids, host=None, since=None):
-        """vm id -> model.Server (a deleted VM: status DELETED), for VMs
-        that were on ``host`` when the incident opened at ``since``."""
+        """vm id -> model.Server (a deleted VM: status DELETED) for the
+        VMs, of those that were on ``host`` when the incident opened at
+        ``since``, that changed since; one left out is as the plan read
+        it."""
 
     @abc.abstractmethod
     def migrations(self, vm_ids, host=None, since=None):

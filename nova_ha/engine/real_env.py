@@ -234,21 +234,16 @@ class RealEnvironment(engine_env.Environment):
                      self._nova_call(self.nova.servers_on, host))
 
     def servers(self, vm_ids, host=None, since=None):
-        """The VMs of a failed host: those still on it, and those changed
-        since the incident opened (moved, deleted) wherever they are."""
+        """The VMs of a failed host changed since the incident opened at
+        ``since`` (moved, restarted, deleted: one list of the cloud's
+        changes); without ``since``, each VM read on its own."""
         wanted = set(vm_ids)
-        found = {s.id: s for s in self.servers_on(host)} if host else {}
-        if since is not None:
-            for s in self._nova_call(self.nova.all_servers,
-                                     _iso(since - CLOCK_MARGIN)):
-                found[s['id']] = _server(s)
-        result = {}
-        for vm in wanted:
-            server = found.get(vm)
-            if server is None and host is None:
-                server = _server(self._nova_call(self.nova.server, vm))
-            result[vm] = server or model.Server(vm, '', None, 'DELETED')
-        return result
+        if since is None:
+            return {vm: _server(self._nova_call(self.nova.server, vm))
+                    for vm in wanted}
+        changed = self._nova_call(self.nova.all_servers,
+                                  _iso(since - CLOCK_MARGIN))
+        return {s['id']: _server(s) for s in changed if s['id'] in wanted}
 
     def migrations(self, vm_ids, host=None, since=None):
         wanted = set(vm_ids)

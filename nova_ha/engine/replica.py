@@ -84,8 +84,9 @@ def _read(what, fn, *args):
         return None
 
 
-def observe(env, state, results, inflight):
-    """What ``env`` shows now, for the incidents ``state`` owns."""
+def observe(env, state, results, inflight, aggregates=None):
+    """What ``env`` shows now, for the incidents ``state`` owns.
+    ``aggregates``: a recent read to use instead of reading them again."""
     incidents = _read('the history', env.incidents)
     leases = {}
     for key, incident in sorted(state.incidents.items()):
@@ -112,15 +113,26 @@ def observe(env, state, results, inflight):
                             if vm['id'] not in done)
             if not wanted:
                 continue
-            vms.update(_read('nova-api', env.servers, wanted, incident.host,
-                             incident.opened_at) or {})
+            changed = _read('nova-api', env.servers, wanted, incident.host,
+                            incident.opened_at)
+            if changed is None:
+                continue       # Nova did not answer: judged next time
+            vms.update(changed)
+            # A VM Nova lists as unchanged since the failure is as the
+            # plan read it: still on the failed host.
+            for vm in incident.fact('plan') or ():
+                if vm['id'] in wanted and vm['id'] not in changed:
+                    vms[vm['id']] = model.Server(
+                        vm['id'], vm['name'], incident.host, vm['status'],
+                        vm.get('task_state'))
             migrations.update(_read('nova-api', env.migrations, wanted,
                                     incident.host, incident.opened_at) or {})
     return model.Observation(
         me=env.me,
         services=_read('nova-api', env.compute_services),
         liveness=_read('the coordination backend', env.liveness),
-        aggregates=_read('nova-api', env.aggregates),
+        aggregates=aggregates if aggregates is not None else _read(
+            'nova-api', env.aggregates),
         incidents=incidents, leases=leases, servers=servers, vms=vms,
         migrations=migrations, reports=tuple(env.take_reports()),
         results=tuple(results), inflight=frozenset(inflight))
@@ -138,15 +150,25 @@ class Replica:
         self._submit = submit
         self._results = []
         self.inflight = set()
+        self._aggregates = None       # (read at, aggregates)
 
     def deliver(self, result):
         self.inflight.discard(result.action.id)
         self._results.append(result)
+        if isinstance(result.action, model.ReleaseReserved):
+            self._aggregates = None     # changed: read them again
 
     def tick(self, now):
         """One iteration; returns when the core wants to look again."""
         results, self._results = self._results, []
-        obs = observe(self.env, self.state, results, self.inflight)
+        fresh = self._aggregates is not None and \
+            now - self._aggregates[0] < self.settings.reconcile_interval
+        obs = observe(self.env, self.state, results, self.inflight,
+                      self._aggregates[1] if fresh else None)
+        if not fresh and obs.aggregates is not None:
+            # Segments and reserved hosts change rarely: read them once
+            # per reconcile interval, not on every look.
+            self._aggregates = (now, obs.aggregates)
         self.state, actions = core.step(self.state, obs, now,
                                         self.settings)
         refused = set()
