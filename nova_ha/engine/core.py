@@ -240,9 +240,11 @@ def _label(incident, vm):
 def _note_done(s, incident, a, result):
     """The history's line for a side effect that Nova accepted."""
     if isinstance(a, model.ForceDown):
+        incident = s.remember(incident, forced_down=True)
         s.note(incident, 'nova-compute on %s forced down' % a.host,
                kind='service', outcome='forced_down')
     elif isinstance(a, model.Disable):
+        incident = s.remember(incident, disabled=True)
         s.note(incident, 'nova-compute on %s disabled: %s' % (
             a.host, a.reason), kind='service', outcome='disabled')
     elif isinstance(a, model.Evacuate):
@@ -632,10 +634,11 @@ def _fenced(s, incident):
     service = (s.obs.services or {}).get(host)
     if service is None:
         return
-    if not service.forced_down:
+    if not _forced_down(incident, service):
         s.issue(model.ForceDown(incident=incident.key, token=incident.token,
                                 host=host, service_id=service.id))
-        return
+    # The host is off: its servers cannot change any more, so the plan
+    # does not wait for Nova to take the force-down (evacuations do).
     servers = s.obs.servers.get(host)
     if servers is None or s.obs.aggregates is None:
         return           # read on the next look
@@ -658,8 +661,14 @@ def _fenced(s, incident):
                host, len(plan), ', '.join('%s(%d)' % (
                    p['name'] or p['id'], p['priority']) for p in plan)
                or 'none', len(servers) - len(plan)))
-    s.move(incident, states.EVACUATING, 'nova-compute forced down; %d VMs '
-           'to move' % len(plan), plan=plan, moved={}, started=s.now)
+    s.move(incident, states.EVACUATING, '%d VMs to move' % len(plan),
+           plan=plan, moved={}, started=s.now)
+
+
+def _forced_down(incident, service):
+    """Nova has taken the force-down: its answer, or what it shows."""
+    return bool(incident.fact('forced_down') or
+                (service is not None and service.forced_down))
 
 
 def _evacuating(s, incident):
@@ -726,6 +735,12 @@ def _evacuating(s, incident):
                 source=host, task_state=server.task_state,
                 to_state='error' if server.status == 'ERROR' else 'active'))
         elif verdict in ('ready', 'failed_try'):
+            if not _forced_down(incident, s.obs.services.get(host)):
+                # Nova refuses to evacuate from a host it believes up.
+                s.issue(model.ForceDown(
+                    incident=incident.key, token=incident.token, host=host,
+                    service_id=s.obs.services[host].id))
+                continue
             tried = moves.tries(migrations, host, since)
             if tried >= s.settings.evacuate_attempts:
                 done[vm_id] = _failed(s, incident, vm, 'Nova could not '
@@ -766,7 +781,7 @@ def _close(s, incident, done):
     service = (s.obs.services or {}).get(host)
     if service is None:
         return
-    if not service.disabled:
+    if not (service.disabled or incident.fact('disabled')):
         s.issue(model.Disable(incident=incident.key, token=incident.token,
                               host=host, reason=s.settings.disabled_reason))
         return

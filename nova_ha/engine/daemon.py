@@ -56,6 +56,10 @@ class Daemon:
             LOG.warning('%s failed: %s', result.action.id, result.error)
         with self._lock:
             self.replica.deliver(result)
+        if result.ok and isinstance(result.action, model.Evacuate):
+            # Nothing to decide on an accepted request: the move's news
+            # (a notification, or the next look) is what matters.
+            return
         self._wake.set()
 
     def wake(self):

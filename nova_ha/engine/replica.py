@@ -17,6 +17,10 @@ from nova_ha.engine import states
 
 LOG = logging.getLogger(__name__)
 
+# Looks closer together than this reuse Nova's list of compute services
+# (a recovery looks often; a new failure is seen at most this much later).
+SERVICES_MAX_AGE = 1.0
+
 _IN_TICK = (model.Save, model.Note, model.OpenIncident, model.TakeOver,
             model.Release, model.ClearRequest)
 
@@ -84,9 +88,10 @@ def _read(what, fn, *args):
         return None
 
 
-def observe(env, state, results, inflight, aggregates=None):
+def observe(env, state, results, inflight, aggregates=None, services=None):
     """What ``env`` shows now, for the incidents ``state`` owns.
-    ``aggregates``: a recent read to use instead of reading them again."""
+    ``aggregates``, ``services``: recent reads to use instead of reading
+    them again."""
     incidents = _read('the history', env.incidents)
     leases = {}
     for key, incident in sorted(state.incidents.items()):
@@ -129,7 +134,8 @@ def observe(env, state, results, inflight, aggregates=None):
                                     incident.host, incident.opened_at) or {})
     return model.Observation(
         me=env.me,
-        services=_read('nova-api', env.compute_services),
+        services=services if services is not None else _read(
+            'nova-api', env.compute_services),
         liveness=_read('the coordination backend', env.liveness),
         aggregates=aggregates if aggregates is not None else _read(
             'nova-api', env.aggregates),
@@ -151,24 +157,32 @@ class Replica:
         self._results = []
         self.inflight = set()
         self._aggregates = None       # (read at, aggregates)
+        self._services = None         # (read at, compute services)
 
     def deliver(self, result):
         self.inflight.discard(result.action.id)
         self._results.append(result)
         if isinstance(result.action, model.ReleaseReserved):
             self._aggregates = None     # changed: read them again
+        if isinstance(result.action, (model.ForceDown, model.Disable)):
+            self._services = None
 
     def tick(self, now):
         """One iteration; returns when the core wants to look again."""
         results, self._results = self._results, []
         fresh = self._aggregates is not None and \
             now - self._aggregates[0] < self.settings.reconcile_interval
+        recent = self._services is not None and \
+            now - self._services[0] < SERVICES_MAX_AGE
         obs = observe(self.env, self.state, results, self.inflight,
-                      self._aggregates[1] if fresh else None)
+                      self._aggregates[1] if fresh else None,
+                      self._services[1] if recent else None)
         if not fresh and obs.aggregates is not None:
             # Segments and reserved hosts change rarely: read them once
             # per reconcile interval, not on every look.
             self._aggregates = (now, obs.aggregates)
+        if not recent and obs.services is not None:
+            self._services = (now, obs.services)
         self.state, actions = core.step(self.state, obs, now,
                                         self.settings)
         refused = set()

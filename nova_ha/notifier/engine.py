@@ -142,7 +142,8 @@ class Engine:
             # Progress of a move, for the recovery watching it (which
             # records the move's outcome); not an event of its own.
             if self.on_nova_news is not None:
-                self.on_nova_news()
+                if parsed.type != events.REBUILD_START:
+                    self.on_nova_news()     # a move ended or failed
             else:
                 self.env.rebuilds.report(parsed)
             return parsed
