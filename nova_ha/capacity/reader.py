@@ -25,7 +25,6 @@ from nova_ha.capacity import model
 from nova_ha.maintenance import mark
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.notifier import nova as ha_nova
-from nova_ha.notifier import recovery
 
 LOG = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ class CapacityReader:
             services = {s['host']: s for s in self.nova.compute_services()}
         except ha_nova.NovaError as exc:
             raise CapacityReadError(str(exc)) from exc
-        views = {host: recovery.host_view_from_aggregates(aggregates, host)
+        views = {host: ha_aggregates.host_view_of(aggregates, host)
                  for agg in aggregates
                  if ha_aggregates.SEGMENT_KEY in agg.metadata
                  for host in agg.hosts}

@@ -20,40 +20,27 @@ import oslo_messaging as messaging
 from nova_ha import conf as ha_conf
 from nova_ha.notifier import engine as ha_engine
 from nova_ha.notifier import environment
+from nova_ha.notifier import flow_settings
 from nova_ha.notifier import listener
 from nova_ha.notifier import nova as ha_nova
-from nova_ha.notifier import recovery
 
 LOG = logging.getLogger(__name__)
 
 
 def settings_from(conf):
+    """The settings of the intake and the VM and process flows."""
     e = conf.engine
-    flow = recovery.FlowSettings(
-        evacuation_timeout=e.evacuation_timeout,
-        poll_interval=e.poll_interval,
-        poll_interval_max=e.poll_interval_max,
-        poll_interval_notified=e.poll_interval_notified,
-        max_concurrent_evacuations=e.max_concurrent_evacuations,
-        request_workers=e.evacuation_request_workers,
-        fence_attempts=e.fence_attempts,
-        fence_retry_delay=e.fence_retry_delay)
-    from nova_ha.servicegroup import confirm
     return ha_engine.EngineSettings(
         event_keys=tuple(sorted((conf.event_signing.host_keys or {})
                                 .items())),
         signing_required=conf.event_signing.required,
         signing_max_age=conf.event_signing.max_age,
-        confirm=confirm.ConfirmThresholds.from_conf(conf),
-        flow=flow, storm_max_share=e.storm_max_share,
-        storm_settle_time=e.storm_settle_time,
-        storm_burst_hosts=e.storm_burst_hosts,
+        flow=flow_settings.FlowSettings(
+            evacuation_timeout=e.evacuation_timeout,
+            poll_interval=e.poll_interval),
         vm_restart_max_attempts=e.vm_restart_max_attempts,
         vm_restart_window=e.vm_restart_window,
-        nova_down_wait=e.nova_down_wait,
-        # Host failures are nova_ha.engine's, which reads the failed
-        # host's servers when it plans: no inventory ahead of failures.
-        server_inventory_interval=0)
+        nova_down_wait=e.nova_down_wait)
 
 
 def core_settings_from(conf):
@@ -83,12 +70,6 @@ def core_settings_from(conf):
 def make_fencer(conf):
     from nova_ha import fencing
     return lambda host: fencing.fence_host(host, conf)
-
-
-def make_fence_driver_name(conf):
-    """The fence driver name configured for a host (None: none)."""
-    from nova_ha import fencing
-    return lambda host: fencing.driver_name(host, conf)
 
 
 def make_power_reader(conf):
@@ -211,10 +192,7 @@ def main(argv=None):
     nova = ha_nova.NovaGateway.from_cloud(
         conf.engine.cloud, timeout=conf.engine.nova_api_timeout)
     env = environment.Environment(
-        nova, history, make_fencer(conf),
-        environment.ToozLocks(conf.engine.coordination_url),
-        power_reader=make_power_reader(conf),
-        fence_driver=make_fence_driver_name(conf))
+        nova, history, environment.ToozLocks(conf.engine.coordination_url))
     check_at_start(conf, env)
     host_engine = build_host_engine(conf, nova, history)
 

@@ -70,39 +70,46 @@ OPTS = [
                  help='Seconds to wait for one VM\'s evacuation (and power '
                       'state restore) before recording it as failed.'),
     cfg.FloatOpt('poll_interval', default=0.5, min=0.01,
-                 help='Seconds between checks of Nova\'s state while '
-                      'waiting. While evacuations run, a check is one '
-                      'list of the failed host\'s evacuation migrations, '
-                      'plus one read per VM whose migration ended.'),
+                 help='Seconds between two reads of Nova while a VM '
+                      'restart waits for the VM to be ACTIVE, and while '
+                      'the process flow waits for Nova to see a dead '
+                      'nova-compute down.'),
     cfg.FloatOpt('poll_interval_max', default=2.0, min=0.01,
-                 help='While evacuations run and nothing changes, checks '
-                      'back off from poll_interval up to this many '
-                      'seconds, and start again from poll_interval when '
-                      'something changes. Every check is nova-api work '
-                      'that the rebuilds compete with, so a shorter '
-                      'maximum notices a finished move sooner but slows '
-                      'the moves. 1-10 s is sensible, never less than '
-                      'poll_interval.'),
+                 deprecated_for_removal=True,
+                 deprecated_reason='It set how far the previous engine '
+                                   'backed off its checks of the '
+                                   'evacuations. '
+                                   'The engine now reads Nova\'s records '
+                                   'at once on each of Nova\'s rebuild '
+                                   'notifications, and every few seconds '
+                                   'while it evacuates a host; nothing '
+                                   'reads this option. Remove it from '
+                                   'nova-ha.conf.',
+                 help='Unused: see the deprecation reason.'),
     cfg.FloatOpt('poll_interval_notified', default=15.0, min=0.01,
-                 help='Once Nova\'s instance.rebuild.* notifications of a '
-                      'recovery\'s VMs reach the engine (nova_ha_forward '
-                      'in Nova, see README), each move ends as soon as its '
-                      'notification arrives, and the API is checked only '
-                      'this often, as a safety net for a lost '
-                      'notification. Power restores are always followed '
-                      'on the API. A shorter interval notices a lost '
-                      'notification sooner, but each check is nova-api '
-                      'work that the rebuilds compete with; 5-60 s is '
-                      'sensible.'),
+                 deprecated_for_removal=True,
+                 deprecated_reason='It set how often the previous '
+                                   'engine checked the evacuations once '
+                                   'Nova\'s notifications arrived. The '
+                                   'engine now '
+                                   'reads Nova\'s records every few '
+                                   'seconds while it evacuates a host, '
+                                   'notified or not, so a lost '
+                                   'notification costs only those '
+                                   'seconds; nothing reads this option. '
+                                   'Remove it from nova-ha.conf.',
+                 help='Unused: see the deprecation reason.'),
     cfg.IntOpt('fence_attempts', default=3, min=1,
                help='Fencing attempts before giving up; without a '
                     'confirmed power-off no VM is evacuated.'),
     cfg.FloatOpt('fence_retry_delay', default=5.0, min=0.0,
                  help='Seconds between fencing attempts.'),
     cfg.FloatOpt('storm_max_share', default=0.5, min=0.0, max=1.0,
-                 help='When more than this share of a segment\'s hosts are '
-                      'down at once the engine suspects a partition: it '
-                      'alerts and does not evacuate.'),
+                 help='When two or more hosts of a segment (or of the '
+                      'hosts in no segment) are failing at once and they '
+                      'are this share of it or more, the engine suspects a '
+                      'partition: it alerts and does not evacuate them. A '
+                      'host whose BMC reports it powered off is not held.'),
     cfg.FloatOpt('storm_settle_time', default=1.0, min=0.0,
                  help='Hosts lost to one partition are reported within '
                       'moments of each other. A host-down report that '

@@ -517,7 +517,7 @@ def _judge_guards(s, incident):
     if obs.aggregates is None or obs.services is None:
         return            # Nova did not answer: judge on the next look
     host = incident.host
-    view = guards.host_view(obs.aggregates, host)
+    view = ha_aggregates.host_view_of(obs.aggregates, host)
     group = guards.group_of(view)
     members = guards.group_hosts(obs.aggregates, obs.services, group)
     members.add(host)
@@ -642,7 +642,7 @@ def _fenced(s, incident):
     servers = s.obs.servers.get(host)
     if servers is None or s.obs.aggregates is None:
         return           # read on the next look
-    view = guards.host_view(s.obs.aggregates, host)
+    view = ha_aggregates.host_view_of(s.obs.aggregates, host)
     evacuate_all = bool(view.segment and view.segment.evacuate_all)
     plans = decisions.choose_vms(
         [{'id': v.id, 'name': v.name, 'status': v.status,

@@ -42,10 +42,6 @@ class StormSettings:
     burst: int = 1
 
 
-def host_view(aggregates, host):
-    return ha_aggregates.host_view([a for a in aggregates if host in a.hosts])
-
-
 def group_of(view):
     if view.segment is not None:
         return view.segment.name

@@ -611,8 +611,7 @@ class SimCloud:
         self.notify_rebuild()
 
     def _choose_target(self, source):
-        view = ha_aggregates.host_view(
-            [a for a in self.aggregates if source in a.hosts])
+        view = ha_aggregates.host_view_of(self.aggregates, source)
         used = {}
         for s in self.servers.values():
             if s.status != 'DELETED':
@@ -627,8 +626,7 @@ class SimCloud:
                 continue
             if used.get(host.name, 0) >= host.capacity:
                 continue
-            hv = ha_aggregates.host_view(
-                [a for a in self.aggregates if host.name in a.hosts])
+            hv = ha_aggregates.host_view_of(self.aggregates, host.name)
             if view.segment is not None and \
                     hv.segment_name != view.segment.name:
                 continue

@@ -24,8 +24,8 @@ from nova_ha.maintenance import mark
 from nova_ha.maintenance import nova as maintenance_nova
 from nova_ha.maintenance import plan
 from nova_ha.maintenance import progress
+from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.notifier import environment
-from nova_ha.notifier import recovery
 
 LOG = logging.getLogger(__name__)
 
@@ -174,8 +174,7 @@ class EnterMaintenance(_MaintenanceCommand, lister.Lister):
     def _drain(self, host, locks, parsed_args):
         operator = self.conf.operator
         service = self.nova.service(host)
-        view = recovery.host_view_from_aggregates(self.nova.aggregates(),
-                                                  host)
+        view = ha_aggregates.host_view_of(self.nova.aggregates(), host)
         items = plan.plan_drain(
             self.nova.servers_on(host),
             evacuate_all=bool(view.segment and view.segment.evacuate_all),
@@ -262,10 +261,9 @@ class ListMaintenance(lister.Lister):
             service = services[host]
             if not mark.in_maintenance(aggregates, host, service):
                 continue
-            view = recovery.host_view_from_aggregates(aggregates, host)
+            view = ha_aggregates.host_view_of(aggregates, host)
             marked_by = [a.name for a in aggregates if host in a.hosts and
-                         recovery.host_view_from_aggregates(
-                             [a], host).maintenance]
+                         ha_aggregates.host_view_of([a], host).maintenance]
             if mark.disabled_by_maintenance(service):
                 marked_by.append('compute service')
             rows.append((host, view.segment_name or '',

@@ -23,7 +23,6 @@ import dataclasses
 from oslo_log import log as logging
 
 from nova_ha.model import aggregates as ha_aggregates
-from nova_ha.notifier import recovery
 
 LOG = logging.getLogger(__name__)
 
@@ -138,7 +137,7 @@ class MaintenanceMark:
                                % aggregate.name)
             else:
                 remaining.append(aggregate)
-        still = recovery.host_view_from_aggregates(remaining, host)
+        still = ha_aggregates.host_view_of(remaining, host)
         if still.maintenance:
             notes.append('still in maintenance: another aggregate of the '
                          'host sets %s=true for all its hosts; remove the '
@@ -164,5 +163,5 @@ class MaintenanceMark:
 
 def in_maintenance(aggregates, host, service):
     """Is ``host`` in maintenance, by either mark the engine honours?"""
-    view = recovery.host_view_from_aggregates(aggregates, host)
+    view = ha_aggregates.host_view_of(aggregates, host)
     return view.maintenance or disabled_by_maintenance(service)

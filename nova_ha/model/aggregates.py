@@ -236,3 +236,10 @@ def host_view(aggregates: Iterable[AggregateLike]) -> HostHAView:
     return HostHAView(segment=segment, segment_conflict=conflict,
                       reserved=reserved and in_segment and not maintenance,
                       maintenance=maintenance, problems=tuple(problems))
+
+
+def host_view_of(aggregates, host: str) -> HostHAView:
+    """``host``'s HA facts, from every aggregate of the cloud (each with
+    ``hosts`` besides name and metadata, as the Nova gateway lists them):
+    only those ``host`` belongs to count."""
+    return host_view([a for a in aggregates if host in a.hosts])

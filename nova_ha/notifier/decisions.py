@@ -1,5 +1,8 @@
-"""The engine's judgements as pure functions: facts and ``now`` in, a
-decision out.  No I/O here; the flows call these and carry out the result.
+"""Judgements as pure functions: facts in, a decision out.  No I/O here.
+
+``choose_vms`` is the one plan of which VMs a failed host's recovery moves
+(nova_ha.engine, and the maintenance drain and capacity planner that must
+agree with it); ``vm_restart_decision`` is the VM-failure flow's.
 """
 
 import dataclasses
@@ -13,62 +16,6 @@ SHUTOFF = 'SHUTOFF'
 ERROR = 'ERROR'
 # Deleted servers: a changes-since read lists them; nothing to evacuate.
 GONE = ('DELETED', 'SOFT_DELETED')
-
-
-@dataclasses.dataclass(frozen=True)
-class Decision:
-    proceed: bool
-    reason: str
-    alert: bool = False
-
-
-def host_failure_guard(host, view, *, host_disabled_for_maintenance=False,
-                       recovering=False, segment_hosts=(), down_hosts=(),
-                       storm_max_share=0.5, allow_unsegmented=True):
-    """May the engine start recovering a failed host?
-
-    ``view`` is the host's HostHAView; ``segment_hosts`` every host of its
-    segment and ``down_hosts`` those currently believed down (the failed
-    host included).  A segment losing more than ``storm_max_share`` of its
-    hosts at once is far more likely a network partition or a control-plane
-    fault than simultaneous hardware deaths: evacuating would start the same
-    VMs twice once the network heals, so the engine alerts and waits.
-    """
-    if recovering:
-        return Decision(False, 'a recovery of %s is already running' % host)
-    if view.maintenance or host_disabled_for_maintenance:
-        return Decision(False, '%s is in maintenance: HA is silenced for it'
-                        % host)
-    if view.segment_conflict:
-        return Decision(False, '%s is in more than one segment; fix its '
-                        'aggregates (%s)' % (host, '; '.join(view.problems)),
-                        alert=True)
-    if view.segment is None:
-        if allow_unsegmented:
-            return Decision(True, '%s is in no segment: its HA VMs go '
-                            'wherever the scheduler allows' % host)
-        return Decision(False, '%s is in no failover segment' % host)
-    segment = view.segment
-    if not segment.enabled:
-        return Decision(False, 'segment %s has ha:enabled=false'
-                        % segment.name)
-    share = storm_share(segment_hosts, down_hosts)
-    if share > storm_max_share:
-        return Decision(False, 'storm guard: %d of %d hosts of segment %s '
-                        'are down at once (%.0f%% > %.0f%%); suspecting a '
-                        'partition, not evacuating' % (
-                            len(set(down_hosts) & set(segment_hosts)),
-                            len(set(segment_hosts)), segment.name,
-                            share * 100, storm_max_share * 100), alert=True)
-    return Decision(True, 'recovering %s in segment %s (%s)' % (
-        host, segment.name, segment.recovery_method.value))
-
-
-def storm_share(segment_hosts, down_hosts):
-    hosts = set(segment_hosts)
-    if not hosts:
-        return 0.0
-    return len(hosts & set(down_hosts)) / len(hosts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,32 +48,6 @@ def choose_vms(servers, evacuate_all=False):
                             policy.problems))
     plans.sort(key=lambda p: (-p.priority, p.name, p.id))
     return plans
-
-
-# Nova's vm_state -> the status its API shows (the states an evacuated
-# VM can be in; others are shown upper-cased, as Nova does for most).
-_STATUS_OF_VM_STATE = {'active': ACTIVE, 'stopped': SHUTOFF,
-                       'error': ERROR}
-
-
-def status_of_vm_state(vm_state):
-    return _STATUS_OF_VM_STATE.get(vm_state, (vm_state or 'unknown').upper())
-
-
-def power_restore_action(previous_status, status_now):
-    """What to do after an evacuation so the VM is as it was.
-
-    Since microversion 2.95 Nova leaves an evacuated VM stopped; a VM that
-    was running must be started again.  A VM that was in ERROR stays in
-    ERROR (Nova would otherwise hide that something needs a person).
-    """
-    if previous_status == ERROR:
-        return 'reset_error' if status_now != ERROR else None
-    if previous_status == ACTIVE and status_now == SHUTOFF:
-        return 'start'
-    if previous_status == SHUTOFF and status_now == ACTIVE:
-        return 'stop'
-    return None
 
 
 @dataclasses.dataclass(frozen=True)

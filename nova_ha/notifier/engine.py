@@ -1,11 +1,14 @@
-"""The engine: takes validated events, runs the right flow, records it all.
+"""The engine's intake, and the VM-failure and process-failure flows.
 
 Threads: the listener calls ``submit`` from oslo.messaging's executor; each
-flow runs on the engine's worker pool, so a long evacuation never blocks
-the intake of events.  Duplicates are stopped at three levels: the report id
-(replays of one message), an in-process set of hosts being recovered, and,
-across engines, a tooz lock per host plus the history's incident records
-(an open incident is the current failure of its host).
+flow runs on the engine's worker pool, so a long restart never blocks the
+intake of events.  Replays of one message are dropped by its report id;
+across engines, the flows take a tooz lock per VM or per host and the
+history's incident records (an open incident is the current failure).
+
+Host failures are not recovered here: host.down and host.up go to
+``host_reports`` and Nova's rebuild notifications to ``on_nova_news``, both
+the host-failure engine's (nova_ha.engine).
 """
 
 import collections
@@ -16,39 +19,26 @@ import threading
 
 from oslo_log import log as logging
 
-from nova_ha.model import aggregates as ha_aggregates
-from nova_ha.notifier import decisions
 from nova_ha.notifier import events
+from nova_ha.notifier import flow_settings
 from nova_ha.notifier import process_flow
-from nova_ha.notifier import recovery
-from nova_ha.notifier import server_inventory
-from nova_ha.notifier import server_snapshot
 from nova_ha.notifier import signing
-from nova_ha.notifier import storm
 from nova_ha.notifier import vm_flow
-from nova_ha.servicegroup import confirm as sg_confirm
 
 LOG = logging.getLogger(__name__)
 
-HOST_FAILURE = 'host_failure'
 REBUILD_NEWS = frozenset(events.REBUILD_EVENT_TYPES.values())
+HOST_REPORTS = {events.HOST_DOWN: 'down', events.HOST_UP: 'up'}
 
 
 @dataclasses.dataclass(frozen=True)
 class EngineSettings:
-    flow: recovery.FlowSettings = recovery.FlowSettings()
-    storm_max_share: float = 0.5
-    storm_settle_time: float = 1.0
-    storm_burst_hosts: int = 1
+    flow: flow_settings.FlowSettings = flow_settings.FlowSettings()
     vm_restart_max_attempts: int = 3
     vm_restart_window: float = 3600.0
     nova_down_wait: float = 120.0
     workers: int = 8
-    confirm: sg_confirm.ConfirmThresholds = sg_confirm.ConfirmThresholds()
     seen_ids: int = 10000
-    # Seconds between reads of the server inventory (0: none; see
-    # nova_ha.notifier.server_inventory).
-    server_inventory_interval: float = 60.0
     # Signed monitor events (nova_ha.notifier.signing): per-host keys as
     # (host, key) pairs, whether unsigned events are refused, and how old
     # an event may be.
@@ -63,15 +53,15 @@ def utcnow():
 
 class Engine:
 
-    def __init__(self, env, settings=EngineSettings(), now=utcnow,
-                 host_reports=None, on_nova_news=None):
+    def __init__(self, env, settings=EngineSettings(), now=utcnow, *,
+                 host_reports, on_nova_news=None):
         self.env = env
+        # Where host.down / host.up go: the host-failure engine of
+        # nova_ha.engine, as host_reports(host, 'down'|'up').
+        self.host_reports = host_reports
         # Called on each of Nova's rebuild notifications: the host-failure
         # engine looks at Nova's records at once.
         self.on_nova_news = on_nova_news
-        # Where host.down / host.up go when the host-failure engine of
-        # nova_ha.engine recovers hosts: host_reports(host, 'down'|'up').
-        self.host_reports = host_reports
         self.settings = settings
         self.now = now
         self.ledger = vm_flow.RestartLedger(settings.vm_restart_window)
@@ -79,27 +69,7 @@ class Engine:
             max_workers=settings.workers, thread_name_prefix='nova-ha-flow')
         self._lock = threading.Lock()
         self._seen = collections.OrderedDict()
-        self._recovering = set()
-        self._down = set()       # hosts reported down and not back up
-        self._settle = storm.SettleWindows(settings.storm_settle_time,
-                                           settings.storm_burst_hosts)
         self.futures = []
-        # Read in the background once start() is called, never while a
-        # host is being recovered.
-        self.inventory = server_inventory.ServerInventory(
-            env.nova, settings.server_inventory_interval,
-            busy=self.recovering) \
-            if settings.server_inventory_interval > 0 else None
-
-    def start(self):
-        """Start the background work (the server inventory's reads)."""
-        if self.inventory is not None:
-            self.inventory.start()
-
-    def recovering(self):
-        """Whether a host's recovery runs in this engine now."""
-        with self._lock:
-            return bool(self._recovering)
 
     # -- intake -------------------------------------------------------------
 
@@ -139,13 +109,12 @@ class Engine:
                         'excerpt': parsed.excerpt})
             return parsed
         if parsed.type in REBUILD_NEWS:
-            # Progress of a move, for the recovery watching it (which
-            # records the move's outcome); not an event of its own.
+            # Progress of a move, for the host-failure engine (which
+            # records the move's outcome from Nova's records); not an
+            # event of its own.
             if self.on_nova_news is not None:
                 if parsed.type != events.REBUILD_START:
                     self.on_nova_news()     # a move ended or failed
-            else:
-                self.env.rebuilds.report(parsed)
             return parsed
         if self._replayed(parsed):
             self.env.record('event.duplicate', 'replayed report %s of %s on '
@@ -173,18 +142,8 @@ class Engine:
         return False
 
     def _dispatch(self, event):
-        if self.host_reports is not None and \
-                event.type in (events.HOST_DOWN, events.HOST_UP):
-            self.host_reports(event.host, 'down'
-                              if event.type == events.HOST_DOWN else 'up')
-            return
-        if event.type == events.HOST_DOWN:
-            with self._lock:
-                self._down.add(event.host)
-            self._run(self.handle_host_down, event)
-        elif event.type == events.HOST_UP:
-            with self._lock:
-                self._down.discard(event.host)
+        if event.type in HOST_REPORTS:
+            self.host_reports(event.host, HOST_REPORTS[event.type])
         elif event.type == events.VM_FAILURE:
             self._run(self.handle_vm_failure, event)
         elif event.type == events.USER_STOP:
@@ -221,167 +180,7 @@ class Engine:
             concurrent.futures.wait(pending, timeout=timeout)
 
     def stop(self):
-        if self.inventory is not None:
-            self.inventory.stop()
         self._pool.shutdown(wait=True)
-
-    # -- host failure -------------------------------------------------------
-
-    def handle_host_down(self, event):
-        host = event.host
-        with self._lock:
-            if host in self._recovering:
-                self.env.record('event.duplicate', 'recovery of %s already '
-                                'running here' % host, host=host)
-                return 'duplicate'
-            self._recovering.add(host)
-        try:
-            lock = self.env.locks.try_lock('host-' + host)
-            if lock is None:
-                self.env.record('event.duplicate', 'another engine is '
-                                'recovering %s' % host, host=host)
-                return 'duplicate'
-            try:
-                return self._recover_host(event)
-            finally:
-                lock.release()
-        finally:
-            with self._lock:
-                self._recovering.discard(host)
-
-    def _recover_host(self, event):
-        host = event.host
-        history = self.env.history
-        current = history.list_incidents(host=host, kind=HOST_FAILURE)
-        latest = current[-1] if current else None
-        if latest is not None and latest.is_open:
-            # An engine died mid-recovery (we hold the host lock now):
-            # finish its work from the recorded steps.
-            self.env.record('decision', 'resuming interrupted recovery %s of'
-                            ' %s' % (latest.key, host), host=host,
-                            incident=latest.key)
-            return self._run_recovery(host, latest.key)
-        # One read of the compute services serves the host's own state
-        # and, unless the storm rule makes this report wait, the count of
-        # hosts down (each read is nova-api work a recovery waits for).
-        services = self.env.nova.compute_services()
-        service = next((s for s in services if s['host'] == host), None)
-        in_maintenance = ha_aggregates.service_in_maintenance(service)
-        if latest is not None and service and not in_maintenance and \
-                service['status'] == 'disabled' and \
-                (service['disabled_reason'] or '').startswith('nova-ha:'):
-            self.env.record('event.duplicate', '%s was already recovered '
-                            '(%s) and stays disabled until an operator '
-                            'brings it back' % (host, latest.key), host=host,
-                            incident=latest.key)
-            return 'duplicate'
-        if event.source == 'servicegroup' and not self._confirmed(event):
-            return 'unconfirmed'
-        aggregates = self.env.nova.aggregates()
-        view = recovery.host_view_from_aggregates(aggregates, host)
-        if view.segment is not None:
-            # Other reports of one storm arrive within moments: see
-            # nova_ha.notifier.storm for who waits and why.
-            delay = self._settle.delay(
-                view.segment.name, self.env.monotonic(),
-                may_skip=self.env.fencing_powers_off(host))
-            if delay:
-                self.env.sleep(delay)
-                services = None     # read again: others may be down now
-        segment_hosts = set()
-        if view.segment is not None:
-            for agg in aggregates:
-                if agg.metadata.get('ha:segment', '').strip() == \
-                        view.segment.name:
-                    segment_hosts.update(agg.hosts)
-        down = self._hosts_down(host, services)
-        decision = decisions.host_failure_guard(
-            host, view,
-            host_disabled_for_maintenance=in_maintenance,
-            segment_hosts=segment_hosts, down_hosts=down,
-            storm_max_share=self.settings.storm_max_share)
-        self.env.record('alert' if decision.alert else 'decision',
-                        decision.reason, host=host,
-                        segment=view.segment_name,
-                        outcome='proceed' if decision.proceed else 'skip')
-        if not decision.proceed:
-            return 'skipped'
-        # The plan's read of the host's servers runs beside the fence,
-        # or was made before the failure (the inventory's).
-        warm = self.inventory.on(host) if self.inventory else None
-        if warm is not None:
-            LOG.info('planning %s from the server inventory read at %s '
-                     '(%d servers there), corrected once it is fenced',
-                     host, warm.as_of.isoformat(), len(warm.servers))
-        snapshot = server_snapshot.ServerSnapshot(self.env.nova, host,
-                                                  warm=warm)
-        try:
-            incident, created = history.open_incident(
-                '%s:%s:%s' % (HOST_FAILURE, host, event.at.isoformat()),
-                HOST_FAILURE, host=host,
-                detail={'reported_by': event.source,
-                        'at': event.at.isoformat()})
-            if not created:
-                return 'duplicate'
-            return self._run_recovery(host, incident.key, aggregates,
-                                      snapshot,
-                                      service['id'] if service else None)
-        finally:
-            snapshot.close()
-
-    def _confirmed(self, event):
-        """A lost heartbeat alone is no death sentence: ask the second
-        channels (BMC power, Nova's own DB heartbeat) through the decision
-        table of nova_ha.servicegroup.confirm, re-asking while it says
-        wait, until it says fence, ignore (heartbeat back) or alert."""
-        host = event.host
-        started = self.env.monotonic()
-        last_rule = None
-        while True:
-            with self._lock:
-                lost = host in self._down
-            decision = sg_confirm.confirm_host_down(
-                heartbeat_lost=lost,
-                bmc_power=self.env.power_state(host) if lost else None,
-                nova_heartbeat_age_s=self.env.nova.heartbeat_age(host)
-                if lost else None,
-                lost_for_s=self.env.monotonic() - started,
-                thresholds=self.settings.confirm)
-            if decision.rule != last_rule:
-                last_rule = decision.rule
-                self.env.record(
-                    'alert' if decision.action == sg_confirm.ALERT
-                    else 'decision', 'confirming %s is down: %s (%s)' % (
-                        host, decision.reason, decision.rule), host=host,
-                    outcome=decision.action)
-            if decision.action == sg_confirm.FENCE:
-                return True
-            if decision.action in (sg_confirm.IGNORE, sg_confirm.ALERT):
-                return False
-            self.env.sleep(self.settings.flow.poll_interval)
-
-    def _run_recovery(self, host, key, aggregates=None, snapshot=None,
-                      service_id=None):
-        return recovery.HostRecovery(self.env, self.settings.flow, host,
-                                     key, aggregates, snapshot,
-                                     service_id).run()
-
-    def _hosts_down(self, host, services=None):
-        """Hosts down now: ours, those reported to us, and those Nova
-        shows down in ``services`` (read here when None)."""
-        down = {host}
-        with self._lock:
-            down |= self._down
-        try:
-            if services is None:
-                services = self.env.nova.compute_services()
-        except Exception as e:   # the guard still has our own reports
-            LOG.warning('could not list compute services: %s', e)
-            services = []
-        for s in services:
-            if s['state'] == 'down' or s['forced_down']:
-                down.add(s['host'])
-        return down
 
     # -- VM failure ---------------------------------------------------------
 

@@ -1,10 +1,12 @@
-"""Everything the engine's flows touch outside themselves, in one object.
+"""Everything the VM-failure and process-failure flows touch outside
+themselves, in one object.
 
 Following pve-ha-manager's design, the flows never call a clock, a lock
-service, Nova or a BMC directly; they ask the environment.  Production wires
-the real parts (openstacksdk, tooz, fence drivers, the SQL history); tests
-wire the in-process Nova cloud and real tooz/SQLite, or substitute a part
-that cannot exist here.
+service or Nova directly; they ask the environment.  Production wires the
+real parts (openstacksdk, tooz, the SQL history); tests wire the
+in-process Nova cloud and real tooz/SQLite, or substitute a part that
+cannot exist here.  (Host failures are nova_ha.engine's, with an
+environment of its own: nova_ha.engine.env.)
 """
 
 import contextlib
@@ -13,8 +15,6 @@ import time
 import uuid
 
 from oslo_log import log as logging
-
-from nova_ha.notifier import rebuild_news
 
 LOG = logging.getLogger(__name__)
 
@@ -50,14 +50,6 @@ class ToozLocks:
         finally:
             lock.release()
 
-    def acquire(self, name, timeout):
-        """Acquire and return the lock (call .release()); LockBusy if
-        another engine holds it past ``timeout``."""
-        lock = self.coordinator.get_lock(('nova-ha-' + name).encode())
-        if not lock.acquire(blocking=timeout):
-            raise LockBusy('lock %s is held by another engine' % name)
-        return lock
-
     def try_lock(self, name):
         """Acquire without waiting; returns the lock or None."""
         lock = self.coordinator.get_lock(('nova-ha-' + name).encode())
@@ -69,63 +61,20 @@ class ToozLocks:
 
 class Environment:
 
-    def __init__(self, nova, history, fencer, locks, sleep=time.sleep,
-                 monotonic=time.monotonic, power_reader=None,
-                 fence_driver=None):
+    def __init__(self, nova, history, locks, sleep=time.sleep,
+                 monotonic=time.monotonic):
         self.nova = nova
         self.history = history
-        self._fencer = fencer
-        self._power_reader = power_reader
-        self._fence_driver = fence_driver
         self.locks = locks
         self.sleep = sleep
         self.monotonic = monotonic
-        # Nova's rebuild notifications, put here by the engine.
-        self.rebuilds = rebuild_news.RebuildNews()
         self._record_lock = threading.Lock()
         # Records the history could not take (database down): kept, logged,
         # and flushed on the next successful write.
         self.unrecorded = []
 
-    def fence(self, host):
-        return self._fencer(host)
-
-    def fencing_powers_off(self, host):
-        """Whether fencing ``host`` powers it off: False for the noop
-        driver, no driver, or when the environment cannot tell."""
-        if self._fence_driver is None:
-            return False
-        try:
-            return self._fence_driver(host) not in (None, 'noop')
-        except Exception as e:
-            LOG.warning('could not tell the fence driver of %s: %s', host, e)
-            return False
-
-    def power_state(self, host):
-        """'on', 'off' or 'unknown' from the host's BMC; None when no BMC
-        is consulted (no reader configured)."""
-        if self._power_reader is None:
-            return None
-        try:
-            return self._power_reader(host)
-        except Exception as e:
-            LOG.warning('could not read the power state of %s: %s', host, e)
-            return 'unknown'
-
-    def wait_for_rebuild_news(self, instances, timeout):
-        """Sleep until news about one of ``instances`` arrives (True) or
-        ``timeout`` passes (False)."""
-        if self.sleep is not time.sleep:
-            # A simulated clock: news arrive only between its steps.
-            self.sleep(timeout)
-            return self.rebuilds.wait(instances, 0)
-        return self.rebuilds.wait(instances, timeout)
-
     def lock(self, name, timeout):
         return self.locks.lock(name, timeout)
-
-    def acquire(self, name, timeout):
-        return self.locks.acquire(name, timeout)
 
     def record(self, kind, message, **kw):
         LOG.info('[%s] %s', kind, message)

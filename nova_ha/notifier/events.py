@@ -32,9 +32,8 @@ Two sources feed the engine:
    a user's stop is remembered so that a late crash report for the same VM
    does not restart what its owner stopped.  ``instance.rebuild.start``,
    ``.end`` and ``.error`` from the compute host that rebuilds an evacuated
-   VM tell a recovery how each of its moves goes (claimed by a target,
-   rebuilt there, failed) without asking Nova's API (see
-   nova_ha.notifier.rebuild_news).
+   VM make the host-failure engine (nova_ha.engine) look at Nova's records
+   of its moves at once, rather than at its next periodic look.
 
 Parsing is pure and never raises on bad input: it returns either an event or
 a ``Rejection`` that says what was wrong, for the log and the history.

@@ -77,20 +77,6 @@ class NovaGateway:
             return None
         return _service_dict(services[0])
 
-    def heartbeat_age(self, host, now=None):
-        """Seconds since the compute service last reported to Nova's
-        database (its own heartbeat), or None if unknown."""
-        import datetime
-        from oslo_utils import timeutils
-        service = self.service(host)
-        if not service or not service['updated_at']:
-            return None
-        updated = timeutils.parse_isotime(service['updated_at'])
-        if updated.tzinfo is None:
-            updated = updated.replace(tzinfo=datetime.timezone.utc)
-        now = now or datetime.datetime.now(datetime.timezone.utc)
-        return max(0.0, (now - updated).total_seconds())
-
     def compute_services(self):
         services = self._call('list services', lambda: list(
             self.compute.services(binary=COMPUTE_BINARY)))
@@ -153,23 +139,6 @@ class NovaGateway:
             raise NovaError('evacuate %s' % server_id,
                             sdk_exc.HttpException(response=response))
 
-    def migrations_from(self, host, since, migration_type=None):
-        """Newest migration per instance from ``host`` changed since
-        ``since`` (ISO 8601), of one type or of all."""
-        query = {'source_compute': host, 'changes_since': since}
-        if migration_type:
-            query['migration_type'] = migration_type
-        migrations = self._call('list migrations from %s' % host,
-                                lambda: list(self.compute.migrations(
-                                    **query)))
-        newest = {}
-        for m in sorted(migrations, key=lambda m: (m.created_at or '',
-                                                   m.id)):
-            newest[m.server_id] = {'status': m.status,
-                                   'source': m.source_compute,
-                                   'dest': m.dest_compute}
-        return newest
-
     def moves_from(self, host):
         """Every migration from ``host`` (all types), oldest first, as
         dicts.  Not filtered by changes-since: Nova compares it with a
@@ -184,10 +153,6 @@ class NovaGateway:
                  'created_at': m.created_at}
                 for m in sorted(migrations, key=lambda m: (
                     m.created_at or '', m.id))]
-
-    def evacuations_from(self, host, since):
-        """Newest evacuation migration per instance from ``host``."""
-        return self.migrations_from(host, since, 'evacuation')
 
     def start(self, server_id):
         self._call('start %s' % server_id, self.compute.start_server,

@@ -10,10 +10,10 @@ owner stopped is never restarted.
 import collections
 import threading
 
+from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.model import servers as ha_servers
 from nova_ha.notifier import decisions
 from nova_ha.notifier.nova import NovaError
-from nova_ha.notifier import recovery
 
 
 class RestartLedger:
@@ -60,8 +60,7 @@ def restart_failed_vm(env, settings, ledger, event, max_attempts):
                                                 server['host']),
                    host=event.host, instance=vm, outcome='ignored')
         return 'ignored'
-    view = recovery.host_view_from_aggregates(env.nova.aggregates(),
-                                              event.host)
+    view = ha_aggregates.host_view_of(env.nova.aggregates(), event.host)
     policy = ha_servers.server_policy(
         server['metadata'],
         evacuate_all=bool(view.segment and view.segment.evacuate_all))

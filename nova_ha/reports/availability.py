@@ -9,10 +9,10 @@ An outage is one VM down from the failure to the moment it is ACTIVE again:
   no service.  The VMs and their status before the failure come from the
   incident's plan: the engine's ``plan`` fact (the incident's detail,
   nova_ha.engine), or for incidents of the earlier recovery flow
-  (nova_ha.notifier.recovery) its ``plan`` step.  A VM with an
-  ``evacuate`` record ``failed``, or whose incident closed without its
-  ``done``, is not recovered; one deleted while it was down (``gone``)
-  is down until it was found deleted;
+  (removed) its ``plan`` step.  A VM with an ``evacuate`` record
+  ``failed``, or whose incident closed without its ``done``, is not
+  recovered; one deleted while it was down (``gone``) is down until it
+  was found deleted;
 * VM failure (an ``event.received`` of type ``vm.failure``): from the
   event's time to the engine's ``restart`` record with outcome
   ``restarted`` for that VM.  An ``escalated`` alert means the engine gave
@@ -32,7 +32,6 @@ from typing import Optional
 from nova_ha.engine import states
 from nova_ha.notifier import decisions
 from nova_ha.notifier import events
-from nova_ha.notifier import recovery
 
 RECOVERED = 'recovered'
 NOT_RECOVERED = 'not recovered'
@@ -45,6 +44,9 @@ DELETED = 'deleted'
 MOVED = 'done'
 MOVE_FAILED = 'failed'
 GONE = 'gone'
+
+# Status of a completed step of the earlier recovery flow's incidents.
+STEP_DONE = 'done'
 
 # Outcomes of the VM-failure flow (nova_ha.notifier.vm_flow).
 RESTARTED = 'restarted'
@@ -136,7 +138,7 @@ def host_failure_outages(incident, steps, evacuations, segment=None):
     """
     plan = steps.get('plan')
     if plan is not None:
-        if plan.status != recovery.DONE:
+        if plan.status != STEP_DONE:
             return []
         vms = (plan.detail or {}).get('vms', [])
     else:

@@ -15,9 +15,9 @@ from nova_ha.cmd import cli
 from nova_ha.history import cli as history_cli
 from nova_ha.history import store as history_store
 from nova_ha.history import timespec
+from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.model import servers as ha_servers
 from nova_ha.notifier import nova as ha_nova
-from nova_ha.notifier import recovery
 from nova_ha.reports import availability
 from nova_ha.reports import chart
 from nova_ha.reports import source
@@ -71,7 +71,7 @@ class NovaFacts:
         facts = cls()
         hosts = sorted({h for a in aggregates for h in a.hosts})
         for host in hosts:
-            view = recovery.host_view_from_aggregates(aggregates, host)
+            view = ha_aggregates.host_view_of(aggregates, host)
             if view.segment is None:
                 continue
             facts.host_segments[host] = view.segment.name

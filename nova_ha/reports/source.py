@@ -2,7 +2,7 @@
 
 import datetime
 
-from nova_ha.notifier import engine
+from nova_ha.engine import states
 from nova_ha.reports import availability
 
 #: VM failures reported this long before the period may still end inside
@@ -44,7 +44,7 @@ def load_outages(store, since, until, host_segments=None):
     """
     segments = dict(host_segments or {})
     outages = []
-    for incident in store.list_incidents(kind=engine.HOST_FAILURE):
+    for incident in store.list_incidents(kind=states.KIND):
         if availability.failure_time(incident) >= until:
             continue
         closed = availability.closed_time(incident)

@@ -23,8 +23,8 @@ Rows, in the order things began.  For an incident of the engine
 * ``total``: from the failure to the incident's close, with its final
   state and why.
 
-For an incident of the earlier recovery flow (nova_ha.notifier.recovery,
-which recorded steps):
+For an incident of the earlier recovery flow (removed; its incidents
+recorded steps):
 
 * ``detection``: from the failure report to the incident's opening (the
   guard: storm settle time, confirmation, locks);

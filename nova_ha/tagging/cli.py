@@ -16,7 +16,6 @@ from nova_ha.cmd import cli
 from nova_ha.history.cli import JSONColumn
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.model import servers as ha_servers
-from nova_ha.notifier import recovery
 from nova_ha.tagging import nova as tagging_nova
 from nova_ha.tagging import segments
 from nova_ha.tagging import servers as tagging_servers
@@ -47,7 +46,7 @@ VM_FIELDS = ('ID', 'Name', 'Host', 'Segment', 'HA', 'Priority',
 
 def vm_record(server, aggregates, note=''):
     """The VM's HA facts as the engine would judge them now."""
-    view = recovery.host_view_from_aggregates(aggregates, server['host'])
+    view = ha_aggregates.host_view_of(aggregates, server['host'])
     segment = view.segment
     policy = ha_servers.server_policy(
         server['metadata'],
@@ -114,8 +113,7 @@ class UntagVM(_VMCommand):
     def take_action(self, parsed_args):
         nova = gateway_of(self.app)
         server = self._find(nova, parsed_args.server)
-        view = recovery.host_view_from_aggregates(nova.aggregates(),
-                                                  server['host'])
+        view = ha_aggregates.host_view_of(nova.aggregates(), server['host'])
         change = tagging_servers.untag(
             server['metadata'],
             evacuate_all=bool(view.segment and view.segment.evacuate_all),

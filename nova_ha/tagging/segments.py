@@ -10,7 +10,6 @@ exactly what the scheduler filters and the engine act on.
 import dataclasses
 
 from nova_ha.model import aggregates as ha_aggregates
-from nova_ha.notifier import recovery
 
 
 class UnknownSegment(LookupError):
@@ -54,7 +53,7 @@ def summarize(aggregates):
         hosts = sorted({h for a in declaring for h in a.hosts})
         reserved, maintenance, problems = [], [], list(policy_view.problems)
         for host in hosts:
-            view = recovery.host_view_from_aggregates(aggregates, host)
+            view = ha_aggregates.host_view_of(aggregates, host)
             if view.reserved:
                 reserved.append(host)
             if view.maintenance:

@@ -37,10 +37,10 @@ from nova_ha.history import store as history_store
 from nova_ha.notifier import engine as ha_engine
 from nova_ha.notifier import environment
 from nova_ha.notifier import events
+from nova_ha.notifier import flow_settings
 from nova_ha.notifier import forward
 from nova_ha.notifier import listener
 from nova_ha.notifier import nova as ha_nova
-from nova_ha.notifier import recovery
 from nova_ha.servicegroup import confirm as sg_confirm
 
 MONITOR_TOPIC = 'nova_ha_test'
@@ -169,10 +169,9 @@ class EngineHarness:
         self.locks = environment.ToozLocks(
             'file://' + os.path.join(self.tmp, 'locks'))
         self.nova = ha_nova.NovaGateway(cloud_case.sdk_connection())
-        self.env = environment.Environment(
-            self.nova, self.history, self.bmcs.fence, self.locks,
-            power_reader=self.bmcs.power_state,
-            fence_driver=lambda host: 'simulated')
+        # VM and process failures: the flows of nova_ha.notifier.
+        self.env = environment.Environment(self.nova, self.history,
+                                           self.locks)
         # Host failures: the engine of nova_ha.engine, on the same Nova,
         # history and BMCs, with its leases in tooz (file driver).
         self.host_env = real_env.RealEnvironment(
@@ -256,35 +255,42 @@ class EngineHarness:
         self.history.close()
 
 
+_CORE_NAMES = {f.name for f in dataclasses.fields(core.Settings)}
+_STORM_NAMES = {'storm_max_share': 'max_share',
+                'storm_settle_time': 'settle_time',
+                'storm_burst_hosts': 'burst'}
+
+
 def _split(overrides):
-    """Overrides of EngineSettings and of recovery.FlowSettings, by name."""
+    """Overrides of EngineSettings and of FlowSettings, by name; names of
+    the host-failure engine's settings (see core_settings) are left to
+    it."""
     engine_fields = {f.name for f in dataclasses.fields(
         ha_engine.EngineSettings)} - {'flow'}
+    flow_fields = {f.name for f in dataclasses.fields(
+        flow_settings.FlowSettings)}
     if 'flow' in overrides:
         raise TypeError('pass FlowSettings fields one by one, not flow=')
+    unknown = set(overrides) - engine_fields - flow_fields - _CORE_NAMES - \
+        set(_STORM_NAMES)
+    if unknown:
+        raise TypeError('unknown settings: %s' % ', '.join(sorted(unknown)))
     engine = {k: v for k, v in overrides.items() if k in engine_fields}
-    flow = {k: v for k, v in overrides.items() if k not in engine_fields}
+    flow = {k: v for k, v in overrides.items() if k in flow_fields}
     return engine, flow
 
 
 def fast_settings(**overrides):
     """Short waits for tests; ``overrides`` name fields of EngineSettings
-    or of recovery.FlowSettings."""
+    or of FlowSettings (those of the host-failure engine are ignored
+    here: see fast_core_settings)."""
     engine, flow = _split(overrides)
-    values = dict(poll_interval=0.1, poll_interval_max=0.5,
-                  evacuation_timeout=90.0,
-                  fence_retry_delay=0.0, fence_attempts=2, lock_timeout=10.0)
+    values = dict(poll_interval=0.1, evacuation_timeout=90.0,
+                  lock_timeout=10.0)
     values.update(flow)
     engine.setdefault('nova_down_wait', 90.0)
-    engine.setdefault('confirm', sg_confirm.ConfirmThresholds(max_wait_s=30.0))
-    return ha_engine.EngineSettings(flow=recovery.FlowSettings(**values),
-                                    **engine)
-
-
-_CORE_NAMES = {f.name for f in dataclasses.fields(core.Settings)}
-_STORM_NAMES = {'storm_max_share': 'max_share',
-                'storm_settle_time': 'settle_time',
-                'storm_burst_hosts': 'burst'}
+    return ha_engine.EngineSettings(
+        flow=flow_settings.FlowSettings(**values), **engine)
 
 
 def core_settings(base=None, **overrides):
@@ -309,8 +315,9 @@ def fast_core_settings(**overrides):
 
 
 def production_like_settings(**overrides):
-    """The engine's defaults (as nova-ha.conf ships them), with
-    ``overrides`` of EngineSettings or recovery.FlowSettings fields."""
+    """The defaults of the intake and the VM and process flows (as
+    nova-ha.conf ships them), with ``overrides`` of EngineSettings or
+    FlowSettings fields (see fast_settings)."""
     engine, flow = _split(overrides)
-    return ha_engine.EngineSettings(flow=recovery.FlowSettings(**flow),
-                                    **engine)
+    return ha_engine.EngineSettings(
+        flow=flow_settings.FlowSettings(**flow), **engine)

@@ -15,7 +15,6 @@ import json
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.notifier import events
 from nova_ha.notifier import nova as ha_nova
-from nova_ha.notifier import recovery
 from nova_ha.testing import engine as engine_harness
 from tests.functional.tagging import harness
 
@@ -51,7 +50,7 @@ class MaintenanceTestBase(harness.OperatorCLITestCase):
     def view_of(self, host):
         """The host as the filters and the engine judge it now."""
         nova = ha_nova.NovaGateway(self.sdk_connection())
-        return recovery.host_view_from_aggregates(nova.aggregates(), host)
+        return ha_aggregates.host_view_of(nova.aggregates(), host)
 
 
 class TestDrainAndExit(MaintenanceTestBase):
@@ -175,6 +174,7 @@ class TestMutualExclusionWithRecovery(MaintenanceTestBase):
 
         # Vice versa: the host dies while in maintenance; the engine
         # neither fences nor evacuates, and does not restart its VMs.
+        # Its incident is held, and judged again on every look.
         self.ha.kill_host('a1')
         self.ha.publish(events.HOST_DOWN, 'a1', source='servicegroup')
         self.ha.publish(events.VM_FAILURE, 'a1', instance=pet['id'],
@@ -182,14 +182,16 @@ class TestMutualExclusionWithRecovery(MaintenanceTestBase):
         self.ha.wait_idle()
         self.assertEqual([], self.ha.bmcs.calls)
         self.assertEqual('a1', self.host_of(pet))
-        decisions = [r.message for r in self.ha.history.query(
-            kind='decision', host='a1')]
-        self.assertIn('a1 is in maintenance: HA is silenced for it',
-                      decisions)
+        transitions = [r.message for r in self.ha.history.query(
+            kind='transition', host='a1')]
+        self.assertTrue(any(
+            m.endswith('-> held: a1 is in maintenance: HA is silenced for '
+                       'it') for m in transitions), transitions)
         self.assertEqual(['maintenance'], [
             r.outcome for r in self.ha.history.query(kind='restart')])
-        self.assertEqual([], self.ha.history.list_incidents(host='a1',
-                                                            open_only=True))
+        self.assertEqual(['held'], [
+            i.state for i in self.ha.history.list_incidents(
+                host='a1', open_only=True)])
 
 
 class _InterruptOnce(io.StringIO):

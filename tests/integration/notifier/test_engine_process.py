@@ -41,11 +41,7 @@ class TestEngineProcess(cloud.HACloudTestCase):
                 'driver': 'ipmi', 'address': '127.0.0.1',
                 'port': self.bmc.port, 'username': peers.FAKEBMC_USER,
                 'password': peers.FAKEBMC_PASSWORD,
-                'interface': 'ipmitool', 'cipher_suite': 3}},
-            # No poll of the moves within the test's wait: they can end
-            # only on Nova's rebuild notifications, forwarded over RabbitMQ.
-            engine_options={'poll_interval_max': 300,
-                            'poll_interval_notified': 300})
+                'interface': 'ipmitool', 'cipher_suite': 3}})
 
     def test_start_up_checks_fencing_and_nova(self):
         # What an operator reads in the log as the engine starts.

@@ -4,6 +4,7 @@ import pytest
 
 from nova_ha.engine import guards
 from nova_ha.engine import model
+from nova_ha.model import aggregates as ha_aggregates
 
 AGGS = (model.Aggregate('1', 'seg-a', ('a1', 'a2', 'a3', 'a4'),
                         {'ha:segment': 'seg-a'}),
@@ -15,7 +16,7 @@ STORM = guards.StormSettings(max_share=0.5, settle_time=1.0, burst=1)
 
 def _judge(host, failing=('a1',), index=0, now=10.0, opened=10.0,
            powers_off=True, certain=False, maintenance=False):
-    view = guards.host_view(AGGS, host)
+    view = ha_aggregates.host_view_of(AGGS, host)
     return guards.judge(host, view, in_maintenance=maintenance,
                         failing=set(failing), group_size=4, run_index=index,
                         reported_at=opened, now=now, storm=STORM,
@@ -53,7 +54,7 @@ def test_hosts_in_no_segment_form_one_group():
     services = {'a1': None, 'x1': None, 'x2': None, 'b1': None}
     assert guards.group_hosts(AGGS, services, guards.NO_SEGMENT) == \
         {'x1', 'x2'}
-    assert guards.group_of(guards.host_view(AGGS, 'x1')) == \
+    assert guards.group_of(ha_aggregates.host_view_of(AGGS, 'x1')) == \
         guards.NO_SEGMENT
 
 

@@ -141,7 +141,7 @@ class ConfigTestCase(testtools.TestCase):
 
     def test_driver_name_tells_the_engine_which_hosts_power_off(self):
         # The storm guard judges a report at once only for hosts whose
-        # fencing powers them off (nova_ha.notifier.storm).
+        # fencing powers them off (nova_ha.engine.guards).
         conf = make_conf("""
             [fencing_host:compute-1]
             driver = ipmi

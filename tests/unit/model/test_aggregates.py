@@ -101,6 +101,26 @@ class TestHostView(unittest.TestCase):
         self.assertEqual(4, len(v.problems))
 
 
+class TestHostViewOf(unittest.TestCase):
+    """A host's view from every aggregate of the cloud."""
+
+    HostAgg = collections.namedtuple('HostAgg', 'name metadata hosts')
+
+    def test_only_the_hosts_aggregates_count(self):
+        aggregates = [
+            self.HostAgg('seg-a', {'ha:segment': 'A'}, ('a1', 'a2')),
+            self.HostAgg('spare', {'ha:reserved': 'true'}, ('a2',)),
+            self.HostAgg('maint', {'ha:maintenance': 'true'}, ('b1',)),
+        ]
+        a1 = agg.host_view_of(aggregates, 'a1')
+        self.assertEqual('A', a1.segment_name)
+        self.assertFalse(a1.reserved)
+        self.assertFalse(a1.maintenance)
+        self.assertTrue(agg.host_view_of(aggregates, 'a2').reserved)
+        self.assertTrue(agg.host_view_of(aggregates, 'b1').maintenance)
+        self.assertIs(agg.NO_HA, agg.host_view_of(aggregates, 'c1'))
+
+
 class TestRecoveryMethod(unittest.TestCase):
 
     def test_target_sets(self):

@@ -2,12 +2,14 @@
 
 Real parts: the engine, its validation, the SQL history (SQLite file), tooz
 locks (file driver).  Nova is an unreachable stand-in (every call raises, as
-when nova-api is down), so any message that passes validation ends in a
-flow that fails and must be recorded as an alert, not crash the engine.
+when nova-api is down), so any VM or process report that passes validation
+ends in a flow that fails and must be recorded as an alert, not crash the
+engine.  Host reports go to the host-failure engine, recorded here.
 """
 
 import os
 import random
+import threading
 import string
 import tempfile
 import unittest
@@ -16,7 +18,7 @@ from nova_ha.history import store
 from nova_ha.notifier import engine as ha_engine
 from nova_ha.notifier import environment
 from nova_ha.notifier import events
-from nova_ha.notifier import recovery
+from nova_ha.notifier import flow_settings
 
 
 class UnreachableNova:
@@ -35,14 +37,19 @@ class TestEngineFuzz(unittest.TestCase):
         self.history.upgrade()
         self.locks = environment.ToozLocks('file://' + os.path.join(tmp, 'l'))
         env = environment.Environment(UnreachableNova(), self.history,
-                                      lambda host: None, self.locks,
-                                      sleep=lambda s: None)
+                                      self.locks, sleep=lambda s: None)
+        self.host_reports = []
+        self._reports_lock = threading.Lock()
         self.engine = ha_engine.Engine(env, ha_engine.EngineSettings(
-            flow=recovery.FlowSettings(poll_interval=0.01),
-            storm_settle_time=0, nova_down_wait=0.05))
+            flow=flow_settings.FlowSettings(poll_interval=0.01),
+            nova_down_wait=0.05), host_reports=self.host_report)
         self.addCleanup(self.locks.stop)
         self.addCleanup(self.history.close)
         self.addCleanup(self.engine.stop)
+
+    def host_report(self, host, kind):
+        with self._reports_lock:
+            self.host_reports.append((host, kind))
 
     def test_engine_survives_and_records_every_rejection(self):
         rnd = random.Random(20261124)
@@ -74,14 +81,27 @@ class TestEngineFuzz(unittest.TestCase):
         records = self.history.query(kind='event.rejected')
         self.assertEqual(rejected, len(records))
         self.assertGreater(rejected, sent // 2)
+        # Every host report taken went to the host-failure engine, and
+        # nothing else did.
+        taken = [(r.host, r.detail['type'][len('host.'):])
+                 for r in self.history.query(kind='event.received')
+                 if r.detail['type'] in (events.HOST_DOWN, events.HOST_UP)]
+        self.assertTrue(taken)
+        self.assertEqual(sorted(taken), sorted(self.host_reports))
         # Nothing secret leaked into the history from the junk.
         for r in self.history.query():
             self.assertNotIn('hunter2', r.message + repr(r.detail))
-        # The engine still works: a valid report is taken and its (failing,
-        # Nova is down) flow is recorded as an alert.
+        # The engine still works: a valid host report is taken and handed
+        # on; a valid process report is taken and its (failing, Nova is
+        # down) flow is recorded as an alert.
+        del self.host_reports[:]
         self.engine.submit_monitor_message(
             events.HOST_DOWN, events.monitor_payload(events.HOST_DOWN, 'c9'))
+        self.engine.submit_monitor_message(
+            events.PROCESS_DOWN, events.monitor_payload(
+                events.PROCESS_DOWN, 'c8', process='nova-compute'))
         self.engine.wait_idle()
         self.assertTrue(self.history.query(kind='event.received', host='c9'))
+        self.assertEqual([('c9', 'down')], self.host_reports)
         self.assertTrue(any('nova-api unreachable' in r.message
                             for r in self.history.query(kind='alert')))
