@@ -73,11 +73,10 @@ class Engine:
 
     # -- intake -------------------------------------------------------------
 
-    def submit_monitor_message(self, event_type, payload, publisher=None,
-                               trusted=False):
-        """A message of our topic; ``trusted`` for the engine's own
-        watchers, whose reports never cross the bus."""
-        refused = None if trusted else signing.check(
+    def submit_monitor_message(self, event_type, payload, publisher=None):
+        """A message of our topic (signatures checked per
+        [event_signing])."""
+        refused = signing.check(
             event_type, payload, publisher, dict(self.settings.event_keys),
             self.settings.signing_required, self.now(),
             self.settings.signing_max_age)
