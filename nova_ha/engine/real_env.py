@@ -239,11 +239,21 @@ class RealEnvironment(engine_env.Environment):
         changes); without ``since``, each VM read on its own."""
         wanted = set(vm_ids)
         if since is None:
-            return {vm: _server(self._nova_call(self.nova.server, vm))
-                    for vm in wanted}
+            return {vm: self._server(vm) for vm in wanted}
         changed = self._nova_call(self.nova.all_servers,
                                   _iso(since - CLOCK_MARGIN))
         return {s['id']: _server(s) for s in changed if s['id'] in wanted}
+
+    def _server(self, vm):
+        try:
+            return _server(self.nova.server(vm))
+        except ha_nova.NovaError as e:
+            if e.status == 404:
+                return model.Server(vm, '', None, 'DELETED')
+            raise engine_env.Unavailable(str(e)) from e
+        except Exception as e:     # timeouts and connection errors
+            raise engine_env.Unavailable('%s: %s' % (type(e).__name__, e)) \
+                from e
 
     def migrations(self, vm_ids, host=None, since=None):
         wanted = set(vm_ids)

@@ -113,25 +113,7 @@ def observe(env, state, results, inflight, aggregates=None, services=None):
             servers[incident.host] = _read('nova-api', env.servers_on,
                                            incident.host)
         elif incident.state == states.EVACUATING:
-            done = incident.fact('moved') or {}
-            wanted = sorted(vm['id'] for vm in incident.fact('plan') or ()
-                            if vm['id'] not in done)
-            if not wanted:
-                continue
-            changed = _read('nova-api', env.servers, wanted, incident.host,
-                            incident.opened_at)
-            if changed is None:
-                continue       # Nova did not answer: judged next time
-            vms.update(changed)
-            # A VM Nova lists as unchanged since the failure is as the
-            # plan read it: still on the failed host.
-            for vm in incident.fact('plan') or ():
-                if vm['id'] in wanted and vm['id'] not in changed:
-                    vms[vm['id']] = model.Server(
-                        vm['id'], vm['name'], incident.host, vm['status'],
-                        vm.get('task_state'))
-            migrations.update(_read('nova-api', env.migrations, wanted,
-                                    incident.host, incident.opened_at) or {})
+            _observe_moves(env, incident, state, vms, migrations)
     return model.Observation(
         me=env.me,
         services=services if services is not None else _read(
@@ -142,6 +124,55 @@ def observe(env, state, results, inflight, aggregates=None, services=None):
         incidents=incidents, leases=leases, servers=servers, vms=vms,
         migrations=migrations, reports=tuple(env.take_reports()),
         results=tuple(results), inflight=frozenset(inflight))
+
+
+# Above this many VMs to read, one list of the cloud's servers changed
+# since the failure costs nova-api less than a read of each.
+FEW_SERVERS = 3
+
+
+def _observe_moves(env, incident, state, vms, migrations):
+    """Nova's records of an incident's moves, with as few reads as will do:
+    one list of the failed host's migrations, and the servers only of the
+    VMs whose server tells more than their migrations and the plan (a
+    move ended or failed, a task state left by the host, a request of
+    ours refused).  The others are as the plan read them, or in flight."""
+    done = incident.fact('moved') or {}
+    plan = {vm['id']: vm for vm in incident.fact('plan') or ()
+            if vm['id'] not in done}
+    if not plan:
+        return
+    moves = _read('nova-api', env.migrations, sorted(plan), incident.host,
+                  incident.opened_at)
+    if moves is None:
+        return             # Nova did not answer: judged next time
+    refused = {action_id.split(':')[1]
+               for action_id in state.failed_requests}
+    fresh = sorted(
+        vm for vm in plan
+        if vm in refused or plan[vm].get('task_state') or
+        _ended_move(moves.get(vm)))
+    read = {}
+    if fresh:
+        read = _read('nova-api', env.servers, fresh, incident.host,
+                     incident.opened_at if len(fresh) > FEW_SERVERS
+                     else None)
+        if read is None:
+            return
+    migrations.update(moves)
+    for vm_id, vm in plan.items():
+        vms[vm_id] = read.get(vm_id) or model.Server(
+            vm_id, vm['name'], incident.host, vm['status'],
+            vm.get('task_state'))
+
+
+def _ended_move(migrations):
+    """The VM's latest move has ended (done, or failed): its server says
+    where it is now."""
+    if not migrations:
+        return False
+    latest = max(migrations, key=lambda m: m.created)
+    return latest.status not in model.MIGRATION_IN_FLIGHT
 
 
 class Replica:

@@ -596,6 +596,13 @@ class SimCloud:
 
     def _rebuilt(self, migration, keep_running):
         server = self.servers[migration.instance]
+        if server.status == 'DELETED':
+            # Deleted under the rebuild: Nova aborts it.
+            self._update(migration, status='error')
+            server.task_state = None
+            self.log('nova: %s evacuation error: deleted' % server.name)
+            self.notify_rebuild()
+            return
         migration = self._update(migration, status='done')
         source = self.hosts[migration.source]
         if source.guests_run:
