@@ -29,6 +29,7 @@ class Daemon:
         self.settings = settings
         self._clock = clock
         self._wake = threading.Event()
+        self._answered = threading.Event()
         self._stop = threading.Event()
         # Re-entrant: an action that ends before its callback is attached
         # delivers its result in the thread that submitted it (the loop's).
@@ -40,8 +41,9 @@ class Daemon:
         self.replica = engine_replica.Replica(env, settings, self._submit)
         self._thread = None
         self.ticks = 0
-        # Events and results that arrive close together are taken in one
-        # look: each look reads Nova, whose API the rebuilds need too.
+        # Events that arrive close together are taken in one look: each
+        # look reads Nova, whose API the rebuilds need too.  Answers to
+        # our own actions are taken at once.
         self.min_gap = min_gap
 
     def _submit(self, action):
@@ -60,6 +62,7 @@ class Daemon:
             # Nothing to decide on an accepted request: the move's news
             # (a notification, or the next look) is what matters.
             return
+        self._answered.set()
         self._wake.set()
 
     def wake(self):
@@ -89,6 +92,10 @@ class Daemon:
             looked = self._clock()
             self._wake.wait(max(0.0, wake_at - looked))
             self._wake.clear()
+            if self._answered.is_set():
+                # An action of ours answered: the recovery goes on at once.
+                self._answered.clear()
+                continue
             gap = self.min_gap - (self._clock() - looked)
             if gap > 0 and not self._stop.is_set():
                 self._stop.wait(gap)

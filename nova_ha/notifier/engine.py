@@ -64,7 +64,6 @@ class Engine:
         self.on_nova_news = on_nova_news
         self.settings = settings
         self.now = now
-        self.ledger = vm_flow.RestartLedger(settings.vm_restart_window)
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=settings.workers, thread_name_prefix='nova-ha-flow')
         self._lock = threading.Lock()
@@ -146,7 +145,7 @@ class Engine:
         elif event.type == events.VM_FAILURE:
             self._run(self.handle_vm_failure, event)
         elif event.type == events.USER_STOP:
-            self.ledger.note_user_stop(event.instance, self.env.monotonic())
+            pass     # recorded; Nova's instance actions keep the fact
         elif event.type == events.PROCESS_DOWN:
             self._run(process_flow.on_process_down, self.env,
                       self.settings.flow, event, self.settings.nova_down_wait)
@@ -185,5 +184,6 @@ class Engine:
 
     def handle_vm_failure(self, event):
         return vm_flow.restart_failed_vm(
-            self.env, self.settings.flow, self.ledger, event,
+            self.env, self.settings.flow, self.settings.vm_restart_window,
+            event,
             self.settings.vm_restart_max_attempts)

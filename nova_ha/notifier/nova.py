@@ -13,6 +13,9 @@ from oslo_log import log as logging
 LOG = logging.getLogger(__name__)
 
 COMPUTE_BINARY = 'nova-compute'
+# Nova's instance actions that stop a server or bring it back up.
+POWER_ACTIONS = ('stop', 'start', 'reboot', 'rebuild', 'evacuate', 'resume',
+                 'unshelve', 'restore')
 # Since 2.95 Nova leaves an evacuated VM stopped.
 KEEP_RUNNING_MICROVERSION = '2.94'
 
@@ -153,6 +156,20 @@ class NovaGateway:
                  'created_at': m.created_at}
                 for m in sorted(migrations, key=lambda m: (
                     m.created_at or '', m.id))]
+
+    def stopped_by_user(self, server_id):
+        """Whether the server's latest power action in Nova's records is
+        a stop asked by a user.  Nova's power sync stops a guest that
+        died without a user; a later start undoes a user's stop."""
+        actions = self._call('list actions of %s' % server_id,
+                             lambda: list(self.compute.server_actions(
+                                 server_id)))
+        power = [a for a in actions if a.action in POWER_ACTIONS]
+        if not power:
+            return False
+        latest = max(power, key=lambda a: (a.start_time or '', a.request_id
+                                           or ''))
+        return latest.action == 'stop' and bool(latest.user_id)
 
     def start(self, server_id):
         self._call('start %s' % server_id, self.compute.start_server,

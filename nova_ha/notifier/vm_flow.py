@@ -5,10 +5,15 @@ power-state sync reports the failure; the VM is restarted in place (start
 for a stopped VM, hard reboot otherwise), a bounded number of times within a
 window, after which the engine stops and escalates to a person.  A VM its
 owner stopped is never restarted.
+
+Both facts are shared by every engine replica, and survive a restart:
+the restarts are counted in the history (one ``restart`` record with
+outcome ``attempt`` per try), and whether the owner stopped the VM is
+read from Nova's own instance actions (a stop by a user, not undone by
+a later start; Nova's power sync stops a dead guest without a user).
 """
 
-import collections
-import threading
+import datetime
 
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.model import servers as ha_servers
@@ -16,43 +21,10 @@ from nova_ha.notifier import decisions
 from nova_ha.notifier.nova import NovaError
 
 
-class RestartLedger:
-    """Restart attempts and user stops per VM, within a time window."""
-
-    def __init__(self, window):
-        self.window = window
-        self._attempts = collections.defaultdict(list)
-        self._user_stops = {}
-        self._lock = threading.Lock()
-
-    def attempts(self, vm, now):
-        with self._lock:
-            recent = [t for t in self._attempts[vm] if now - t < self.window]
-            self._attempts[vm] = recent
-            return len(recent)
-
-    def add_attempt(self, vm, now):
-        with self._lock:
-            self._attempts[vm].append(now)
-
-    def user_stopped(self, vm, now):
-        with self._lock:
-            t = self._user_stops.get(vm)
-            return t is not None and now - t < self.window
-
-    def note_user_stop(self, vm, now):
-        with self._lock:
-            self._user_stops[vm] = now
-
-    def clear_user_stop(self, vm):
-        with self._lock:
-            self._user_stops.pop(vm, None)
-
-
-def restart_failed_vm(env, settings, ledger, event, max_attempts):
-    """Handle one vm.failure event; returns the outcome string."""
+def restart_failed_vm(env, settings, window, event, max_attempts):
+    """Handle one vm.failure event; returns the outcome string.
+    ``window``: seconds over which restarts of one VM are counted."""
     vm = event.instance
-    now = env.monotonic()
     server = env.nova.server(vm)
     if server['host'] != event.host:
         env.record('restart', 'ignoring %s failure of %s reported on %s: '
@@ -74,10 +46,13 @@ def restart_failed_vm(env, settings, ledger, event, max_attempts):
                    'left as is' % (vm, event.host), host=event.host,
                    instance=vm, outcome='maintenance')
         return 'maintenance'
-    attempts = ledger.attempts(vm, now)
+    since = datetime.datetime.now(datetime.timezone.utc) - \
+        datetime.timedelta(seconds=window)
+    attempts = len([r for r in env.history.query(
+        kind='restart', instance=vm, since=since) if r.outcome == 'attempt'])
     decision = decisions.vm_restart_decision(
         server['status'], server['task_state'], attempts, max_attempts,
-        user_stopped=ledger.user_stopped(vm, now))
+        user_stopped=env.nova.stopped_by_user(vm))
     if decision.action is None:
         outcome = 'escalated' if decision.escalate else 'skipped'
         env.record('alert' if decision.escalate else 'restart',
@@ -85,7 +60,9 @@ def restart_failed_vm(env, settings, ledger, event, max_attempts):
                                                 event.cause, decision.reason),
                    host=event.host, instance=vm, outcome=outcome)
         return outcome
-    ledger.add_attempt(vm, now)
+    env.record('restart', '%s (%s) failed (%s): %s, attempt %d of %d' % (
+        server['name'], vm, event.cause, decision.action, attempts + 1,
+        max_attempts), host=event.host, instance=vm, outcome='attempt')
     with env.lock('vm-' + vm, timeout=settings.lock_timeout):
         try:
             if decision.action == 'start':

@@ -11,6 +11,9 @@ from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
 import os
 import time
 
+from nova.compute import power_state
+from nova import context as nova_context
+
 from nova_ha.engine import real_env
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.notifier import events
@@ -370,16 +373,19 @@ class TestStormBurst(EngineTestBase):
 
 class TestVMFailure(EngineTestBase):
 
-    # The tests stop a server through the API to stand in for Nova's
-    # power-state sync stopping a guest that died; forwarded, the stop's
-    # notification would rightly tell the engine a user stopped it.  The
-    # user-stop test hands that notification over itself.
     FORWARD_NOVA = False
+
+    def power_sync_stops(self, server, host='a1'):
+        """The guest dies under nova-compute, and Nova's power sync
+        stops the server itself (no user), as it does for a crash."""
+        compute = self.computes[host]
+        compute.driver.instances[server['id']].state = power_state.SHUTDOWN
+        compute.manager._sync_power_states(nova_context.get_admin_context())
+        self._wait_for_state_change(server, 'SHUTOFF')
 
     def test_crashed_vm_is_restarted_once(self):
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
-        # The guest died and Nova's power sync stopped the server.
-        self._stop_server(server)
+        self.power_sync_stops(server)
         self.ha.publish(events.VM_FAILURE, 'a1', instance=server['id'],
                         cause='crashed', source='libvirt')
         self.ha.wait_idle()
@@ -389,14 +395,28 @@ class TestVMFailure(EngineTestBase):
                     if r.outcome == 'restarted']
         self.assertEqual(1, len(restarts))
 
+    def test_restart_budget_is_shared_through_the_history(self):
+        # Another replica (or this engine before a restart) restarted the
+        # VM as often as allowed: its records are in the shared history.
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        for n in range(3):
+            self.ha.history.record('restart', 'earlier try %d' % n,
+                                   instance=server['id'], outcome='attempt')
+        self.power_sync_stops(server)
+        self.ha.publish(events.VM_FAILURE, 'a1', instance=server['id'],
+                        cause='crashed')
+        self.ha.wait_idle()
+        self.assertEqual('SHUTOFF',
+                         self.admin_api.get_server(server['id'])['status'])
+        (alert,) = [r for r in self.kinds('alert')
+                    if r.instance == server['id']]
+        self.assertEqual('escalated', alert.outcome)
+
     def test_vm_stopped_by_its_user_is_not_restarted(self):
+        # Nova's instance actions record who stopped it: no notification
+        # is needed, and every replica reads the same.
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
         self._stop_server(server)
-        # Nova's notification of that stop names the user who asked.
-        stop = [n for n in self.notifier.versioned_notifications
-                if n['event_type'] == 'instance.power_off.end'][-1]
-        self.ha.engine.submit_nova_notification(
-            stop['event_type'], stop['payload'], stop['publisher_id'])
         self.ha.publish(events.VM_FAILURE, 'a1', instance=server['id'],
                         cause='stopped_failed')
         self.ha.wait_idle()
