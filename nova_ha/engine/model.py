@@ -112,24 +112,25 @@ class Observation:
 @dataclasses.dataclass(frozen=True)
 class Action:
     """A side effect for the executor.  ``incident`` and ``token`` name the
-    owner's lease: the executor refuses the action when that lease is no
-    longer this replica's at that generation."""
+    owner's lease: the executor refuses a GUARDED action when that lease
+    is no longer this replica's at that generation.  ``id`` names what the
+    action is about (TARGET): the core asks for it once until it answers."""
 
     incident: Optional[str] = None
     token: int = 0
 
-    @property
-    def id(self):
-        return '%s:%s' % (type(self).__name__, self.target)
+    TARGET = ('incident',)
+    # Needs the lease (everything that touches a host, VM or Nova).
+    GUARDED = True
 
     @property
-    def target(self):
-        return self.incident
+    def id(self):
+        return ':'.join([type(self).__name__] +
+                        [str(getattr(self, name)) for name in self.TARGET])
 
     @property
     def guarded(self):
-        """Needs the lease (everything that touches a host, VM or Nova)."""
-        return True
+        return self.GUARDED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,32 +138,21 @@ class OpenIncident(Action):
     host: str = None
     sequence: int = 1
     reason: str = ''
-
-    @property
-    def target(self):
-        return self.host
-
-    @property
-    def guarded(self):
-        return False
+    TARGET = ('host',)
+    GUARDED = False
 
 
 @dataclasses.dataclass(frozen=True)
 class TakeOver(Action):
     generation: int = 0
-
-    @property
-    def guarded(self):
-        return False
+    GUARDED = False
 
 
 @dataclasses.dataclass(frozen=True)
 class Release(Action):
     """Give the lease up (a clean hand-over, or an incident closed)."""
 
-    @property
-    def guarded(self):
-        return False
+    GUARDED = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +161,7 @@ class Save(Action):
     records of the transitions that led there."""
 
     state: str = None
-    facts: tuple = ()                 # sorted (name, value) pairs
+    facts: tuple = ()
     records: tuple = ()               # TransitionRecord and Note, in order
 
 
@@ -185,57 +175,36 @@ class Note(Action):
     instance: str = None
     outcome: str = None
     detail: dict = None
-
-    @property
-    def id(self):
-        return 'Note:%s:%s:%s' % (self.incident, self.kind, self.message)
-
-    @property
-    def guarded(self):
-        return False
+    TARGET = ('incident', 'kind', 'message')
+    GUARDED = False
 
 
 @dataclasses.dataclass(frozen=True)
 class ReadPower(Action):
     host: str = None
-
-    @property
-    def target(self):
-        return self.host
-
-    @property
-    def guarded(self):
-        return False
+    TARGET = ('host',)
+    GUARDED = False
 
 
 @dataclasses.dataclass(frozen=True)
 class Fence(Action):
     host: str = None
     attempt: int = 1
-
-    @property
-    def target(self):
-        return '%s:%d' % (self.host, self.attempt)
+    TARGET = ('host', 'attempt')
 
 
 @dataclasses.dataclass(frozen=True)
 class ForceDown(Action):
     host: str = None
     service_id: str = None
-
-    @property
-    def target(self):
-        return self.host
+    TARGET = ('host',)
 
 
 @dataclasses.dataclass(frozen=True)
 class Disable(Action):
     host: str = None
     reason: str = ''
-
-    @property
-    def target(self):
-        return self.host
+    TARGET = ('host',)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,10 +212,7 @@ class Evacuate(Action):
     vm: str = None
     keep_running: bool = True
     attempt: int = 1
-
-    @property
-    def target(self):
-        return '%s:%d' % (self.vm, self.attempt)
+    TARGET = ('vm', 'attempt')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,10 +225,7 @@ class ResetStaleTask(Action):
     source: str = None
     task_state: str = None
     to_state: str = 'active'
-
-    @property
-    def target(self):
-        return self.vm
+    TARGET = ('vm',)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -271,20 +234,14 @@ class SetPower(Action):
 
     vm: str = None
     want: str = None                  # ACTIVE, SHUTOFF, ERROR
-
-    @property
-    def target(self):
-        return '%s:%s' % (self.vm, self.want)
+    TARGET = ('vm', 'want')
 
 
 @dataclasses.dataclass(frozen=True)
 class ReleaseReserved(Action):
     host: str = None
     aggregate: str = None
-
-    @property
-    def target(self):
-        return '%s:%s' % (self.host, self.aggregate)
+    TARGET = ('host', 'aggregate')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,7 +249,4 @@ class ClearRequest(Action):
     """An operator's request has been acted on."""
 
     request: str = None
-
-    @property
-    def target(self):
-        return '%s:%s' % (self.incident, self.request)
+    TARGET = ('incident', 'request')
