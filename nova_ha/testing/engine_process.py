@@ -17,6 +17,7 @@ give.  clouds.yaml therefore says ``auth_type: none``.
 """
 
 import collections
+import dataclasses
 import os
 import signal
 import socketserver
@@ -102,16 +103,34 @@ debug = false
 cloud = %(cloud)s
 nova_topic = %(nova_topic)s
 monitor_topic = %(monitor_topic)s
-coordination_url = file://%(workdir)s/locks
+coordination_url = %(coordination_url)s
 %(engine_options)s
 
 [history]
-connection = sqlite:///%(workdir)s/history.sqlite
+connection = %(history_url)s
 
 [ha_servicegroup]
 embedded_path = %(workdir)s/liveness
 %(fencing)s
 """
+
+
+@dataclasses.dataclass(frozen=True)
+class Shared:
+    """What the replicas of one deployment share."""
+
+    nova_topic: str
+    monitor_topic: str
+    coordination_url: str
+    history_url: str
+
+    @classmethod
+    def fresh(cls, workdir, coordination_url=None, history_url=None):
+        suffix = uuid.uuid4().hex[:8]
+        return cls('nova_ha_nova_' + suffix, 'nova_ha_monitor_' + suffix,
+                   coordination_url or 'file://%s/locks' % workdir,
+                   history_url or 'sqlite:///%s' % os.path.join(
+                       workdir, 'history.sqlite'))
 
 
 class EngineProcess:
@@ -123,11 +142,16 @@ class EngineProcess:
     """
 
     def __init__(self, nova_endpoint, transport_url, fencing=None,
-                 engine_options=None, workdir=None):
+                 engine_options=None, workdir=None, shared=None):
+        """``shared``: what replicas of one deployment have in common
+        (a Shared: topics, coordination URL, history URL); each engine
+        has its own by default."""
         self.workdir = workdir or tempfile.mkdtemp(prefix='nova-ha-engine-')
         suffix = uuid.uuid4().hex[:8]
-        self.nova_topic = 'nova_ha_nova_' + suffix
-        self.monitor_topic = 'nova_ha_monitor_' + suffix
+        shared = shared or Shared.fresh(self.workdir)
+        self.shared = shared
+        self.nova_topic = shared.nova_topic
+        self.monitor_topic = shared.monitor_topic
         cloud = 'nova-ha-' + suffix
         self.clouds_yaml = os.path.join(self.workdir, 'clouds.yaml')
         with open(self.clouds_yaml, 'w') as f:
@@ -144,6 +168,8 @@ class EngineProcess:
                 'nova_topic': self.nova_topic,
                 'monitor_topic': self.monitor_topic,
                 'workdir': self.workdir,
+                'coordination_url': shared.coordination_url,
+                'history_url': shared.history_url,
                 'engine_options': ''.join(
                     '%s = %s\n' % item
                     for item in sorted((engine_options or {}).items())),
@@ -163,9 +189,19 @@ class EngineProcess:
                 [command, '--config-file', self.config_file],
                 stdout=log, stderr=subprocess.STDOUT, env=env)
         self.wait_for_log(ENGINE_READY, timeout)
-        self.history = history_store.HistoryStore(
-            'sqlite:///' + os.path.join(self.workdir, 'history.sqlite'))
+        if self.history is None:
+            self.history = history_store.HistoryStore(
+                self.shared.history_url)
         return self
+
+    @property
+    def pid(self):
+        return self._process.pid
+
+    def kill(self):
+        """SIGKILL: the process dies at once, holding what it held."""
+        self._process.kill()
+        self._process.wait(10)
 
     def publish(self, event_type, host, **fields):
         """A monitor reports an event on the engine's topic."""
@@ -221,6 +257,36 @@ class EngineProcess:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait(10)
+
+
+def deploy_replicas(cloud_case, transport_url, count, shared,
+                    fencing=None, engine_options=None):
+    """``count`` nova-ha-engine replicas sharing ``shared`` (one history,
+    one coordination backend, one pair of topics: each message reaches
+    one replica), against ``cloud_case`` served over HTTP.  Returns the
+    started EngineProcesses; the first one's ``publish`` sends monitor
+    events."""
+    api_server = NovaAPIServer(cloud_case)
+    cloud_case.addCleanup(api_server.stop)
+    engines = []
+    for _ in range(count):
+        engine = EngineProcess(api_server.endpoint, transport_url,
+                               fencing=fencing,
+                               engine_options=engine_options, shared=shared)
+        cloud_case.addCleanup(engine.stop)
+        engine.start()
+        engine.api_server = api_server
+        engines.append(engine)
+    transport = messaging.get_notification_transport(cfg.CONF,
+                                                     url=transport_url)
+    cloud_case.addCleanup(transport.cleanup)
+    engine_harness.NovaNotificationTap(cloud_case, transport,
+                                       shared.nova_topic)
+    monitor = listener.monitor_notifier(transport, shared.monitor_topic,
+                                        'nova-ha-monitor.test')
+    for engine in engines:
+        engine.monitor = monitor
+    return engines
 
 
 def deploy(cloud_case, transport_url, workdir=None, fencing=None,

@@ -105,3 +105,13 @@ class TestEngineUnit(UnitChecks, unittest.TestCase):
         self.assertEqual('nova-ha', service['StateDirectory'])
         from nova_ha.conf import history
         self.assertIn('/var/lib/nova-ha/', history.DEFAULT_CONNECTION)
+
+    def test_every_exit_is_restarted_and_stop_outlasts_the_hand_over(self):
+        service = self.parser['Service']
+        # A clean exit (SIGHUP included) is restarted too: the engine's
+        # leases lapse or are released, and its incidents are taken over.
+        self.assertEqual('always', service['Restart'])
+        from nova_ha.conf import engine
+        timeout = {o.name: o.default for o in engine.OPTS}[
+            'nova_api_timeout']
+        self.assertGreater(int(service['TimeoutStopSec']), 2 * timeout)
