@@ -247,11 +247,6 @@ def _note_done(s, incident, a, result):
         incident = s.remember(incident, disabled=True)
         s.note(incident, 'nova-compute on %s disabled: %s' % (
             a.host, a.reason), kind='service', outcome='disabled')
-    elif isinstance(a, model.Evacuate):
-        s.note(incident, 'asked Nova to evacuate %s (try %d)' % (
-            _label(incident, a.vm), a.attempt), kind='evacuate',
-            instance=a.vm,
-            outcome='requested')
     elif isinstance(a, model.ResetStaleTask):
         s.note(incident, 'task %s of %s: %s' % (
             a.task_state, _label(incident, a.vm), result.value),
@@ -752,6 +747,12 @@ def _evacuating(s, incident):
                     incident=incident.key, token=incident.token, vm=vm_id,
                     keep_running=server.status == 'ACTIVE',
                     attempt=tried + 1)):
+                # Recorded before it is sent (the history is written
+                # ahead of every side effect): an owner that dies right
+                # after still leaves the request in the history.
+                s.note(incident, 'asking Nova to evacuate %s (try %d)' % (
+                    label, tried + 1), kind='evacuate', instance=vm_id,
+                    outcome='requested')
                 scheduling += 1
     if done != (incident.fact('moved') or {}):
         incident = s.remember(incident, moved=done)
