@@ -13,6 +13,7 @@ from cliff import columns
 from cliff import lister
 
 from nova_ha.cmd import cli as nova_ha_cli
+from nova_ha.history import migration
 from nova_ha.history import store as history_store
 from nova_ha.history import timespec
 
@@ -44,15 +45,36 @@ def _time_argument(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _iso(value):
+def iso(value):
     return None if value is None else value.isoformat()
 
 
-def _blanks(row, parsed_args):
+def blanks(row, parsed_args):
     """None as an empty cell for people, null for programs."""
     if getattr(parsed_args, 'formatter', None) in _MACHINE_FORMATS:
-        return row
+        return tuple(row)
     return tuple('' if value is None else value for value in row)
+
+
+def explain(store, error):
+    """A clearer error when the database merely has no schema yet, or an
+    older one than these commands read."""
+    try:
+        revision = store.schema_revision()
+    except history_store.HistoryUnavailable:
+        return error
+    if revision is None:
+        return history_store.HistoryUnavailable(
+            'history database %s has no history schema yet: start '
+            'nova-ha-engine once (it creates the schema), or check '
+            '[history] connection' % store.url)
+    head = migration.head_revision()
+    if revision != head:
+        return history_store.HistoryUnavailable(
+            'history database %s has schema revision %s, these commands '
+            'need %s: upgrade nova-ha-engine (it upgrades the schema on '
+            'start)' % (store.url, revision, head))
+    return error
 
 
 class _HistoryCommand(lister.Lister):
@@ -70,18 +92,6 @@ class _HistoryCommand(lister.Lister):
                 or getattr(parsed_args, 'formatter', None)
                 in _MACHINE_FORMATS)
 
-    def _explain(self, store, error):
-        """A clearer error when the database merely has no schema yet."""
-        try:
-            revision = store.schema_revision()
-        except history_store.HistoryUnavailable:
-            return error
-        if revision is None:
-            return history_store.HistoryUnavailable(
-                'history database %s has no history schema yet: start '
-                'nova-ha-engine once (it creates the schema), or check '
-                '[history] connection' % store.url)
-        return error
 
 
 class ListHistory(_HistoryCommand):
@@ -124,19 +134,19 @@ class ListHistory(_HistoryCommand):
                 until=parsed_args.until, incident=parsed_args.incident,
                 limit=parsed_args.limit)
         except history_store.HistoryUnavailable as exc:
-            raise self._explain(store, exc) from None
+            raise explain(store, exc) from None
         finally:
             store.close()
         detail = self._wants_detail(parsed_args)
         headers = RECORD_COLUMNS + (('Detail',) if detail else ())
         rows = []
         for record in records:
-            row = (record.id, _iso(record.at), record.kind, record.host,
+            row = (record.id, iso(record.at), record.kind, record.host,
                    record.instance, record.segment, record.outcome,
                    record.incident, record.message)
             if detail:
                 row += (JSONColumn(record.detail),)
-            rows.append(_blanks(row, parsed_args))
+            rows.append(blanks(row, parsed_args))
         return headers, rows
 
 
@@ -165,7 +175,7 @@ class ListIncidents(_HistoryCommand):
             steps = ({incident.key: store.steps(incident.key)
                       for incident in incidents} if detail else {})
         except history_store.HistoryUnavailable as exc:
-            raise self._explain(store, exc) from None
+            raise explain(store, exc) from None
         finally:
             store.close()
         headers = INCIDENT_COLUMNS + (('Steps', 'Detail') if detail else ())
@@ -173,11 +183,11 @@ class ListIncidents(_HistoryCommand):
         for incident in incidents:
             row = (incident.key, incident.kind, incident.host,
                    incident.instance, incident.state,
-                   _iso(incident.opened_at), _iso(incident.updated_at),
-                   _iso(incident.closed_at))
+                   iso(incident.opened_at), iso(incident.updated_at),
+                   iso(incident.closed_at))
             if detail:
                 row += (JSONColumn({name: step.status for name, step
                                     in steps[incident.key].items()}),
                         JSONColumn(incident.detail))
-            rows.append(_blanks(row, parsed_args))
+            rows.append(blanks(row, parsed_args))
         return headers, rows

@@ -18,8 +18,8 @@ from cliff import lister
 from cliff import show
 
 from nova_ha.cmd import cli as nova_ha_cli
-from nova_ha.history import migration
 from nova_ha.history import store as history_store
+from nova_ha.history import cli as history_cli
 from nova_ha.history.cli import JSONColumn
 
 LIST_COLUMNS = ('Key', 'Kind', 'Host', 'State', 'Owner', 'Generation',
@@ -51,17 +51,6 @@ class RecordsColumn(columns.FormattableColumn):
 
     def machine_readable(self):
         return self._value
-
-
-def _iso(value):
-    return None if value is None else value.isoformat()
-
-
-def _blanks(row, parsed_args):
-    """None as an empty cell for people, null for programs."""
-    if getattr(parsed_args, 'formatter', None) in _MACHINE_FORMATS:
-        return tuple(row)
-    return tuple('' if value is None else value for value in row)
 
 
 def _reason(text):
@@ -99,33 +88,13 @@ class _IncidentStore:
         return history_store.HistoryStore(
             nova_ha_cli.config_of(self.app).history.connection)
 
-    def _explain(self, store, error):
-        """A clearer error when the database merely has no schema yet,
-        or an older one (incidents gained owners in revision 0002)."""
-        try:
-            revision = store.schema_revision()
-        except history_store.HistoryUnavailable:
-            return error
-        if revision is None:
-            return history_store.HistoryUnavailable(
-                'history database %s has no history schema yet: start '
-                'nova-ha-engine once (it creates the schema), or check '
-                '[history] connection' % store.url)
-        head = migration.head_revision()
-        if revision != head:
-            return history_store.HistoryUnavailable(
-                'history database %s has schema revision %s, these '
-                'commands need %s: upgrade nova-ha-engine (it upgrades the '
-                'schema on start)' % (store.url, revision, head))
-        return error
-
     def _using_store(self, action):
         """``action(store)``; store errors as messages for the operator."""
         store = self._open_store()
         try:
             return action(store)
         except history_store.HistoryUnavailable as exc:
-            raise self._explain(store, exc) from None
+            raise history_cli.explain(store, exc) from None
         except history_store.UnknownIncident as exc:
             raise IncidentCommandError(
                 '%s (nova-ha incident list --all shows every incident)'
@@ -182,8 +151,8 @@ class ListIncidents(_IncidentStore, lister.Lister):
         incidents = self._using_store(lambda store: store.list_incidents(
             open_only=not parsed_args.all, host=parsed_args.host))
         return LIST_COLUMNS, [
-            _blanks((i.key, i.kind, i.host, i.state, i.owner, i.generation,
-                     _iso(i.opened_at), _iso(i.closed_at)), parsed_args)
+            history_cli.blanks((i.key, i.kind, i.host, i.state, i.owner, i.generation,
+                     history_cli.iso(i.opened_at), history_cli.iso(i.closed_at)), parsed_args)
             for i in incidents]
 
 
@@ -208,15 +177,15 @@ class ShowIncident(_IncidentStore, show.ShowOne):
         incident, steps, records = self._using_store(read)
         row = (incident.key, incident.kind, incident.host, incident.instance,
                incident.state, incident.owner, incident.generation,
-               _iso(incident.opened_at), _iso(incident.updated_at),
-               _iso(incident.closed_at), JSONColumn(incident.detail),
+               history_cli.iso(incident.opened_at), history_cli.iso(incident.updated_at),
+               history_cli.iso(incident.closed_at), JSONColumn(incident.detail),
                JSONColumn(incident.operator),
                JSONColumn({name: step.status
                            for name, step in steps.items()}),
-               RecordsColumn([{'at': _iso(r.at), 'kind': r.kind,
+               RecordsColumn([{'at': history_cli.iso(r.at), 'kind': r.kind,
                                'outcome': r.outcome, 'message': r.message}
                               for r in records]))
-        return SHOW_FIELDS, _blanks(row, parsed_args)
+        return SHOW_FIELDS, history_cli.blanks(row, parsed_args)
 
 
 class RetryIncident(_RequestCommand):
