@@ -72,6 +72,8 @@ class EngineState:
     # An incident changed state: its new state's reads come with the next
     # observation, so the loop looks again at once.
     look_again: bool = False
+    # A guard waits for a look that reads Nova afresh (not reused reads).
+    needs_fresh: bool = False
     alive_at: dict = dataclasses.field(default_factory=dict)  # host -> at
 
 
@@ -94,6 +96,7 @@ class _Step:
         self.saves = {}          # key -> list of TransitionRecord
         self.dirty = set()
         self.adopted = False     # an incident became ours in this step
+        self.needs_fresh = False
 
     # -- helpers -------------------------------------------------------
 
@@ -152,9 +155,10 @@ class _Step:
             fence_results=self.fence_results,
             failed_requests=self.failed_requests,
             alive_at=self.alive_at,
-            look_again=self.adopted or any(not isinstance(r, model.Note)
-                           for records in self.saves.values()
-                           for r in records))
+            needs_fresh=self.needs_fresh,
+            look_again=self.needs_fresh or self.adopted or any(
+                not isinstance(r, model.Note)
+                for records in self.saves.values() for r in records))
         # Writes of the history first: a side effect never runs ahead of
         # the record of the decision that asked for it.
         return state, saves + self.actions
@@ -511,6 +515,9 @@ def _judge_guards(s, incident):
     obs = s.obs
     if obs.aggregates is None or obs.services is None:
         return            # Nova did not answer: judge on the next look
+    if not obs.fresh:
+        s.needs_fresh = True     # judged on a look that reads Nova again
+        return
     host = incident.host
     view = ha_aggregates.host_view_of(obs.aggregates, host)
     group = guards.group_of(view)

@@ -105,6 +105,9 @@ class Observation:
     reports: tuple = ()               # (host, 'down'|'up', at) hints
     results: tuple = ()               # Result
     inflight: frozenset = frozenset()  # action ids still running
+    # Services and aggregates were read in this look (not reused from a
+    # recent one): the guards judge only from such a look.
+    fresh: bool = True
 
 
 # -- actions ----------------------------------------------------------------

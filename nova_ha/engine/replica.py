@@ -123,7 +123,8 @@ def observe(env, state, results, inflight, aggregates=None, services=None):
             'nova-api', env.aggregates),
         incidents=incidents, leases=leases, servers=servers, vms=vms,
         migrations=migrations, reports=tuple(env.take_reports()),
-        results=tuple(results), inflight=frozenset(inflight))
+        results=tuple(results), inflight=frozenset(inflight),
+        fresh=aggregates is None and services is None)
 
 
 # Above this many VMs to read, one list of the cloud's servers changed
@@ -201,9 +202,12 @@ class Replica:
     def tick(self, now):
         """One iteration; returns when the core wants to look again."""
         results, self._results = self._results, []
-        fresh = self._aggregates is not None and \
+        # A guard is judged only from a fresh read (a host marked for
+        # maintenance a moment ago must not be fenced).
+        reuse = not self.state.needs_fresh
+        fresh = reuse and self._aggregates is not None and \
             now - self._aggregates[0] < self.settings.reconcile_interval
-        recent = self._services is not None and \
+        recent = reuse and self._services is not None and \
             now - self._services[0] < SERVICES_MAX_AGE
         obs = observe(self.env, self.state, results, self.inflight,
                       self._aggregates[1] if fresh else None,

@@ -66,3 +66,33 @@ def test_a_move_begun_by_an_earlier_owner_is_followed():
     accepted = model.Migration('m1', 'vm-1', 'evacuation', 'accepted', 'c1',
                                None, 5.0)
     assert _actions(_state(), _obs(server, [accepted])) == []
+
+
+def test_guards_are_judged_only_on_a_fresh_look():
+    # A look that reused recent reads of Nova (services, aggregates) may
+    # miss a maintenance mark set a moment ago: no fence from it.
+    incident = states.Incident('host_failure:c1:1', 'c1', states.CONFIRMING,
+                               0.0, 0.0, token=1)
+    state = core.EngineState(incidents={incident.key: incident},
+                             power={'c1': ('off', 29.9)})
+    stored = model.StoredIncident(incident.key, 'c1', states.CONFIRMING,
+                                  0.0, 0.0, 'me', 1, {})
+    services = {'c1': model.Service('c1', up=False),
+                'c2': model.Service('c2')}
+    aggregates = (model.Aggregate('1', 'seg', ('c1', 'c2'),
+                                  {'ha:segment': 'seg'}),)
+
+    def look(fresh):
+        return model.Observation(
+            me='me', services=services, liveness={'c1': model.LOST},
+            aggregates=aggregates, incidents=(stored,),
+            leases={incident.key: 'mine'}, servers={}, vms={},
+            migrations={}, fresh=fresh)
+    settings = core.Settings(default_fence_driver='ipmi')
+    stale_state, actions = core.step(state, look(False), 30.0, settings)
+    assert not [a for a in actions if isinstance(a, model.Save) and
+                a.state == states.FENCING]
+    assert stale_state.needs_fresh and stale_state.look_again
+    _, actions = core.step(state, look(True), 30.0, settings)
+    assert [a for a in actions if isinstance(a, model.Save) and
+            a.state == states.FENCING]
