@@ -160,17 +160,17 @@ class ReportAvailability(_ReportCommand):
             if detail:
                 row += (history_cli.JSONColumn([{
                     'incident': o.incident, 'cause': o.cause,
-                    'host': o.host, 'start': history_cli._iso(o.start),
-                    'end': history_cli._iso(o.end), 'outcome': o.outcome}
+                    'host': o.host, 'start': history_cli.iso(o.start),
+                    'end': history_cli.iso(o.end), 'outcome': o.outcome}
                     for o in vm.outages]),)
-            rows.append(history_cli._blanks(row, parsed_args))
+            rows.append(history_cli.blanks(row, parsed_args))
         return headers, rows
 
     @staticmethod
     def _segment_rows(segments, basis, parsed_args):
         headers = ('Segment', 'VMs', 'Affected', 'Incidents', 'Downtime s',
                    'Mean recovery s', 'Availability %', 'Basis')
-        rows = [history_cli._blanks(
+        rows = [history_cli.blanks(
             (s.segment or '(unknown)', s.vms, s.affected, s.incidents,
              _seconds(s.downtime_s), _seconds(s.mean_recovery_s),
              _percent(s.availability), basis), parsed_args)
@@ -217,10 +217,10 @@ class ReportTimeline(_ReportCommand):
                      parsed_args.png)
         headers = ('Step', 'VM', 'Status', 'Start', 'End', 'At s',
                    'Seconds', 'Detail')
-        out = [history_cli._blanks(
+        out = [history_cli.blanks(
             (row.step, names.get(row.instance, row.instance), row.status,
-             history_cli._iso(row.start),
-             history_cli._iso(row.end), row.at_s, row.duration_s,
+             history_cli.iso(row.start),
+             history_cli.iso(row.end), row.at_s, row.duration_s,
              row.detail), parsed_args) for row in rows]
         return headers, out
 
