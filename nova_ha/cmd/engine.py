@@ -203,7 +203,7 @@ def main(argv=None):
     # failures to the flows of nova_ha.notifier.
     engine = ha_engine.Engine(env, settings_from(conf),
                               host_reports=host_report,
-                              on_nova_news=host_engine.wake)
+                              on_nova_news=host_engine.news)
     transport = messaging.get_notification_transport(conf)
     listeners = listener.build_listeners(transport, engine,
                                          conf.engine.nova_topic,

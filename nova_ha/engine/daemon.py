@@ -24,11 +24,12 @@ LOG = logging.getLogger(__name__)
 class Daemon:
 
     def __init__(self, env, settings, workers=8, request_workers=1,
-                 clock=time.time, min_gap=0.3):
+                 clock=time.time, min_gap=0.3, news_gap=1.0):
         self.env = env
         self.settings = settings
         self._clock = clock
         self._wake = threading.Event()
+        self._urgent = threading.Event()
         self._answered = threading.Event()
         self._stop = threading.Event()
         # Re-entrant: an action that ends before its callback is attached
@@ -43,8 +44,11 @@ class Daemon:
         self.ticks = 0
         # Events that arrive close together are taken in one look: each
         # look reads Nova, whose API the rebuilds need too.  Answers to
-        # our own actions are taken at once.
+        # our own actions are taken at once; Nova's news of moves (which
+        # come one per VM while a host's VMs move) wait longer, so that
+        # one look follows several of them.
         self.min_gap = min_gap
+        self.news_gap = max(min_gap, news_gap)
 
     def _submit(self, action):
         pool = self._requests if isinstance(action, model.Evacuate) \
@@ -67,6 +71,11 @@ class Daemon:
 
     def wake(self):
         """Look again now (an event arrived)."""
+        self._urgent.set()
+        self._wake.set()
+
+    def news(self):
+        """Nova's news of a move: look again within ``news_gap``."""
         self._wake.set()
 
     def tick(self):
@@ -90,13 +99,18 @@ class Daemon:
                 LOG.exception('engine loop failed; looking again')
                 wake_at = self._clock() + 1.0
             looked = self._clock()
-            self._wake.wait(max(0.0, wake_at - looked))
+            woken = self._wake.wait(max(0.0, wake_at - looked))
             self._wake.clear()
+            if not woken:
+                continue        # the core's own timer: look now
             if self._answered.is_set():
                 # An action of ours answered: the recovery goes on at once.
                 self._answered.clear()
                 continue
-            gap = self.min_gap - (self._clock() - looked)
+            urgent = self._urgent.is_set()
+            self._urgent.clear()
+            gap = (self.min_gap if urgent else self.news_gap) - (
+                self._clock() - looked)
             if gap > 0 and not self._stop.is_set():
                 self._stop.wait(gap)
 

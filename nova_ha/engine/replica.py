@@ -19,7 +19,7 @@ LOG = logging.getLogger(__name__)
 
 # Looks closer together than this reuse Nova's list of compute services
 # (a recovery looks often; a new failure is seen at most this much later).
-SERVICES_MAX_AGE = 1.0
+SERVICES_MAX_AGE = 2.0
 
 _IN_TICK = (model.Save, model.Note, model.OpenIncident, model.TakeOver,
             model.Release, model.ClearRequest)

@@ -183,7 +183,7 @@ class EngineHarness:
             self.host_env, host_settings or fast_core_settings())
         self.engine = ha_engine.Engine(self.env, settings or fast_settings(),
                                        host_reports=self._host_report,
-                                       on_nova_news=self.daemon.wake)
+                                       on_nova_news=self.daemon.news)
         self.daemon.start()
         self.transport = messaging.get_notification_transport(
             cfg.CONF, url='fake://')
