@@ -211,6 +211,10 @@ def main(argv=None):
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
+    # SIGHUP is a restart, not a reload: the engine hands its incidents
+    # over as on SIGTERM and exits, and systemd (Restart=always) starts
+    # it again on the new configuration.
+    signal.signal(signal.SIGHUP, lambda *a: stop.set())
     for item in listeners:
         item.start()
     watchers = start_liveness_watcher(conf, engine,

@@ -57,6 +57,8 @@ class Daemon:
         future.add_done_callback(self._done)
 
     def _done(self, future):
+        if future.cancelled():
+            return          # never sent: stopping (see stop)
         result = future.result()
         if not result.ok:
             LOG.warning('%s failed: %s', result.action.id, result.error)
@@ -123,12 +125,14 @@ class Daemon:
 
     def stop(self, timeout=30.0):
         """Stop looking, let running actions finish, give the leases up
-        (a survivor takes the incidents over at once)."""
+        (a survivor takes the incidents over at once).  Evacuation
+        requests not yet sent are dropped: the survivor reads Nova's
+        records and asks for what was never asked."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._requests.shutdown(wait=True)
+        self._requests.shutdown(wait=True, cancel_futures=True)
         self._pool.shutdown(wait=True)
         for key in sorted(self.replica.state.incidents):
             try:

@@ -21,6 +21,7 @@ from nova_ha.engine import model
 from nova_ha.engine import states
 from nova_ha.history import store as history_store
 from nova_ha.notifier import nova as ha_nova
+from nova_ha.servicegroup import backend as sg_backend
 
 LOG = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class ToozLeases:
         self.coordinator = coordination.get_coordinator(
             url, (member_id or 'nova-ha-engine-%s' % uuid.uuid4()).encode())
         self.coordinator.start(start_heart=True)
+        sg_backend.one_try_per_command(self.coordinator)
         self._locks = {}
         self._guard = threading.Lock()
 

@@ -16,6 +16,8 @@ import uuid
 
 from oslo_log import log as logging
 
+from nova_ha.servicegroup import backend as sg_backend
+
 LOG = logging.getLogger(__name__)
 
 
@@ -39,6 +41,7 @@ class ToozLocks:
         self.coordinator = coordination.get_coordinator(
             url, (member_id or 'nova-ha-engine-%s' % uuid.uuid4()).encode())
         self.coordinator.start(start_heart=True)
+        sg_backend.one_try_per_command(self.coordinator)
 
     @contextlib.contextmanager
     def lock(self, name, timeout):

@@ -107,7 +107,26 @@ def connect(url, member_id):
     """A started tooz coordinator (no heart thread: callers beat)."""
     coordinator = coordination.get_coordinator(url, member_id.encode())
     coordinator.start(start_heart=False)
+    one_try_per_command(coordinator)
     return coordinator
+
+
+def one_try_per_command(coordinator):
+    """redis-py (6 and later) retries a command that timed out three
+    times, with back-off: a cut link to Redis then takes some 25 s to
+    fail, not the URL's socket_timeout, and holds the caller far longer
+    than a lease or a heartbeat lives.  The callers try again on their own, so
+    every command gets one try, and so does a heartbeat.  Call it once
+    the coordinator has started (tooz creates the client then, and does
+    not pass a retry policy through); other backends have nothing to
+    set."""
+    client = getattr(coordinator, '_client', None)
+    set_retry = getattr(client, 'set_retry', None)
+    if set_retry is None:
+        return
+    from redis import backoff
+    from redis import retry
+    set_retry(retry.Retry(backoff.NoBackoff(), 0))
 
 
 def ensure_group(coordinator, group):

@@ -111,6 +111,7 @@ connection = %(history_url)s
 
 [ha_servicegroup]
 embedded_path = %(workdir)s/liveness
+%(servicegroup_options)s
 %(fencing)s
 """
 
@@ -142,7 +143,8 @@ class EngineProcess:
     """
 
     def __init__(self, nova_endpoint, transport_url, fencing=None,
-                 engine_options=None, workdir=None, shared=None):
+                 engine_options=None, workdir=None, shared=None,
+                 servicegroup_options=None):
         """``shared``: what replicas of one deployment have in common
         (a Shared: topics, coordination URL, history URL); each engine
         has its own by default."""
@@ -173,6 +175,9 @@ class EngineProcess:
                 'engine_options': ''.join(
                     '%s = %s\n' % item
                     for item in sorted((engine_options or {}).items())),
+                'servicegroup_options': ''.join(
+                    '%s = %s\n' % item
+                    for item in sorted((servicegroup_options or {}).items())),
                 'fencing': ''.join(sections)})
         self.log_file = os.path.join(self.workdir, 'engine.log')
         self.history = None
@@ -184,11 +189,12 @@ class EngineProcess:
         command = os.path.join(os.path.dirname(sys.executable),
                                'nova-ha-engine')
         env = dict(os.environ, OS_CLIENT_CONFIG_FILE=self.clouds_yaml)
+        started_at = len(self.log())      # a restart appends to the log
         with open(self.log_file, 'ab') as log:
             self._process = subprocess.Popen(
                 [command, '--config-file', self.config_file],
                 stdout=log, stderr=subprocess.STDOUT, env=env)
-        self.wait_for_log(ENGINE_READY, timeout)
+        self.wait_for_log(ENGINE_READY, timeout, after=started_at)
         if self.history is None:
             self.history = history_store.HistoryStore(
                 self.shared.history_url)
@@ -203,15 +209,22 @@ class EngineProcess:
         self._process.kill()
         self._process.wait(10)
 
+    def terminate(self, timeout=120.0, signal=signal.SIGTERM):
+        """SIGTERM, as systemd stops the service (or ``signal``); its exit
+        code once it has handed its incidents over and exited."""
+        self._process.send_signal(signal)
+        return self._process.wait(timeout)
+
     def publish(self, event_type, host, **fields):
         """A monitor reports an event on the engine's topic."""
         self.monitor.info({}, event_type, events.monitor_payload(
             event_type, host, **fields))
 
-    def wait_for_log(self, text, timeout=60.0):
-        """Wait until the engine has logged ``text``."""
+    def wait_for_log(self, text, timeout=60.0, after=0):
+        """Wait until the engine has logged ``text`` (after the first
+        ``after`` characters of its log)."""
         deadline = time.monotonic() + timeout
-        while text not in self.log():
+        while text not in self.log()[after:]:
             if self._process.poll() is not None:
                 raise RuntimeError('nova-ha-engine exited with %s:\n%s' % (
                     self._process.returncode, self.log()[-4000:]))
@@ -260,23 +273,32 @@ class EngineProcess:
 
 
 def deploy_replicas(cloud_case, transport_url, count, shared,
-                    fencing=None, engine_options=None):
+                    fencing=None, engine_options=None, start=True,
+                    servicegroup_options=None):
     """``count`` nova-ha-engine replicas sharing ``shared`` (one history,
     one coordination backend, one pair of topics: each message reaches
-    one replica), against ``cloud_case`` served over HTTP.  Returns the
-    started EngineProcesses; the first one's ``publish`` sends monitor
-    events."""
+    one replica), against ``cloud_case`` served over HTTP.  ``shared``
+    may be a list, one per replica (each reaching the same backends by
+    its own address, a proxy for example).  Returns the EngineProcesses,
+    started unless ``start`` is False; the first one's ``publish`` sends
+    monitor events."""
     api_server = NovaAPIServer(cloud_case)
     cloud_case.addCleanup(api_server.stop)
+    each = shared if isinstance(shared, (list, tuple)) else [shared] * count
     engines = []
-    for _ in range(count):
+    for index in range(count):
         engine = EngineProcess(api_server.endpoint, transport_url,
                                fencing=fencing,
-                               engine_options=engine_options, shared=shared)
+                               engine_options=engine_options,
+                               shared=each[index],
+                               servicegroup_options=servicegroup_options)
         cloud_case.addCleanup(engine.stop)
-        engine.start()
         engine.api_server = api_server
         engines.append(engine)
+    if start:
+        for engine in engines:
+            engine.start()
+    shared = each[0]
     transport = messaging.get_notification_transport(cfg.CONF,
                                                      url=transport_url)
     cloud_case.addCleanup(transport.cleanup)

@@ -7,6 +7,7 @@ under CI (CI=true), where they fail.
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -25,10 +26,21 @@ FAKEBMC_PASSWORD = 'Ipmi-Pa55-qrs'
 # pyghmi's fakebmc script hard-codes admin/password ("password" is also a
 # word of every auth error message, so a leak check could not tell): run
 # the same FakeBmc class with our own credentials.
+# The fourth argument: how many power-off requests to refuse (IPMI
+# completion code 0xC0, "node busy") before obeying, as a BMC busy with
+# another transition does.
 FAKEBMC_MAIN = (
     'import sys\n'
     'from pyghmi.cmd.fakebmc import FakeBmc\n'
-    'FakeBmc({sys.argv[1]: sys.argv[2]}, port=int(sys.argv[3])).listen()\n')
+    'class Bmc(FakeBmc):\n'
+    '    refusals = int(sys.argv[4])\n'
+    '    def power_off(self):\n'
+    '        if self.refusals > 0:\n'
+    '            self.refusals -= 1\n'
+    '            print("refusing a power-off request", flush=True)\n'
+    '            return 0xC0\n'
+    '        return super().power_off()\n'
+    'Bmc({sys.argv[1]: sys.argv[2]}, port=int(sys.argv[3])).listen()\n')
 
 REDFISH_USER = 'fence'
 REDFISH_PASSWORD = 'Redfish-Pa55-xyz'
@@ -62,8 +74,16 @@ class Peer:
             raise AssertionError('peer exited with %s' %
                                  self.process.returncode)
 
+    def freeze(self):
+        """SIGSTOP: the peer stops answering (requests time out)."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self):
+        os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self):
         if self.process.poll() is None:
+            self.thaw()
             self.process.terminate()
             try:
                 self.process.wait(5)
@@ -76,13 +96,16 @@ class Peer:
 class FakeBMC(Peer):
     """pyghmi's fakebmc (cipher suite 3 only); starts powered off."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, refuse_power_off=0):
+        """``refuse_power_off``: power-off requests refused before one is
+        obeyed."""
         if not shutil.which('ipmitool'):
             skip_or_fail('ipmitool is not installed')
         self.port = free_port(socket.SOCK_DGRAM)
         executable('fakebmc')  # skip/fail clearly when pyghmi is missing
         super().__init__([sys.executable, '-c', FAKEBMC_MAIN, FAKEBMC_USER,
-                          FAKEBMC_PASSWORD, str(self.port)],
+                          FAKEBMC_PASSWORD, str(self.port),
+                          str(refuse_power_off)],
                          os.path.join(workdir, 'fakebmc.log'))
         wait_until(lambda: self.power('status') is not None, 15, 'fakebmc')
 

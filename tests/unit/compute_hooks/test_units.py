@@ -111,6 +111,15 @@ class TestEngineUnit(UnitChecks, unittest.TestCase):
         from nova_ha.conf import history
         self.assertIn('/var/lib/nova-ha/', history.DEFAULT_CONNECTION)
 
+    def test_reload_is_a_restart_by_sighup(self):
+        # nova-ha-engine hands its incidents over on SIGHUP and exits;
+        # Restart=always starts it again on the new configuration.
+        self.assertEqual('/bin/kill -HUP $MAINPID',
+                         self.parser['Service']['ExecReload'])
+        from nova_ha.cmd import engine
+        import inspect
+        self.assertIn('signal.SIGHUP', inspect.getsource(engine.main))
+
     def test_stop_outlasts_the_hand_over(self):
         service = self.parser['Service']
         from nova_ha.conf import engine
