@@ -447,9 +447,19 @@ def _host_back(s, incident):
     if alive == model.ALIVE:
         return 'its heartbeat is back'
     if alive is None and service is not None and service.up and \
-            host not in s.reported:
+            host not in s.reported and _reported_since(service, incident,
+                                                       s.now):
         return 'Nova sees nova-compute up again'
     return None
+
+
+def _reported_since(service, incident, now):
+    """nova-compute reported to Nova after the incident opened.  Nova's
+    "up" alone says nothing: it counts a host up until its heartbeat is
+    older than Nova's down time (60 s), and a replica that takes the
+    incident over has not seen the report that opened it."""
+    age = service.heartbeat_age
+    return age is not None and age + CLOCK_MARGIN < now - incident.opened_at
 
 
 def _detected(s, incident):

@@ -264,6 +264,27 @@ def _quiet(cloud):
                    m.type == 'evacuation' for m in cloud.migrations)
 
 
+def _left_unrecovered(cloud):
+    """A dead host (powered off or hung) that still holds HA VMs must have
+    an incident that is open (under way, held, or parked for an operator,
+    who is alerted), ended partial (each VM left behind alerted) or
+    closed by an operator: a failure with none is one nobody will
+    recover."""
+    for host in sorted(cloud.hosts.values(), key=lambda h: h.name):
+        if host.beating or host.isolated:
+            continue
+        stranded = [s.name for s in cloud.servers.values()
+                    if s.host == host.name and s.status != 'DELETED' and
+                    s.metadata.get('ha:enabled') == 'true']
+        open_ = [row for row in cloud.history.incidents.values()
+                 if row['host'] == host.name and (
+                     row['state'] in states.OPEN or
+                     row['state'] in (states.PARTIAL, states.CLOSED))]
+        if stranded and not open_:
+            yield ('%s is dead with HA VMs on it (%s) and no open incident'
+                   % (host.name, ', '.join(sorted(stranded))))
+
+
 def finish(cloud, deadline):
     """Run until nothing is left to do (or ``deadline``), then log the
     final state and the invariants."""
@@ -294,6 +315,7 @@ def finish(cloud, deadline):
     for key, row in sorted(cloud.history.incidents.items()):
         cloud.log('final: %s %s (generation %d)' % (
             key, row['state'], row['generation']))
+    cloud.violations.extend(_left_unrecovered(cloud))
     for violation in cloud.violations or ['none']:
         cloud.log('invariant violations: %s' % violation)
 
