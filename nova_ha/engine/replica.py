@@ -88,10 +88,12 @@ def _read(what, fn, *args):
         return None
 
 
-def observe(env, state, results, inflight, aggregates=None, services=None):
+def observe(env, state, results, inflight, aggregates=None, services=None,
+            settled_due=True):
     """What ``env`` shows now, for the incidents ``state`` owns.
     ``aggregates``, ``services``: recent reads to use instead of reading
-    them again."""
+    them again; ``settled_due``: read the servers of every move that
+    ended well now, even while others are under way."""
     incidents = _read('the history', env.incidents)
     leases = {}
     for key, incident in sorted(state.incidents.items()):
@@ -113,7 +115,8 @@ def observe(env, state, results, inflight, aggregates=None, services=None):
             servers[incident.host] = _read('nova-api', env.servers_on,
                                            incident.host)
         elif incident.state == states.EVACUATING:
-            _observe_moves(env, incident, state, vms, migrations)
+            _observe_moves(env, incident, state, vms, migrations,
+                           settled_due)
     return model.Observation(
         me=env.me,
         services=services if services is not None else _read(
@@ -132,12 +135,19 @@ def observe(env, state, results, inflight, aggregates=None, services=None):
 FEW_SERVERS = 3
 
 
-def _observe_moves(env, incident, state, vms, migrations):
+def _observe_moves(env, incident, state, vms, migrations, settled_due):
     """Nova's records of an incident's moves, with as few reads as will do:
     one list of the failed host's migrations, and the servers only of the
     VMs whose server tells more than their migrations and the plan (a
-    move ended or failed, a task state left by the host, a request of
-    ours refused).  The others are as the plan read them, or in flight."""
+    move failed, a task state left by the host, a request of ours
+    refused, a move ended well).  The others are as the plan read them,
+    or in flight.
+
+    A move that ended well is read once no other is under way (or when
+    ``settled_due``): every read of a server is nova-api work that the
+    rebuilds still running wait for, and nothing is decided for such a
+    VM but restoring its power state and the incident's end.  Until then
+    it is left out of the observation (the core waits on it)."""
     done = incident.fact('moved') or {}
     plan = {vm['id']: vm for vm in incident.fact('plan') or ()
             if vm['id'] not in done}
@@ -149,10 +159,16 @@ def _observe_moves(env, incident, state, vms, migrations):
         return             # Nova did not answer: judged next time
     refused = {action_id.split(':')[1]
                for action_id in state.failed_requests}
+    ended = {vm: _latest(moves.get(vm)) for vm in plan
+             if _ended_move(moves.get(vm))}
+    settled = {vm for vm, latest in ended.items()
+               if latest.status not in model.MIGRATION_FAILED}
+    under_way = any(_moving(moves.get(vm)) for vm in plan)
+    later = settled if under_way and not settled_due else set()
     fresh = sorted(
         vm for vm in plan
-        if vm in refused or plan[vm].get('task_state') or
-        _ended_move(moves.get(vm)))
+        if vm not in later and (vm in refused or
+                                plan[vm].get('task_state') or vm in ended))
     read = {}
     if fresh:
         read = _read('nova-api', env.servers, fresh, incident.host,
@@ -160,20 +176,31 @@ def _observe_moves(env, incident, state, vms, migrations):
                      else None)
         if read is None:
             return
-    migrations.update(moves)
     for vm_id, vm in plan.items():
+        if vm_id in later:
+            continue
+        if vm_id in moves:
+            migrations[vm_id] = moves[vm_id]
         vms[vm_id] = read.get(vm_id) or model.Server(
             vm_id, vm['name'], incident.host, vm['status'],
             vm.get('task_state'))
 
 
+def _latest(migrations):
+    return max(migrations, key=lambda m: m.created) if migrations else None
+
+
+def _moving(migrations):
+    latest = _latest(migrations)
+    return latest is not None and latest.status in model.MIGRATION_IN_FLIGHT
+
+
 def _ended_move(migrations):
     """The VM's latest move has ended (done, or failed): its server says
     where it is now."""
-    if not migrations:
-        return False
-    latest = max(migrations, key=lambda m: m.created)
-    return latest.status not in model.MIGRATION_IN_FLIGHT
+    latest = _latest(migrations)
+    return latest is not None and \
+        latest.status not in model.MIGRATION_IN_FLIGHT
 
 
 class Replica:
@@ -190,6 +217,7 @@ class Replica:
         self.inflight = set()
         self._aggregates = None       # (read at, aggregates)
         self._services = None         # (read at, compute services)
+        self._settled_read_at = None  # every ended move's server read
 
     def deliver(self, result):
         self.inflight.discard(result.action.id)
@@ -209,9 +237,13 @@ class Replica:
             now - self._aggregates[0] < self.settings.reconcile_interval
         recent = reuse and self._services is not None and \
             now - self._services[0] < SERVICES_MAX_AGE
+        settled_due = self._settled_read_at is None or \
+            now - self._settled_read_at >= self.settings.reconcile_interval
+        if settled_due:
+            self._settled_read_at = now
         obs = observe(self.env, self.state, results, self.inflight,
                       self._aggregates[1] if fresh else None,
-                      self._services[1] if recent else None)
+                      self._services[1] if recent else None, settled_due)
         if not fresh and obs.aggregates is not None:
             # Segments and reserved hosts change rarely: read them once
             # per reconcile interval, not on every look.

@@ -60,3 +60,81 @@ def test_expired_lease_is_refused_and_taken_over_once():
     taken = other.take_over(stored.key, 1)
     assert taken.generation == 2
     assert other.take_over(stored.key, 1) is None    # compare-and-set
+
+
+class _MovesEnv:
+    """Nova mid-evacuation: vm-a's move is done, vm-b's still running."""
+
+    me = 'engine-1'
+
+    def __init__(self):
+        self.server_reads = []
+
+    def incidents(self):
+        return []
+
+    def renew(self, key, token):
+        return True
+
+    def migrations(self, vm_ids, host=None, since=None):
+        return {'vm-a': (model.Migration('m1', 'vm-a', 'evacuation', 'done',
+                                         'a1', 'a2', 10.0),),
+                'vm-b': (model.Migration('m2', 'vm-b', 'evacuation',
+                                         'running', 'a1', 'a2', 10.0),)}
+
+    def servers(self, vm_ids, host=None, since=None):
+        self.server_reads.append(sorted(vm_ids))
+        return {vm: model.Server(vm, vm, 'a2', 'ACTIVE') for vm in vm_ids}
+
+    def compute_services(self):
+        return {}
+
+    def liveness(self):
+        return {}
+
+    def aggregates(self):
+        return []
+
+    def take_reports(self):
+        return []
+
+
+def _evacuating_state():
+    from nova_ha.engine import core
+    from nova_ha.engine import states
+    plan = [{'id': vm, 'name': vm, 'status': 'ACTIVE', 'priority': 0}
+            for vm in ('vm-a', 'vm-b')]
+    state = core.EngineState()
+    key = 'host_failure:a1:1'
+    state.incidents[key] = states.Incident(
+        key, 'a1', states.EVACUATING, 5.0, 9.0, 1,
+        {'plan': plan, 'moved': {}})
+    return state
+
+
+def test_a_finished_move_is_read_once_the_others_have_finished():
+    # Each server read is nova-api work the running rebuilds wait for:
+    # a move that ended well waits until none is under way...
+    env = _MovesEnv()
+    obs = replica.observe(env, _evacuating_state(), (), (),
+                          settled_due=False)
+    assert env.server_reads == []
+    assert 'vm-a' not in obs.vms and 'vm-a' not in obs.migrations
+    assert obs.migrations['vm-b'][0].status == 'running'
+    # ...or at most a reconcile interval.
+    obs = replica.observe(env, _evacuating_state(), (), (),
+                          settled_due=True)
+    assert env.server_reads == [['vm-a']]
+    assert obs.vms['vm-a'].host == 'a2'
+
+
+def test_a_failed_move_is_read_at_once():
+    env = _MovesEnv()
+    failed = model.Migration('m1', 'vm-a', 'evacuation', 'error', 'a1',
+                             'a2', 10.0)
+    env.migrations = lambda *a, **k: {
+        'vm-a': (failed,),
+        'vm-b': (model.Migration('m2', 'vm-b', 'evacuation', 'running',
+                                 'a1', 'a2', 10.0),)}
+    replica.observe(env, _evacuating_state(), (), (), settled_due=False)
+    assert env.server_reads == [['vm-a']]
