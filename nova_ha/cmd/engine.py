@@ -224,6 +224,11 @@ def main(argv=None):
     LOG.info('nova-ha-engine listening on %s and %s',
              conf.engine.nova_topic, conf.engine.monitor_topic)
     stop.wait()
+    # The hand-over first: stop looking, let the actions under way
+    # finish, give the leases up, so another replica takes the incidents
+    # over while this one winds down its listeners.
+    LOG.info('stopping: handing the incidents over')
+    host_engine.stop()
     LOG.info('stopping: finishing running flows')
     for watcher in watchers:
         watcher.stop()
@@ -231,7 +236,6 @@ def main(argv=None):
         item.stop()
     for item in listeners:
         item.wait()
-    host_engine.stop()
     engine.stop()
     host_engine.env.leases.stop()
     env.locks.stop()
