@@ -12,8 +12,9 @@ What ``judge`` checks, for the HA VMs that ran on the failed host:
   host of its segment, or it is lost;
 * no evacuation asked for, in the history or in Nova's records, before the
   history holds the proof that the host was powered off;
-* every record of the incident carries a fencing token, the tokens never
-  go back in time, and the steps that happen once (fenced, evacuating,
+* every record of the incident carries a fencing token, the tokens of its
+  steps never go back in time (a lease record, "lease lost", may come
+  from the owner that lost it), and the steps that happen once (fenced, evacuating,
   the final state, each VM's move) are recorded once;
 * the incident ends as expected (recovered; parked when no proof of
   power-off can be had) and no other incident of the host is left open.
@@ -144,7 +145,10 @@ def _judge_records(verdict, records, vms):
                      '(first: %s)' % (len(unsigned), unsigned[0].message))
     highest = 0
     for r in records:
-        if r.token is None:
+        # A lease record is about ownership itself: an owner that finds
+        # its lease gone says so under the generation it held, possibly
+        # after another has taken over.  Every other record is a step.
+        if r.token is None or r.kind == 'lease':
             continue
         if r.token < highest:
             verdict.fail('a record of generation %d after one of %d: %s'

@@ -109,6 +109,13 @@ def test_records_without_token_or_going_back_in_generation_are_refused():
     assert not judge(records=records).ok
 
 
+def test_a_former_owner_may_say_it_lost_the_lease_after_a_takeover():
+    records = good_records()
+    records.insert(5, record(9, 4.5, 'lease', 'engine-1 stops acting on '
+                             'k: lease lost', token=1))
+    assert judge(records=records).ok
+
+
 def test_a_step_recorded_twice_is_refused():
     records = good_records()
     records.insert(2, record(9, 1.5, 'transition',
