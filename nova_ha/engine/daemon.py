@@ -1,7 +1,9 @@
 """The engine's loop in nova-ha-engine: a thread around ``Replica.tick``.
 
-It wakes on every event (``wake``), on every result of an action, and at
-the latest when the core asks (at least every reconcile interval).  Side
+It wakes on every event (``wake``, after ``min_gap``), on Nova's news of
+a move (``news``, after ``news_gap``), on every result of an action (at
+once), and at the latest when the core asks (at least every reconcile
+interval).  Side
 effects run on two bounded pools: evacuation requests on their own
 (``request_workers``: one at a time, Nova finishes them in priority
 order), everything else on ``workers``.  Each call they make is bounded by
