@@ -109,7 +109,8 @@ class _Link:
 class TcpProxy:
     """A loopback TCP proxy to ``target_host:target_port`` that can be cut.
 
-    It listens on ``127.0.0.1:<free port>`` (``.port``, ``.address``) and
+    It listens on ``127.0.0.1:<free port>``, or on ``listen``, (``.port``,
+    ``.address``) and
     forwards every connection it accepts to the target, one thread per
     direction.
 
@@ -129,7 +130,10 @@ class TcpProxy:
     threads (each join is bounded).  All threads are daemons.
     """
 
-    def __init__(self, target_host, target_port, connect_timeout=5.0):
+    def __init__(self, target_host, target_port, connect_timeout=5.0,
+                 listen=(LOOPBACK, 0)):
+        """``listen``: the (address, port) to accept on; by default a free
+        loopback port."""
         self.target = (target_host, target_port)
         self.connect_timeout = connect_timeout
         self._lock = threading.Lock()
@@ -137,7 +141,7 @@ class TcpProxy:
         self._threads = []
         self._cut = False
         self._stopping = threading.Event()
-        self._listener = socket.create_server((LOOPBACK, 0))
+        self._listener = socket.create_server(listen)
         self.address = self._listener.getsockname()[:2]
         self.port = self.address[1]
         self._selector = selectors.DefaultSelector()

@@ -1,0 +1,139 @@
+"""The lab's compute hosts: what runs on one, and how it fails.
+
+A host is its network namespace and the processes in it: nova-compute
+(with the lab's virt driver) and nova-ha-monitor.  Its power state is a
+file its BMC reads and writes:
+
+    power on   -> the ledger is emptied (a booted host runs no guest), then
+                  nova-compute and the monitor start in the namespace;
+    power off  -> every process in the namespace gets SIGKILL at once;
+    hang       -> every process in the namespace gets SIGSTOP (power stays
+                  on: the BMC says "on");
+    isolate    -> the host's only link goes down; everything keeps running.
+"""
+
+import json
+import os
+import signal
+
+from nova_ha.lab import configs
+from nova_ha.lab import ha_conf
+from nova_ha.lab import network
+from nova_ha.lab import procs as lab_procs
+from nova_ha.lab import virt
+
+ON = 'on'
+OFF = 'off'
+
+
+def compute_name(host):
+    return '%s.nova-compute' % host.name
+
+
+def monitor_name(host):
+    return '%s.monitor' % host.name
+
+
+def bmc_name(host):
+    return '%s.bmc' % host.name
+
+
+class Hosts:
+    """Power and failures of the lab's hosts."""
+
+    def __init__(self, layout, processes=None):
+        self.layout = layout
+        self.procs = processes or lab_procs.Processes(layout)
+
+    # -- state ------------------------------------------------------------
+    def power(self, host):
+        try:
+            with open(self.layout.power_file(host.name)) as state:
+                return state.read().strip() or OFF
+        except FileNotFoundError:
+            return OFF
+
+    def _set_power(self, host, state):
+        os.makedirs(self.layout.host_dir(host.name), exist_ok=True)
+        path = self.layout.power_file(host.name)
+        with open(path + '.tmp', 'w') as out:
+            out.write(state + '\n')
+        os.replace(path + '.tmp', path)
+
+    def frozen(self, host):
+        pids = network.namespace_pids(host)
+        return bool(pids) and all(lab_procs.stopped(pid) for pid in pids)
+
+    def live(self, host):
+        """Can the host's guests run?  Power on and not hung."""
+        return self.power(host) == ON and not self.frozen(host)
+
+    def ledger(self, host):
+        return virt.read_ledger(self.layout.ledger(host.name))
+
+    # -- processes ---------------------------------------------------------
+    def start_compute(self, host):
+        conf = configs.compute_nova_conf(self.layout, host)
+        return self.procs.start(
+            compute_name(host),
+            [lab_procs.executable('nova-compute'), '--config-file', conf],
+            env={virt.HOST_DIR_ENV: self.layout.host_dir(host.name)},
+            netns=host.netns)
+
+    def start_monitor(self, host):
+        conf = ha_conf.write_monitor_conf(
+            self.layout, host,
+            os.path.join(self.layout.run, compute_name(host) + '.pid'))
+        return self.procs.start(
+            monitor_name(host),
+            [lab_procs.executable('nova-ha-monitor'), '--config-file', conf],
+            netns=host.netns)
+
+    # -- power ---------------------------------------------------------------
+    def power_on(self, host):
+        if self.power(host) == ON and self.procs.pid(compute_name(host)):
+            return
+        network.ensure_host(host)
+        os.makedirs(self.layout.host_dir(host.name), exist_ok=True)
+        with open(self.layout.ledger(host.name), 'w') as ledger:
+            json.dump({'boot': None, 'guests': {}}, ledger)
+        self._set_power(host, ON)
+        self.start_compute(host)
+        self.start_monitor(host)
+
+    def power_off(self, host):
+        """Power lost: every process of the host dies at the same time."""
+        self._set_power(host, OFF)
+        self._signal_all(host, signal.SIGKILL)
+        for name in (compute_name(host), monitor_name(host)):
+            self.procs.stop(name, timeout=1)
+
+    def hang(self, host):
+        self._signal_all(host, signal.SIGSTOP)
+
+    def thaw(self, host):
+        self._signal_all(host, signal.SIGCONT)
+
+    def _signal_all(self, host, signum):
+        for pid in network.namespace_pids(host):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def isolate(self, host):
+        network.set_link(host, up=False)
+
+    def reconnect(self, host):
+        network.set_link(host, up=True)
+
+    def kill_compute(self, host):
+        return self.procs.signal(compute_name(host), signal.SIGKILL)
+
+    def set_crashloop(self, host, on):
+        path = os.path.join(self.layout.host_dir(host.name),
+                            virt.CRASHLOOP_FILE)
+        if on:
+            open(path, 'w').close()
+        elif os.path.exists(path):
+            os.unlink(path)
