@@ -473,17 +473,33 @@ def _detected(s, incident):
     s.move(incident, states.CONFIRMING, 'asking a second channel')
 
 
-def _power(s, host):
+def _power(s, host, since=None):
     """The BMC's latest reading: None when no BMC is consulted for the
-    host (no fencing, or the noop driver)."""
+    host (no fencing, or the noop driver); 'unknown' until there is one
+    taken at or after ``since`` (a reading from the host's previous failure
+    says nothing of this one)."""
     driver = s.settings.fence_driver(host)
     if driver in (None, 'noop'):
         return None
     reading = s.power.get(host)
+    if reading is not None and since is not None and reading[1] < since:
+        reading = None
     if reading is None or s.now - reading[1] >= \
             s.settings.power_read_interval:
         s.issue(model.ReadPower(host=host))
     return reading[0] if reading else 'unknown'
+
+
+def _nova_heartbeat_age(service):
+    """Seconds since nova-compute last wrote its heartbeat to Nova's
+    database; None when Nova does not know the host.  Nova's "down" is not
+    used when the age is known: with servicegroup_driver = nova_ha it is
+    the very heartbeat the incident opened on, not a second channel."""
+    if service is None:
+        return None
+    if service.heartbeat_age is not None:
+        return service.heartbeat_age
+    return 1e9 if not service.up else None
 
 
 def _confirming(s, incident):
@@ -492,19 +508,14 @@ def _confirming(s, incident):
     if back:
         s.move(incident, states.CANCELLED, back)
         return
-    service = (s.obs.services or {}).get(host)
-    if service is None:
-        age = None
-    elif not service.up:
-        age = float('inf')
-    else:
-        age = service.heartbeat_age
-    power = _power(s, host)
-    if power == 'unknown' and host not in s.power:
-        return            # the first reading is on its way
+    age = _nova_heartbeat_age((s.obs.services or {}).get(host))
+    power = _power(s, host, since=incident.opened_at)
+    if power == 'unknown' and (host not in s.power or
+                               s.power[host][1] < incident.opened_at):
+        return            # the incident's first reading is on its way
     decision = sg_confirm.confirm_host_down(
         heartbeat_lost=True, bmc_power=power,
-        nova_heartbeat_age_s=age if age != float('inf') else 1e9,
+        nova_heartbeat_age_s=age,
         lost_for_s=s.now - incident.opened_at,
         thresholds=s.settings.confirm)
     if decision.rule != incident.fact('rule'):

@@ -96,3 +96,53 @@ def test_guards_are_judged_only_on_a_fresh_look():
     _, actions = core.step(state, look(True), 30.0, settings)
     assert [a for a in actions if isinstance(a, model.Save) and
             a.state == states.FENCING]
+
+
+def _confirming_step(power, service, now=100.1):
+    """One step of an incident of c1 opened at 100.0, in confirming."""
+    incident = states.Incident('host_failure:c1:1', 'c1', states.CONFIRMING,
+                               100.0, 100.0, token=1)
+    state = core.EngineState(incidents={incident.key: incident},
+                             power=power)
+    stored = model.StoredIncident(incident.key, 'c1', states.CONFIRMING,
+                                  100.0, 100.0, 'me', 1, {})
+    obs = model.Observation(
+        me='me', services={'c1': service, 'c2': model.Service('c2')},
+        liveness={'c1': model.LOST},
+        aggregates=(model.Aggregate('1', 'seg', ('c1', 'c2'),
+                                    {'ha:segment': 'seg'}),),
+        incidents=(stored,), leases={incident.key: 'mine'}, servers={},
+        vms={}, migrations={}, fresh=True)
+    _, actions = core.step(state, obs, now,
+                           core.Settings(default_fence_driver='ipmi'))
+    return actions
+
+
+def _fences(actions):
+    return [a for a in actions
+            if isinstance(a, model.Save) and a.state == states.FENCING]
+
+
+def test_a_power_reading_from_before_the_incident_decides_nothing():
+    # The lab's hang scenario: the BMC said "off" during the host's
+    # previous failure; the host was repaired and has now hung with its
+    # power on.  That old reading must not skip the second channel.
+    actions = _confirming_step(
+        power={'c1': ('off', 20.0)},
+        service=model.Service('c1', up=True, heartbeat_age=1.0))
+    assert not _fences(actions)
+    assert [a for a in actions if isinstance(a, model.ReadPower)]
+
+
+def test_nova_down_by_our_own_heartbeat_is_not_a_stale_db_heartbeat():
+    # With servicegroup_driver = nova_ha, Nova's "down" is the same lost
+    # heartbeat the incident opened on, not a second channel: the DB
+    # heartbeat's age (3 s) says the host may be alive behind a partition.
+    waiting = _confirming_step(
+        power={'c1': ('on', 100.05)},
+        service=model.Service('c1', up=False, heartbeat_age=3.0))
+    assert not _fences(waiting)
+    stale = _confirming_step(
+        power={'c1': ('on', 100.05)},
+        service=model.Service('c1', up=False, heartbeat_age=25.0))
+    assert _fences(stale)
