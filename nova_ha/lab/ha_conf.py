@@ -14,6 +14,7 @@ import sys
 
 from nova_ha.lab import layout as lab_layout
 
+
 def fence_driver(host):
     return 'ipmi' if host.segment == 'seg-a' else 'redfish'
 
@@ -80,6 +81,7 @@ host_heartbeat = true
 [monitor_nova_compute]
 check = pidfile
 pid_file = %(pid_file)s
+command_pattern = nova_ha\.lab\.compute
 restart_command = %(restart_command)s
 check_interval = 1.0
 

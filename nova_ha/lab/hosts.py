@@ -15,6 +15,7 @@ file its BMC reads and writes:
 import json
 import os
 import signal
+import sys
 
 from nova_ha.lab import configs
 from nova_ha.lab import ha_conf
@@ -76,7 +77,8 @@ class Hosts:
         conf = configs.compute_nova_conf(self.layout, host)
         return self.procs.start(
             compute_name(host),
-            [lab_procs.executable('nova-compute'), '--config-file', conf],
+            [sys.executable, '-m', 'nova_ha.lab.compute', '--config-file',
+             conf],
             env={virt.HOST_DIR_ENV: self.layout.host_dir(host.name)},
             netns=host.netns)
 

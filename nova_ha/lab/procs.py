@@ -158,10 +158,11 @@ class Processes:
                 return found
             if time.monotonic() > deadline or (
                     name in self.names() and not self.pid(name)):
-                raise TimeoutError('%s: no %r in its log after %.0f s%s:\n%s' % (
-                    name, pattern, timeout,
-                    '' if self.pid(name) else ' (it exited)',
-                    text[-3000:]))
+                raise TimeoutError(
+                    '%s: no %r in its log after %.0f s%s:\n%s' % (
+                        name, pattern, timeout,
+                        '' if self.pid(name) else ' (it exited)',
+                        text[-3000:]))
             time.sleep(0.2)
 
     def log_size(self, name):

@@ -13,12 +13,14 @@ the lab needs to judge a scenario from outside Nova:
 - a crash loop on demand: while ``$NOVA_HA_LAB_HOST_DIR/crashloop`` exists,
   nova-compute exits as it starts its host (a broken package or config).
 
-Loaded by nova-compute as ``compute_driver = nova_ha.lab.virt.LabDriver``.
+Loaded by nova-compute as ``compute_driver = nova_ha_lab.LabDriver``
+(see nova_ha.lab.compute).
 """
 
 import functools
 import json
 import os
+import threading
 import time
 
 from oslo_log import log as logging
@@ -75,6 +77,8 @@ class LabDriver(fake.FakeDriverWithoutFakeNodes):
     def __init__(self, virtapi, read_only=False):
         super().__init__(virtapi, read_only=read_only)
         self._host_dir = os.environ.get(HOST_DIR_ENV)
+        # Nova runs several operations at once, each in its own thread.
+        self._ledger_lock = threading.Lock()
         self._boot = time.time()
         self._write_ledger()
 
@@ -94,14 +98,16 @@ class LabDriver(fake.FakeDriverWithoutFakeNodes):
             'boot': self._boot,
             'pid': os.getpid(),
             'updated_at': time.time(),
-            'guests': {uuid: _state_name(guest.state)
-                       for uuid, guest in self.instances.items()},
         }
         path = os.path.join(self._host_dir, LEDGER_FILE)
         temporary = '%s.%d.tmp' % (path, os.getpid())
-        with open(temporary, 'w') as out:
-            json.dump(ledger, out, sort_keys=True)
-        os.replace(temporary, path)
+        with self._ledger_lock:
+            ledger['guests'] = {uuid: _state_name(guest.state)
+                                for uuid, guest in
+                                list(self.instances.items())}
+            with open(temporary, 'w') as out:
+                json.dump(ledger, out, sort_keys=True)
+            os.replace(temporary, path)
 
 
 for _name in _CHANGES:

@@ -1,0 +1,258 @@
+"""nova-ha-lab: a cloud of real OpenStack services whose hosts really die.
+
+    nova-ha-lab up                       # control plane, hosts, BMCs, engines
+    nova-ha-lab status
+    nova-ha-lab fail HOST --mode MODE    # see FAILURE_MODES
+    nova-ha-lab repair HOST
+    nova-ha-lab run SCENARIO             # a folder of tests/lab/scenarios
+    nova-ha-lab down                     # leaves nothing running
+
+Runs as root (network namespaces).  The lab's files, logs and pid files
+are under --dir (default /var/tmp/nova-ha-lab, or $NOVA_HA_LAB_DIR).
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+from nova_ha.lab import cloud as lab_cloud
+from nova_ha.lab import control
+from nova_ha.lab import ha_conf
+from nova_ha.lab import hosts as lab_hosts
+from nova_ha.lab import layout as lab_layout
+from nova_ha.lab import network
+from nova_ha.lab import procs as lab_procs
+
+FAILURE_MODES = {
+    'power': 'power off through the BMC path (the BMC stays reachable)',
+    'power-and-bmc': 'power off and the BMC process killed (unreachable)',
+    'hang': 'every process of the host SIGSTOPped (the BMC says on)',
+    'isolate': 'the host\'s only link cut (its guests keep running)',
+    'nova-compute': 'nova-compute killed (the host stays up)',
+    'crashloop': 'nova-compute killed and dying again at each restart',
+    'engine': 'SIGKILL of the engine replica that owns a recovery',
+    'rack': 'HOST is a segment: half of its hosts lose power at once',
+}
+
+RELAY_RABBITMQ = 'relay-rabbitmq'
+
+
+def say(text, *args):
+    print(('lab: ' + text) % args, flush=True)
+
+
+class Lab:
+    """The lab's operations, on one layout."""
+
+    def __init__(self, layout):
+        self.layout = layout
+        self.procs = lab_procs.Processes(layout)
+        self.hosts = lab_hosts.Hosts(layout, self.procs)
+
+    # -- up / down --------------------------------------------------------
+    def up(self, timeout=600):
+        started = time.monotonic()
+        os.makedirs(self.layout.base, exist_ok=True)
+        network.ensure_bridge()
+        self.procs.start(RELAY_RABBITMQ, [
+            sys.executable, '-m', 'nova_ha.lab.network',
+            str(lab_layout.RABBITMQ_PORT),
+            '127.0.0.1:%d' % lab_layout.RABBITMQ_PORT])
+        control.prepare(self.layout, self.procs)
+        say('databases ready (%.0f s)', time.monotonic() - started)
+        control.start(self.layout, self.procs)
+        control.wait_healthy(self.layout, timeout=timeout)
+        say('control plane healthy (%.0f s)', time.monotonic() - started)
+        for host in self.layout.hosts:
+            network.ensure_host(host)
+            self.start_bmc(host)
+            self.hosts.power_on(host)
+        conn = lab_cloud.connect(self.layout)
+        names = {host.name for host in self.layout.hosts}
+        lab_cloud.wait_for(
+            'every nova-compute up', lambda: self._computes_up(conn, names),
+            timeout)
+        control.discover_hosts(self.layout)
+        lab_cloud.ensure_segments(conn, self.layout)
+        say('%d hosts up, segments declared (%.0f s)', len(names),
+            time.monotonic() - started)
+        self.start_engines()
+        say('up in %.0f s', time.monotonic() - started)
+
+    @staticmethod
+    def _computes_up(conn, names):
+        services = lab_cloud.compute_services(conn)
+        return names <= {host for host, service in services.items()
+                         if service.state == 'up'}
+
+    def start_bmc(self, host):
+        self.procs.start(lab_hosts.bmc_name(host), [
+            sys.executable, '-m', 'nova_ha.lab.bmc', '--dir',
+            self.layout.base, host.name])
+
+    def engine_names(self):
+        return list(lab_layout.ENGINE_REPLICAS)
+
+    def start_engines(self, names=None):
+        conf = ha_conf.write_engine_conf(self.layout)
+        for name in names or self.engine_names():
+            since = self.procs.log_size(name)
+            self.procs.start(
+                name, [lab_procs.executable('nova-ha-engine'),
+                       '--config-file', conf],
+                env={'OS_CLIENT_CONFIG_FILE': self.layout.clouds_yaml})
+            self.procs.wait_for_log(name, 'nova-ha-engine listening on', 120,
+                                    since=since)
+
+    def down(self):
+        for name in self.engine_names():
+            self.procs.stop(name)
+        for host in self.layout.hosts:
+            self.hosts.thaw(host)
+            self.procs.stop(lab_hosts.bmc_name(host), timeout=5)
+            network.remove_host(host)
+            for name in (lab_hosts.compute_name(host),
+                         lab_hosts.monitor_name(host)):
+                self.procs.stop(name, timeout=1)
+        control.stop(self.layout, self.procs)
+        for name in self.procs.names():
+            self.procs.stop(name)
+        network.remove_bridge()
+        left = [name for name in self.procs.names() if self.procs.pid(name)]
+        if left:
+            raise RuntimeError('still running: %s' % ', '.join(left))
+
+    # -- failures -----------------------------------------------------------
+    def fail(self, name, mode):
+        if mode == 'rack':
+            segment = self.layout.segments()[name]
+            rack = segment[:len(segment) // 2]
+            for host in rack:
+                self.hosts.power_off(host)
+            return [host.name for host in rack]
+        if mode == 'engine':
+            return [self.kill_owner_engine()]
+        host = self.layout.host(name)
+        if mode == 'power':
+            self.hosts.power_off(host)
+        elif mode == 'power-and-bmc':
+            self.procs.signal(lab_hosts.bmc_name(host), signal.SIGKILL)
+            self.hosts.power_off(host)
+        elif mode == 'hang':
+            self.hosts.hang(host)
+        elif mode == 'isolate':
+            self.hosts.isolate(host)
+        elif mode == 'nova-compute':
+            self.hosts.kill_compute(host)
+        elif mode == 'crashloop':
+            self.hosts.set_crashloop(host, True)
+            self.hosts.kill_compute(host)
+        else:
+            raise ValueError('unknown failure mode %r (one of: %s)' % (
+                mode, ', '.join(FAILURE_MODES)))
+        return [host.name]
+
+    def kill_owner_engine(self):
+        """SIGKILL the replica that logged the most recent lease taken."""
+        latest, owner = -1.0, None
+        for name in self.engine_names():
+            path = self.procs.log_file(name)
+            if os.path.exists(path) and self.procs.pid(name):
+                with open(path, 'rb') as log:
+                    text = log.read().decode('utf-8', 'replace')
+                at = text.rfind(' opened (')
+                if at > latest:
+                    latest, owner = at, name
+        owner = owner or self.engine_names()[0]
+        self.procs.signal(owner, signal.SIGKILL)
+        return owner
+
+    def repair(self, name):
+        """Undo any failure of a host: it runs again, its BMC answers."""
+        host = self.layout.host(name)
+        self.hosts.set_crashloop(host, False)
+        self.hosts.thaw(host)
+        self.hosts.reconnect(host)
+        self.start_bmc(host)
+        self.hosts.power_on(host)
+        if not self.procs.pid(lab_hosts.compute_name(host)):
+            self.hosts.start_compute(host)
+        for engine in self.engine_names():
+            if not self.procs.pid(engine):
+                self.start_engines([engine])
+
+    # -- status -------------------------------------------------------------
+    def status(self):
+        report = {'dir': self.layout.base, 'processes': {}, 'hosts': {}}
+        for name in self.procs.names():
+            report['processes'][name] = {
+                'pid': self.procs.pid(name),
+                'log': self.procs.log_file(name)}
+        for host in self.layout.hosts:
+            ledger = self.hosts.ledger(host) or {}
+            report['hosts'][host.name] = {
+                'address': host.address, 'segment': host.segment or None,
+                'reserved': host.reserved, 'power': self.hosts.power(host),
+                'frozen': self.hosts.frozen(host),
+                'link_up': network.link_up(host)
+                if host.netns in network.namespaces() else None,
+                'guests': len(ledger.get('guests', {})),
+                'bmc': 'ipmi udp/%d, redfish http://127.0.0.1:%d' % (
+                    host.bmc_port, ha_conf.redfish_port(host))}
+        return report
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='nova-ha-lab', description=__doc__.splitlines()[0])
+    parser.add_argument('--dir', help='the lab directory')
+    sub = parser.add_subparsers(dest='command', required=True)
+    sub.add_parser('up', help='start the lab cloud')
+    sub.add_parser('down', help='stop everything and remove the network')
+    sub.add_parser('status', help='what runs where (JSON)')
+    fail = sub.add_parser('fail', help='make a host fail')
+    fail.add_argument('host', help='a host, or a segment for --mode rack')
+    fail.add_argument('--mode', required=True, choices=sorted(FAILURE_MODES),
+                      help='; '.join('%s: %s' % item
+                                     for item in FAILURE_MODES.items()))
+    repair = sub.add_parser('repair', help='undo a host\'s failure')
+    repair.add_argument('host')
+    run = sub.add_parser('run', help='run a scenario and print its '
+                                     'invariant report')
+    run.add_argument('scenario', help='a scenario folder or its name')
+    start = sub.add_parser('start-compute', help=argparse.SUPPRESS)
+    start.add_argument('host')
+    args = parser.parse_args(argv)
+
+    if os.geteuid() != 0:
+        parser.error('the lab needs root (network namespaces)')
+    lab = Lab(lab_layout.default_layout(args.dir))
+    if args.command == 'up':
+        lab.up()
+        print(json.dumps(lab.status(), indent=2))
+    elif args.command == 'down':
+        lab.down()
+        say('down: nothing left running')
+    elif args.command == 'status':
+        print(json.dumps(lab.status(), indent=2))
+    elif args.command == 'fail':
+        failed = lab.fail(args.host, args.mode)
+        say('%s: %s', args.mode, ', '.join(failed))
+    elif args.command == 'repair':
+        lab.repair(args.host)
+        say('%s repaired', args.host)
+    elif args.command == 'start-compute':
+        # The monitor's restart command for nova-compute.
+        host = lab.layout.host(args.host)
+        lab.hosts.start_compute(host)
+    elif args.command == 'run':
+        from nova_ha.lab import scenario
+        return scenario.main(lab, args.scenario)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
