@@ -30,36 +30,45 @@ function install_nova_ha {
     setup_develop $NOVA_HA_DIR
 }
 
+# Apply a nova-ha nova.conf fragment (etc/nova-ha/*.conf.sample, the files
+# the README quotes and the lab cloud uses) to a conf file: every option it
+# sets, a repeated one as multi-valued.  Options named after the file and
+# the conf ("section.option") are left out.
+function _nova_ha_apply_fragment {
+    local fragment=$NOVA_HA_DIR/etc/nova-ha/$1 conf=$2
+    shift 2
+    local skip=" $* " section option values
+    while IFS=$'\t' read -r section option values; do
+        if [[ "$skip" == *" $section.$option "* ]]; then
+            continue
+        fi
+        # shellcheck disable=SC2086 # values: one word each
+        iniset_multiline $conf $section $option $values
+    done < <($NOVA_HA_BIN_DIR/python -m nova_ha.conf.fragments $fragment)
+}
+
 # nova.conf: what the README's "Turning it on" sections ask operators to set.
 function configure_nova_for_ha {
     local conf filters
-    # Scheduler plugins (nova-scheduler reads $NOVA_CONF).
-    iniset_multiline $NOVA_CONF filter_scheduler available_filters \
-        nova.scheduler.filters.all_filters \
-        nova_ha.scheduler.filters.all_filters
+    # Scheduler plugins (nova-scheduler reads $NOVA_CONF); the enabled
+    # filters keep DevStack's own and gain nova-ha's.
+    _nova_ha_apply_fragment nova-scheduler.conf.sample $NOVA_CONF \
+        filter_scheduler.enabled_filters
     filters=$(iniget $NOVA_CONF filter_scheduler enabled_filters)
     if [[ ! ",$filters," =~ ",HASegmentFilter," ]]; then
         filters=${filters:+$filters,}$NOVA_HA_FILTERS
         iniset $NOVA_CONF filter_scheduler enabled_filters "$filters"
     fi
-    iniset $NOVA_CONF filter_scheduler weight_classes \
-        nova.scheduler.weights.all_weighers,nova_ha.scheduler.weighers.HAFailoverWeigher
 
     for conf in $(_nova_ha_nova_confs); do
-        # The engine listens to Nova's versioned notifications.
-        if [[ "$(iniget $conf notifications notification_format)" != "versioned" ]]; then
-            iniset $conf notifications notification_format both
-        fi
-        iniset $conf notifications notify_on_state_change vm_and_task_state
         if [[ "$NOVA_HA_SERVICEGROUP" == "True" ]]; then
-            # The loader (a notify driver) makes servicegroup_driver =
-            # nova_ha known to Nova before any service starts.
-            iniset_multiline $conf oslo_messaging_notifications driver \
-                messagingv2 nova_ha_loader
-            iniset $conf DEFAULT servicegroup_driver nova_ha
+            _nova_ha_apply_fragment nova-services.conf.sample $conf \
+                ha_servicegroup.backend_url
             _nova_ha_liveness_options $conf
         else
-            iniset $conf oslo_messaging_notifications driver messagingv2
+            # Notifications only; Nova keeps its own servicegroup driver.
+            _nova_ha_apply_fragment nova-services.conf.sample $conf \
+                DEFAULT.servicegroup_driver ha_servicegroup.backend_url
         fi
     done
 }
@@ -83,6 +92,8 @@ function configure_nova_ha {
     iniset_rpc_backend nova-ha $NOVA_HA_CONF DEFAULT
 
     iniset $NOVA_HA_CONF engine cloud $NOVA_HA_CLOUD
+    # Where the fragment's nova_ha_forward driver sends Nova's news.
+    iniset $NOVA_HA_CONF engine nova_topic nova_ha_nova
     iniset $NOVA_HA_CONF engine coordination_url "$NOVA_HA_COORDINATION_URL"
     if is_service_enabled nova-ha-engine; then
         recreate_database nova_ha
