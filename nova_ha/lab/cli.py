@@ -5,6 +5,7 @@
     nova-ha-lab fail HOST --mode MODE    # see FAILURE_MODES
     nova-ha-lab repair HOST
     nova-ha-lab run SCENARIO             # a folder of tests/lab/scenarios
+    nova-ha-lab tempest                  # Tempest's compute API tests
     nova-ha-lab down                     # leaves nothing running
 
 Runs as root (network namespaces).  The lab's files, logs and pid files
@@ -25,6 +26,7 @@ from nova_ha.lab import hosts as lab_hosts
 from nova_ha.lab import layout as lab_layout
 from nova_ha.lab import network
 from nova_ha.lab import procs as lab_procs
+from nova_ha.lab import tempest
 
 FAILURE_MODES = {
     'power': 'power off through the BMC path (the BMC stays reachable)',
@@ -53,9 +55,14 @@ class Lab:
         self.hosts = lab_hosts.Hosts(layout, self.procs)
 
     # -- up / down --------------------------------------------------------
-    def up(self, timeout=600):
+    def up(self, timeout=600, with_ha=True):
         started = time.monotonic()
         os.makedirs(self.layout.base, exist_ok=True)
+        marker = self.layout.path('without-ha')
+        if with_ha and os.path.exists(marker):
+            os.unlink(marker)
+        elif not with_ha:
+            open(marker, 'w').close()
         network.ensure_bridge()
         self.procs.start(RELAY_RABBITMQ, [
             sys.executable, '-m', 'nova_ha.lab.network',
@@ -79,8 +86,10 @@ class Lab:
         lab_cloud.ensure_segments(conn, self.layout)
         say('%d hosts up, segments declared (%.0f s)', len(names),
             time.monotonic() - started)
-        self.start_engines()
-        say('up in %.0f s', time.monotonic() - started)
+        if self.layout.with_ha:
+            self.start_engines()
+        say('up in %.0f s%s', time.monotonic() - started,
+            '' if self.layout.with_ha else ' (without nova-ha)')
 
     @staticmethod
     def _computes_up(conn, names):
@@ -181,7 +190,7 @@ class Lab:
         if not self.procs.pid(lab_hosts.compute_name(host)):
             self.hosts.start_compute(host)
         for engine in self.engine_names():
-            if not self.procs.pid(engine):
+            if self.layout.with_ha and not self.procs.pid(engine):
                 self.start_engines([engine])
 
     # -- status -------------------------------------------------------------
@@ -210,7 +219,10 @@ def main(argv=None):
         prog='nova-ha-lab', description=__doc__.splitlines()[0])
     parser.add_argument('--dir', help='the lab directory')
     sub = parser.add_subparsers(dest='command', required=True)
-    sub.add_parser('up', help='start the lab cloud')
+    up = sub.add_parser('up', help='start the lab cloud')
+    up.add_argument('--without-ha', action='store_true',
+                    help='Nova as it ships: no nova-ha in nova.conf, no '
+                         'engine, no monitor (Tempest\'s comparison runs)')
     sub.add_parser('down', help='stop everything and remove the network')
     sub.add_parser('status', help='what runs where (JSON)')
     fail = sub.add_parser('fail', help='make a host fail')
@@ -223,7 +235,12 @@ def main(argv=None):
     run = sub.add_parser('run', help='run a scenario and print its '
                                      'invariant report')
     run.add_argument('scenario', help='a scenario folder or its name')
-    start = sub.add_parser('start-compute', help=argparse.SUPPRESS)
+    tempest_cmd = sub.add_parser(
+        'tempest', help='run Tempest\'s compute API tests against the lab')
+    tempest.add_arguments(tempest_cmd)
+    start = sub.add_parser(
+        'start-compute',
+        help='start HOST\'s nova-compute (its monitor\'s restart command)')
     start.add_argument('host')
     args = parser.parse_args(argv)
 
@@ -231,7 +248,7 @@ def main(argv=None):
         parser.error('the lab needs root (network namespaces)')
     lab = Lab(lab_layout.default_layout(args.dir))
     if args.command == 'up':
-        lab.up()
+        lab.up(with_ha=not args.without_ha)
         print(json.dumps(lab.status(), indent=2))
     elif args.command == 'down':
         lab.down()
@@ -248,6 +265,8 @@ def main(argv=None):
         # The monitor's restart command for nova-compute.
         host = lab.layout.host(args.host)
         lab.hosts.start_compute(host)
+    elif args.command == 'tempest':
+        return tempest.main(lab, args)
     elif args.command == 'run':
         from nova_ha.lab import scenario
         return scenario.main(lab, args.scenario)

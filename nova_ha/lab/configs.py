@@ -290,7 +290,8 @@ def nova_control_ini(layout, scheduler=False, debug=False):
                              'discover_hosts_in_cells_interval': 2})
     # The lab's VMs are many and tiny: quotas never refuse them.
     ini.update('quota', {'instances': -1, 'cores': -1, 'ram': -1})
-    ini.merge(nova_ha_settings(layout, scheduler=scheduler))
+    if layout.with_ha:
+        ini.merge(nova_ha_settings(layout, scheduler=scheduler))
     return ini
 
 
@@ -312,7 +313,8 @@ def compute_nova_ini(layout, host, debug=False):
     ini.update('oslo_concurrency', {
         'lock_path': os.path.join(state, 'locks')})
     ini.update('vnc', {'enabled': False})
-    ini.merge(nova_ha_settings(layout))
+    if layout.with_ha:
+        ini.merge(nova_ha_settings(layout))
     return ini
 
 

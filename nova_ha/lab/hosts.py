@@ -101,7 +101,8 @@ class Hosts:
             json.dump({'boot': None, 'guests': {}}, ledger)
         self._set_power(host, ON)
         self.start_compute(host)
-        self.start_monitor(host)
+        if self.layout.with_ha:
+            self.start_monitor(host)
 
     def power_off(self, host):
         """Power lost: every process of the host dies at the same time."""

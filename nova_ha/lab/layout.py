@@ -144,6 +144,12 @@ class Layout:
                 found.setdefault(host.segment, []).append(host)
         return found
 
+    @property
+    def with_ha(self):
+        """False for a lab brought up with ``up --without-ha``: Nova as it
+        ships (the comparison runs of Tempest), no engine, no monitor."""
+        return not os.path.exists(self.path('without-ha'))
+
     # -- addresses ----------------------------------------------------
     def url(self, service, suffix=''):
         return 'http://%s:%d%s' % (BRIDGE_ADDRESS, PORTS[service], suffix)

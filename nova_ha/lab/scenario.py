@@ -38,6 +38,9 @@ from nova_ha.testing import invariants as recovery_invariants
 SCENARIOS_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'tests',
                              'lab', 'scenarios')
 SAMPLE_INTERVAL = 0.5
+BACK_INTERVAL = 0.3
+BOOT_RETRIES = 3
+BOOT_RETRY_DELAY = 5.0
 MEASURED = 'measured:'
 
 
@@ -95,6 +98,43 @@ class Sampler(threading.Thread):
         self.join(5)
 
 
+class BackWatcher(threading.Thread):
+    """Reads Nova's servers every 0.3 s until the failed host's HA VMs are
+    all back: on another host, in their earlier state, no task running.
+    ``back_at`` is then the wall time of that look."""
+
+    def __init__(self, conn, host, vms):
+        super().__init__(name='lab-back-%s' % host, daemon=True)
+        self.conn = conn
+        self.host = host
+        self.vms = vms          # {vm: status before the failure}
+        self.back_at = None
+        self._done = threading.Event()
+
+    def back(self, servers):
+        for vm, status in self.vms.items():
+            server = servers.get(vm) or {}
+            if (server.get('OS-EXT-SRV-ATTR:host') in (None, self.host) or
+                    server.get('status') != status or
+                    server.get('OS-EXT-STS:task_state')):
+                return False
+        return True
+
+    def run(self):
+        while not self._done.is_set():
+            try:
+                if self.back(nova_servers(self.conn)):
+                    self.back_at = time.time()
+                    return
+            except Exception:   # a look that failed: the next one decides
+                pass
+            self._done.wait(BACK_INTERVAL)
+
+    def stop(self):
+        self._done.set()
+        self.join(5)
+
+
 class Run:
     """One play of a scenario against the running lab."""
 
@@ -113,6 +153,8 @@ class Run:
         self.report = []
         self.failed_at = {}     # host -> time of its failure
         self.servers = {}       # name -> (id, host, ha, status)
+        self.watchers = {}      # failed host -> BackWatcher
+        self.measures = {}      # host -> {phase: seconds after failure}
 
     def say(self, text):
         print(text, flush=True)
@@ -161,20 +203,42 @@ class Run:
             self.servers[spec['name']] = (vm, spec['host'], ha,
                                           spec.get('status', 'ACTIVE'))
 
+        retries = {name: BOOT_RETRIES for name in self.servers}
+
         def all_active():
             servers = nova_servers(self.conn)
-            states = [servers.get(vm, {}).get('status')
-                      for vm, _, _, _ in self.servers.values()]
-            if 'ERROR' in states:
-                raise RuntimeError('a VM failed to boot: %s' % servers)
-            return all(state == 'ACTIVE' for state in states)
-        lab_cloud.wait_for('the scenario\'s VMs ACTIVE', all_active, 180)
+            for name, (vm, host, ha, status) in list(self.servers.items()):
+                server = servers.get(vm, {})
+                if server.get('status') != 'ERROR':
+                    continue
+                fault = (server.get('fault') or {}).get('message', '')
+                if not retries[name] or 'No valid host' not in fault:
+                    raise RuntimeError('%s failed to boot on %s: %s' % (
+                        name, host, fault))
+                # A host repaired a moment ago may not be in the
+                # scheduler's view yet: boot again, a few times.
+                retries[name] -= 1
+                self.conn.compute.delete_server(vm, force=True)
+                time.sleep(BOOT_RETRY_DELAY)
+                self.servers[name] = (lab_cloud.boot(
+                    self.conn, name, host, ha=ha,
+                    priority=self._priority(name)), host, ha, status)
+                return False
+            return all(servers.get(vm, {}).get('status') == 'ACTIVE'
+                       for vm, _, _, _ in self.servers.values())
+        lab_cloud.wait_for('the scenario\'s VMs ACTIVE', all_active, 240)
         for vm, _, _, status in self.servers.values():
             if status == 'SHUTOFF':
                 self.conn.compute.stop_server(vm)
         lab_cloud.wait_for('stopped VMs SHUTOFF', lambda: all(
             nova_servers(self.conn)[vm]['status'] == status
             for vm, _, _, status in self.servers.values()), 120)
+
+    def _priority(self, name):
+        for spec in self.cloud.get('servers', ()):
+            if spec['name'] == name:
+                return spec.get('priority', 0)
+        return 0
 
     # -- steps ------------------------------------------------------------
     def ha_vms(self, host):
@@ -203,6 +267,11 @@ class Run:
         now = time.time()
         for host in failed:
             self.failed_at.setdefault(host, now)
+            if self.ha_vms(host) and host not in self.watchers:
+                watcher = BackWatcher(lab_cloud.connect(self.lab.layout),
+                                      host, self.ha_vms(host))
+                watcher.start()
+                self.watchers[host] = watcher
         self.say('fail %s (%s): %s' % (target, mode, ', '.join(failed)))
 
     def step_wait_incident(self, host, timeout='120'):
@@ -234,9 +303,12 @@ class Run:
     def _judge_untouched(self, host):
         moved = [m for m in nova_migrations(self.conn)
                  if m['source_compute'] == host and
-                 m['migration_type'] == recovery_invariants.EVACUATION]
+                 m['migration_type'] == recovery_invariants.EVACUATION and
+                 m['instance_uuid'] in self.ha_vms(host)]
+        since = self.failed_at.get(host, 0.0)
         fenced = [i for i in self.incidents(host)
-                  if i.state in ('fenced', 'evacuating', 'recovered')]
+                  if i.opened_at.timestamp() >= since and
+                  i.state in ('fenced', 'evacuating', 'recovered')]
         self.say('%s: untouched: %s' % (
             host, 'ok' if not moved and not fenced else
             'NO (%d evacuations, %d fenced incidents)' % (
@@ -249,6 +321,9 @@ class Run:
         if not start or not records:
             return
         marks = {}
+        watcher = self.watchers.get(host)
+        if watcher and watcher.back_at:
+            marks['all HA VMs back'] = watcher.back_at - start
         for record in records:
             at = record.at.timestamp() - start
             if record.kind == 'transition':
@@ -257,6 +332,7 @@ class Run:
                     if ('-> %s:' % state) in record.message:
                         marks.setdefault(state, at)
             marks.setdefault('detected', at)
+        self.measures[host] = marks
         self.say('%s %s %s' % (MEASURED, host, ', '.join(
             '%s %.1f s' % item for item in sorted(marks.items(),
                                                   key=lambda i: i[1]))))
@@ -284,6 +360,8 @@ class Run:
                 getattr(self, 'step_' + verb.replace('-', '_'))(*args)
         finally:
             sampler.stop()
+            for watcher in self.watchers.values():
+                watcher.stop()
         servers = nova_servers(self.conn)
         migrations = nova_migrations(self.conn)
         reserved = {h.name for h in self.lab.layout.hosts if h.reserved}
