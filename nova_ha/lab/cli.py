@@ -18,15 +18,19 @@ import os
 import signal
 import sys
 import time
+import warnings
 
-from nova_ha.lab import cloud as lab_cloud
-from nova_ha.lab import control
-from nova_ha.lab import ha_conf
-from nova_ha.lab import hosts as lab_hosts
-from nova_ha.lab import layout as lab_layout
-from nova_ha.lab import network
-from nova_ha.lab import procs as lab_procs
-from nova_ha.lab import tempest
+# openstacksdk's futurist imports eventlet, which warns on every command.
+warnings.filterwarnings('ignore', message='\nEventlet is deprecated')
+
+from nova_ha.lab import cloud as lab_cloud  # noqa: E402
+from nova_ha.lab import control  # noqa: E402
+from nova_ha.lab import ha_conf  # noqa: E402
+from nova_ha.lab import hosts as lab_hosts  # noqa: E402
+from nova_ha.lab import layout as lab_layout  # noqa: E402
+from nova_ha.lab import network  # noqa: E402
+from nova_ha.lab import procs as lab_procs  # noqa: E402
+from nova_ha.lab import tempest  # noqa: E402
 
 FAILURE_MODES = {
     'power': 'power off through the BMC path (the BMC stays reachable)',
@@ -165,19 +169,24 @@ class Lab:
         return [host.name]
 
     def kill_owner_engine(self):
-        """SIGKILL the replica that logged the most recent lease taken."""
-        latest, owner = -1.0, None
-        for name in self.engine_names():
-            path = self.procs.log_file(name)
-            if os.path.exists(path) and self.procs.pid(name):
-                with open(path, 'rb') as log:
-                    text = log.read().decode('utf-8', 'replace')
-                at = text.rfind(' opened (')
-                if at > latest:
-                    latest, owner = at, name
-        owner = owner or self.engine_names()[0]
-        self.procs.signal(owner, signal.SIGKILL)
-        return owner
+        """SIGKILL the replica that owns the latest open incident, as the
+        history records it (owner "<hostname>:<pid>")."""
+        from nova_ha.history import store as history_store
+        history = history_store.HistoryStore(
+            self.layout.database_url('nova_ha'))
+        try:
+            open_incidents = history.list_incidents(open_only=True)
+        finally:
+            history.close()
+        pids = {self.procs.pid(name): name for name in self.engine_names()}
+        for incident in sorted(open_incidents, key=lambda i: i.opened_at,
+                               reverse=True):
+            pid = (incident.owner or '').rpartition(':')[2]
+            owner = pids.get(int(pid)) if pid.isdigit() else None
+            if owner:
+                self.procs.signal(owner, signal.SIGKILL)
+                return owner
+        raise RuntimeError('no engine replica owns an open incident')
 
     def repair(self, name):
         """Undo any failure of a host: it runs again, its BMC answers."""

@@ -14,6 +14,7 @@ Script steps:
     expect HOST recovered within N    # judged from Nova and the history
     expect HOST parked within N       # no proof of power-off: nothing moves
     expect HOST untouched for N       # no incident ends in a fence or move
+    expect HOST disabled within N     # its nova-compute disabled in Nova
     repair HOST
 
 Before the script the lab is reset: every host repaired and enabled, every
@@ -163,6 +164,11 @@ class Run:
     # -- set-up ---------------------------------------------------------
     def reset(self):
         lab = self.lab
+        # A recovery still under way would force its host down again
+        # after the reset brought it back.
+        lab_cloud.wait_for(
+            'no incident open', lambda: not self.history.list_incidents(
+                open_only=True), 300, 1)
         for host in lab.layout.hosts:
             lab.repair(host.name)
         # A recovered host stays forced down and disabled until its
@@ -275,11 +281,18 @@ class Run:
         self.say('fail %s (%s): %s' % (target, mode, ', '.join(failed)))
 
     def step_wait_incident(self, host, timeout='120'):
-        lab_cloud.wait_for('an incident of %s' % host,
-                           lambda: self.incidents(host), float(timeout), 0.5)
+        """Until an incident of ``host`` opened since its failure is open
+        (the moment a replica owns its recovery)."""
+        since = self.failed_at.get(host, 0.0)
+        lab_cloud.wait_for('an open incident of %s' % host, lambda: [
+            i for i in self.history.list_incidents(host=host, open_only=True)
+            if i.opened_at.timestamp() >= since], float(timeout), 0.2)
 
     def step_expect(self, host, outcome, _word, seconds):
         seconds = float(seconds)
+        if outcome == 'disabled':
+            self._judge_disabled(host, seconds)
+            return
         if outcome == 'untouched':
             time.sleep(seconds)
             self._judge_untouched(host)
@@ -299,6 +312,18 @@ class Run:
         for violation in verdict.violations:
             self.say('VIOLATION %s: %s' % (host, violation))
         self._measure(host, records)
+
+    def _judge_disabled(self, host, seconds):
+        """Nova's compute service of ``host`` disabled (by the engine, on
+        the monitor's process.down) within ``seconds``."""
+        def disabled():
+            service = lab_cloud.compute_services(self.conn).get(host)
+            return service is not None and service.status == 'disabled'
+        try:
+            lab_cloud.wait_for('%s disabled' % host, disabled, seconds)
+            self.say('%s: nova-compute disabled: ok' % host)
+        except TimeoutError:
+            self.say('%s: nova-compute disabled: NO' % host)
 
     def _judge_untouched(self, host):
         moved = [m for m in nova_migrations(self.conn)
