@@ -62,6 +62,11 @@ class HostLivenessJoin:
     def __init__(self, report):
         self._report = report
         self._lock = threading.Lock()
+        # Reports go out one at a time, and only while still current: the
+        # two watchers' threads see a power loss milliseconds apart, and a
+        # "nova-compute only" report overtaken by "host down" must not
+        # land after it (the engine would take the dead host for alive).
+        self._report_lock = threading.Lock()
         self._compute = {}
         self._host = {}
         self._verdicts = {}
@@ -83,4 +88,8 @@ class HostLivenessJoin:
             self._verdicts[change.host] = now
         if first and now == HOST_UP:
             return    # hosts seen alive at start-up are not news
-        self._report(change.host, now, change.reason)
+        with self._report_lock:
+            with self._lock:
+                if self._verdicts.get(change.host) != now:
+                    return    # overtaken: the newer verdict is reported
+            self._report(change.host, now, change.reason)

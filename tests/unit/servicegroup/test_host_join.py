@@ -1,5 +1,7 @@
 """The rule that only the loss of every heartbeat of a host is its death."""
 
+import threading
+import time
 import unittest
 
 from nova_ha.servicegroup import host_join
@@ -69,3 +71,34 @@ class TestJoin(unittest.TestCase):
         self.join.on_compute_change(change('c1', UP))
         self.assertEqual([('c1', host_join.HOST_DOWN),
                           ('c1', host_join.HOST_UP)], self.reports)
+
+
+class TestJoinRace(unittest.TestCase):
+    """A power loss takes both heartbeats at once, and the two watchers
+    report from their own threads a few milliseconds apart.  In the lab
+    cloud (rack and engine scenarios) the report of "nova-compute only"
+    reached the engine after "host down", and the engine's board was left
+    saying the dead host is alive: no incident, or a cancelled one."""
+
+    def test_the_last_report_is_the_current_verdict(self):
+        reports = []
+        join = None
+
+        def report(host, verdict, reason):
+            if verdict == host_join.COMPUTE_ONLY:
+                # The host watcher's change arrives while this report is
+                # on its way.
+                other = threading.Thread(
+                    target=join.on_host_change, args=(change('c1', DOWN),))
+                other.start()
+                other.join(0.5)
+            reports.append(verdict)
+        join = host_join.HostLivenessJoin(report)
+        join.on_compute_change(change('c1', UP))
+        join.on_host_change(change('c1', UP))
+        join.on_compute_change(change('c1', DOWN))
+        deadline = time.monotonic() + 2
+        while host_join.HOST_DOWN not in reports and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(host_join.HOST_DOWN, reports[-1], reports)
