@@ -339,18 +339,23 @@ class RealEnvironment(engine_env.Environment):
         self._history_call(self.history.record, kind, message, **fields)
 
     def save(self, key, token, state, facts, records):
-        if not self._history_call(self.history.save_incident, key,
-                                  generation=token, state=state,
-                                  detail=dict(facts)):
-            return False
+        # The state and the records that explain it in one transaction.
+        rows = []
         for r in records:
             if isinstance(r, model.Note):
-                self.note(r.kind, r.message, incident=key, token=token,
-                          host=r.host, instance=r.instance,
-                          outcome=r.outcome, detail=r.detail)
+                rows.append(dict(kind=r.kind, message=r.message, host=r.host,
+                                 instance=r.instance, outcome=r.outcome,
+                                 detail=r.detail, token=token or None))
             else:
-                self._record('transition', r.line(), host=r.host,
-                             incident=key, token=token, outcome=r.after)
+                rows.append(dict(kind='transition', message=r.line(),
+                                 host=r.host, outcome=r.after,
+                                 token=token or None))
+        if not self._history_call(self.history.save_incident, key,
+                                  generation=token, state=state,
+                                  detail=dict(facts), records=rows):
+            return False
+        for row in rows:
+            LOG.info('[%s] %s', row['kind'], row['message'])
         return True
 
     def note(self, kind, message, *, incident=None, token=0, host=None,

@@ -170,6 +170,26 @@ def _closing_values(table, state, now):
     return None
 
 
+def _record_row(kind, message, *, host=None, instance=None, segment=None,
+                outcome=None, incident=None, detail=None, at=None,
+                token=None):
+    """A row of the records table, validated and scrubbed (see
+    HistoryStore.record)."""
+    return {
+        'at': _utc(at, 'at') or utcnow(),
+        'kind': _name(kind, 'kind', required=True),
+        'message': scrub.scrub_text('' if message is None
+                                    else str(message)),
+        'host': _name(host, 'host'),
+        'instance': _name(instance, 'instance'),
+        'segment': _name(segment, 'segment'),
+        'outcome': _name(outcome, 'outcome'),
+        'incident': _name(incident, 'incident'),
+        'detail': _dump_detail(detail),
+        'token': None if token is None else _generation(token, 'token'),
+    }
+
+
 def _dump_detail(detail):
     if detail is None:
         return None
@@ -329,19 +349,10 @@ class HistoryStore:
         (incident generation) of the engine writing it, if any: it tells a
         stale owner's records apart.
         """
-        row = {
-            'at': _utc(at, 'at') or utcnow(),
-            'kind': _name(kind, 'kind', required=True),
-            'message': scrub.scrub_text('' if message is None
-                                        else str(message)),
-            'host': _name(host, 'host'),
-            'instance': _name(instance, 'instance'),
-            'segment': _name(segment, 'segment'),
-            'outcome': _name(outcome, 'outcome'),
-            'incident': _name(incident, 'incident'),
-            'detail': _dump_detail(detail),
-            'token': None if token is None else _generation(token, 'token'),
-        }
+        row = _record_row(kind, message, host=host, instance=instance,
+                          segment=segment, outcome=outcome,
+                          incident=incident, detail=detail, at=at,
+                          token=token)
         with self._begin() as connection:
             result = connection.execute(models.records.insert().values(row))
             return result.inserted_primary_key[0]
@@ -513,9 +524,15 @@ class HistoryStore:
             return None
 
     @_guarded
-    def save_incident(self, key, *, generation, state, detail=None):
+    def save_incident(self, key, *, generation, state, detail=None,
+                      records=()):
         """Move the incident to ``state`` if its generation is still
         ``generation``: True when written, False when refused.
+
+        ``records`` (dicts of :meth:`record`'s arguments, ``kind`` and
+        ``message`` included) are appended to the incident in the same
+        transaction: the history never holds a state without the records
+        that say how it came about, even if the writer dies in between.
 
         The fenced :meth:`update_incident`: ``closed_at`` and ``detail``
         are handled the same way, but the write happens only while the
@@ -534,6 +551,7 @@ class HistoryStore:
                   'closed_at': _closing_values(table, state, now)}
         if detail is not None:
             values['detail'] = _dump_detail(detail)
+        rows = [_record_row(**dict(r, incident=key)) for r in records]
         with self._begin() as connection:
             result = connection.execute(
                 table.update()
@@ -542,6 +560,8 @@ class HistoryStore:
                        table.c.state != OPERATOR_CLOSED_STATE)
                 .values(values))
             if result.rowcount == 1:
+                if rows:
+                    connection.execute(models.records.insert(), rows)
                 return True
             if not self._exists(connection, key):
                 raise UnknownIncident(key)

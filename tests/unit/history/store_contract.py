@@ -433,6 +433,38 @@ class StoreContract:
         self.assertEqual((winners[0], 4), (incident.owner,
                                            incident.generation))
 
+    def test_save_incident_writes_its_records_in_the_same_transaction(self):
+        # The lab's engine scenario: the owner was killed between the
+        # write of state "fenced" and the write of the records saying how
+        # (the fence and the transition); the survivor then evacuated from
+        # a history without the fence proof.  State and records go
+        # together, or not at all.
+        self.store.open_incident('host:c1', 'host', host='c1')
+        gen = self.store.claim_incident('host:c1', 'engine-a', 0)
+        records = [
+            {'kind': 'fence', 'message': 'fencing c1: already_off',
+             'host': 'c1', 'token': gen, 'outcome': 'already_off'},
+            {'kind': 'transition', 'message': 'c1 fencing -> fenced: off',
+             'host': 'c1', 'token': gen, 'outcome': 'fenced'}]
+        self.assertTrue(self.store.save_incident(
+            'host:c1', generation=gen, state='fenced', records=records))
+        got = self.store.query(incident='host:c1')
+        self.assertEqual([('fence', 'already_off', gen),
+                          ('transition', 'fenced', gen)],
+                         [(r.kind, r.outcome, r.token) for r in got])
+        stale = self.new_store()
+        stale.claim_incident('host:c1', 'engine-b', gen)
+        self.assertFalse(self.store.save_incident(
+            'host:c1', generation=gen, state='evacuating',
+            records=[{'kind': 'transition', 'message': 'stale',
+                      'host': 'c1', 'token': gen}]))
+        self.assertEqual(2, len(self.store.query(incident='host:c1')))
+        with self.assertRaises(ValueError):
+            self.store.save_incident(
+                'host:c1', generation=gen + 1, state='fenced',
+                records=[{'kind': '', 'message': 'no kind'}])
+        self.assertEqual('fenced', self.store.get_incident('host:c1').state)
+
     def test_save_incident_refuses_a_stale_owner(self):
         self.store.open_incident('host:c1', 'host', host='c1',
                                  detail={'v': 0})
