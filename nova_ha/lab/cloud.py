@@ -72,15 +72,3 @@ def boot(conn, name, host, ha=True, priority=0):
         name=name, image_id=image.id, flavor_id=flavor.id, networks='none',
         host=host, metadata=metadata)
     return server.id
-
-
-def servers(conn):
-    """{id: server} of every VM (all projects)."""
-    return {server.id: server
-            for server in conn.compute.servers(all_projects=True)}
-
-
-def evacuations(conn):
-    """Nova's evacuation records (its migrations of type evacuation)."""
-    return [migration for migration in conn.compute.migrations()
-            if migration.migration_type == 'evacuation']
