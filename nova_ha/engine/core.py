@@ -22,7 +22,9 @@ from nova_ha.engine import moves
 from nova_ha.engine import states
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.notifier import decisions
+from nova_ha.servicegroup import channels
 from nova_ha.servicegroup import confirm as sg_confirm
+from nova_ha.servicegroup import self_fence
 
 DISABLED_REASON = 'nova-ha: host failed, fenced and evacuated'
 # A host Nova shows down, but not this long: not (yet) a suspect on
@@ -54,6 +56,10 @@ class Settings:
     # Or a function host -> driver name, for configured clouds.
     fence_driver_of: object = None
     disabled_reason: str = DISABLED_REASON
+    peers: channels.PeerThresholds = channels.PeerThresholds()
+    watchdog: self_fence.RungSettings = self_fence.RungSettings()
+    # The ladder of hosts in no segment (a segment's is ha:fencing).
+    fencing: tuple = ha_aggregates.DEFAULT_FENCING
 
     def fence_driver(self, host):
         if self.fence_driver_of is not None:
@@ -513,23 +519,80 @@ def _confirming(s, incident):
     if power == 'unknown' and (host not in s.power or
                                s.power[host][1] < incident.opened_at):
         return            # the incident's first reading is on its way
+    peers = _peer_channel(s, host)
     decision = sg_confirm.confirm_host_down(
         heartbeat_lost=True, bmc_power=power,
         nova_heartbeat_age_s=age,
         lost_for_s=s.now - incident.opened_at,
-        thresholds=s.settings.confirm)
+        thresholds=s.settings.confirm, peers=peers.verdict)
     if decision.rule != incident.fact('rule'):
         incident = s.remember(incident, rule=decision.rule)
-        s.note(incident, 'confirming %s is down: %s (%s)' % (
-            host, decision.reason, decision.rule),
+        s.note(incident, 'confirming %s is down: %s (%s%s)' % (
+            host, decision.reason, decision.rule,
+            '; peers: ' + peers.reason if peers.verdict else ''),
             kind='alert' if decision.action == sg_confirm.ALERT
             else 'decision', outcome=decision.action)
     if decision.action == sg_confirm.FENCE:
         _judge_guards(s, incident)
-    elif decision.action == sg_confirm.ALERT and decision.rule != 'R4':
+    elif decision.rule in ('R6', 'R7') and _watchdog_rung(s, incident):
+        return
+    elif decision.action == sg_confirm.ALERT and \
+            decision.rule not in ('R4', 'R11'):
         s.move(incident, states.PARKED, 'no proof of power-off can be had '
                '(%s): an operator must confirm %s down or repair its BMC' % (
                    decision.rule, host))
+
+
+def _segment_peers(s, host):
+    """(peers, ladder): the other hosts of ``host``'s segment and the
+    segment's fencing ladder (no peers in no segment)."""
+    if s.obs.aggregates is None:
+        return (), s.settings.fencing
+    view = ha_aggregates.host_view_of(s.obs.aggregates, host)
+    if view.segment is None:
+        return (), s.settings.fencing
+    peers = guards.group_hosts(s.obs.aggregates, s.obs.services,
+                               view.segment.name) - {host}
+    return tuple(sorted(peers)), view.segment.fencing
+
+
+def _peer_channel(s, host):
+    peers, _ = _segment_peers(s, host)
+    return channels.judge_peers(host, peers, s.obs.peer_views or {}, s.now,
+                                s.settings.peers)
+
+
+def _watchdog_rung(s, incident):
+    """The ladder's second rung, when the BMC cannot prove the host off:
+    True when it decided (proof taken, or waiting for the safe time)."""
+    host = incident.host
+    peers, ladder = _segment_peers(s, host)
+    if 'watchdog' not in ladder:
+        return False
+    rung = self_fence.judge(host, peers, s.obs.peer_views or {},
+                            incident.opened_at, s.now, s.settings.watchdog)
+    if not rung.possible:
+        if incident.fact('watchdog') != rung.reason:
+            incident = s.remember(incident, watchdog=rung.reason)
+            s.note(incident, 'watchdog rung for %s: %s' % (host, rung.reason))
+        return False
+    if s.now < rung.safe_at:
+        if incident.fact('watchdog') != 'waiting':
+            incident = s.remember(incident, watchdog='waiting')
+            s.note(incident, 'watchdog rung for %s: %s' % (host, rung.reason),
+                   outcome='wait')
+        s.remember(incident, until=rung.safe_at)
+        return True
+    incident = s.remember(incident, proof=rung.proof, watchdog='proven',
+                          until=None)
+    s.note(incident, 'watchdog rung for %s: %s' % (host, rung.reason),
+           kind='fence', outcome='self_fenced', detail=rung.proof)
+    if incident.state == states.PARKED:
+        s.move(incident, states.DETECTED, 'its watchdog has reset %s; '
+               'guards run again' % host)
+    else:
+        _judge_guards(s, incident)
+    return True
 
 
 def _judge_guards(s, incident):
@@ -578,6 +641,11 @@ def _judge_guards(s, incident):
     incident = s.remember(incident, held=None, until=None,
                           segment=view.segment_name)
     s.note(incident, verdict.reason, outcome='proceed')
+    if proof and proof.get('rung') == 'watchdog':
+        s.move(incident, states.FENCED, 'its %s watchdog reset %s by %.1f '
+               '(rung watchdog)' % (proof.get('kind'), host,
+                                    proof.get('safe_at')))
+        return
     if proof:
         s.move(incident, states.FENCED, 'power-off attested by operator %s '
                '(%s)' % (proof.get('who'), proof.get('reason')))
@@ -842,6 +910,10 @@ def _parked(s, incident):
     back = _host_back(s, incident)
     if back:
         s.move(incident, states.CANCELLED, back)
+        return
+    if not incident.fact('proof'):
+        # The BMC could not prove it off: the ladder's next rung.
+        _watchdog_rung(s, incident)
 
 
 _HANDLERS = _handlers()

@@ -108,6 +108,9 @@ class Observation:
     # Services and aggregates were read in this look (not reused from a
     # recent one): the guards judge only from such a look.
     fresh: bool = True
+    # observer host -> servicegroup.channels.PeerView of the suspects'
+    # segments (None: not read, or the backend did not answer).
+    peer_views: Optional[dict] = None
 
 
 # -- actions ----------------------------------------------------------------

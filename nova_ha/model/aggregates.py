@@ -25,6 +25,7 @@ bad ``ha:reserved``      reserved: ordinary boots stay off the host; a
 bad ``ha:enabled``       enabled: a typo must not silently switch HA off
 bad ``ha:evacuate_all``  false: only VMs tagged HA are evacuated
 bad ``ha:maintenance``   not in maintenance: HA stays on
+bad ``ha:fencing``       ``bmc,operator``: no rung that rests on timings
 ======================== ==================================================
 """
 
@@ -38,6 +39,13 @@ ENABLED_KEY = 'ha:enabled'
 EVACUATE_ALL_KEY = 'ha:evacuate_all'
 RESERVED_KEY = 'ha:reserved'
 MAINTENANCE_KEY = 'ha:maintenance'
+FENCING_KEY = 'ha:fencing'
+# The fencing ladder: each rung is tried when the one before cannot prove
+# the host off (see nova_ha.servicegroup.self_fence for the watchdog).
+FENCING_RUNGS = ('bmc', 'watchdog', 'operator')
+DEFAULT_FENCING = FENCING_RUNGS
+# What a malformed ladder falls back to: the rungs with no timing in them.
+SAFE_FENCING = ('bmc', 'operator')
 # A compute service disabled with a reason starting with this is in
 # maintenance too (the per-host mark of `nova-ha maintenance enter`).
 MAINTENANCE_REASON_PREFIX = 'nova-ha:maintenance'
@@ -101,6 +109,7 @@ class Segment:
     recovery_method: RecoveryMethod = DEFAULT_RECOVERY_METHOD
     enabled: bool = True
     evacuate_all: bool = False
+    fencing: tuple = DEFAULT_FENCING
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,6 +154,20 @@ def parse_recovery_method(value, problems):
         return DEFAULT_RECOVERY_METHOD
 
 
+def parse_fencing(value, problems):
+    """A ladder such as ``bmc,watchdog,operator``: known rungs, each once,
+    in the order written."""
+    rungs = [r.strip().lower() for r in str(value).split(',') if r.strip()]
+    if not rungs or len(set(rungs)) != len(rungs) or \
+            set(rungs) - set(FENCING_RUNGS):
+        problems.append('%s=%r is not a list of distinct rungs from %s; '
+                        'treated as %s' % (
+                            FENCING_KEY, value, ', '.join(FENCING_RUNGS),
+                            ','.join(SAFE_FENCING)))
+        return SAFE_FENCING
+    return tuple(rungs)
+
+
 def _single_value(aggregates, key, problems):
     """The one value that the host's aggregates give ``key``, or None.
 
@@ -185,9 +208,17 @@ def _segment_policy(segment_aggs, name, problems):
             return fallback
         return parse_bool(value, key, fallback, problems)
 
+    fencing_value = _single_value(segment_aggs, FENCING_KEY, problems)
+    if fencing_value is None:
+        fencing = DEFAULT_FENCING
+    elif fencing_value is _CONFLICT:
+        fencing = SAFE_FENCING
+    else:
+        fencing = parse_fencing(fencing_value, problems)
     return Segment(name=name, recovery_method=method,
                    enabled=flag(ENABLED_KEY, True, True),
-                   evacuate_all=flag(EVACUATE_ALL_KEY, False, False))
+                   evacuate_all=flag(EVACUATE_ALL_KEY, False, False),
+                   fencing=fencing)
 
 
 def host_view(aggregates: Iterable[AggregateLike]) -> HostHAView:

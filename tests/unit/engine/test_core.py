@@ -3,6 +3,8 @@
 from nova_ha.engine import core
 from nova_ha.engine import model
 from nova_ha.engine import states
+from nova_ha.servicegroup import channels
+from nova_ha.servicegroup import self_fence
 
 KEY = 'host_failure:c1:1'
 PLAN = [{'id': 'vm-1', 'name': 'vm1', 'priority': 0, 'status': 'ACTIVE'}]
@@ -98,7 +100,8 @@ def test_guards_are_judged_only_on_a_fresh_look():
             a.state == states.FENCING]
 
 
-def _confirming_step(power, service, now=100.1):
+def _confirming_step(power, service, now=100.1, peer_views=None,
+                     metadata=None):
     """One step of an incident of c1 opened at 100.0, in confirming."""
     incident = states.Incident('host_failure:c1:1', 'c1', states.CONFIRMING,
                                100.0, 100.0, token=1)
@@ -109,12 +112,14 @@ def _confirming_step(power, service, now=100.1):
     obs = model.Observation(
         me='me', services={'c1': service, 'c2': model.Service('c2')},
         liveness={'c1': model.LOST},
-        aggregates=(model.Aggregate('1', 'seg', ('c1', 'c2'),
-                                    {'ha:segment': 'seg'}),),
+        aggregates=(model.Aggregate('1', 'seg', ('c1', 'c2'), dict(
+            {'ha:segment': 'seg'}, **(metadata or {}))),),
         incidents=(stored,), leases={incident.key: 'mine'}, servers={},
-        vms={}, migrations={}, fresh=True)
+        vms={}, migrations={}, fresh=True, peer_views=peer_views)
     _, actions = core.step(state, obs, now,
-                           core.Settings(default_fence_driver='ipmi'))
+                           core.Settings(default_fence_driver='ipmi',
+                                         watchdog=self_fence.RungSettings(
+                                             kinds=('softdog',))))
     return actions
 
 
@@ -146,3 +151,76 @@ def test_nova_down_by_our_own_heartbeat_is_not_a_stale_db_heartbeat():
         power={'c1': ('on', 100.05)},
         service=model.Service('c1', up=False, heartbeat_age=25.0))
     assert _fences(stale)
+
+
+def _peer(heard_age, at, watchdog=None):
+    """c2's view of c1, written at ``at``."""
+    return {'c2': channels.PeerView(
+        'c2', at, {'c1': heard_age},
+        watchdogs={'c1': watchdog} if watchdog else {})}
+
+
+def _saved_states(actions):
+    return [a.state for a in actions if isinstance(a, model.Save)]
+
+
+def test_a_hung_host_is_fenced_when_every_channel_is_silent():
+    # Power on, Nova's heartbeat 1 s old (it is written every 10 s), both
+    # coordination heartbeats and its peer silent: it hangs; no 20 s wait.
+    actions = _confirming_step(
+        power={'c1': ('on', 100.05)},
+        service=model.Service('c1', up=True, heartbeat_age=1.0),
+        now=102.0, peer_views=_peer(2.5, 101.9))
+    assert _fences(actions)
+
+
+def test_an_isolated_host_is_never_fenced_while_its_peers_hear_it():
+    # Its management network is down: Nova's heartbeat is long stale,
+    # which alone (R5) would fence it, but its peer hears it.
+    actions = _confirming_step(
+        power={'c1': ('on', 130.0)},
+        service=model.Service('c1', up=False, heartbeat_age=40.0),
+        now=130.1, peer_views=_peer(0.2, 130.0))
+    assert not _fences(actions)
+    assert states.PARKED not in _saved_states(actions)
+
+
+ARMED = channels.WatchdogReport('softdog', True, timeout=10.0,
+                                quorum_timeout=3.0, feed_interval=1.0)
+
+
+def test_a_dead_bmc_is_replaced_by_the_watchdog_after_the_safe_wait():
+    # Opened at 100; its peer last heard it at 99.5: safe at
+    # 100 + 3 + 1 + 10 + 5 = 119.
+    power = {'c1': ('unknown', 101.0)}
+    service = model.Service('c1', up=True, heartbeat_age=1.0)
+    early = _confirming_step(power, service, now=110.0,
+                             peer_views=_peer(10.5, 110.0, ARMED))
+    assert not _fences(early)
+    assert states.FENCED not in _saved_states(early)
+    (save,) = [a for a in early if isinstance(a, model.Save)]
+    assert save.facts['until'] == 119.0
+    done = _confirming_step(power, service, now=119.0,
+                            peer_views=_peer(19.5, 119.0, ARMED))
+    assert states.FENCED in _saved_states(done)
+    (save,) = [a for a in done if isinstance(a, model.Save)]
+    assert save.facts['proof']['rung'] == 'watchdog'
+    assert [r for r in save.records if getattr(r, 'outcome', None) ==
+            'self_fenced']
+
+
+def test_no_watchdog_rung_where_the_segment_ladder_has_none():
+    done = _confirming_step(
+        {'c1': ('unknown', 101.0)},
+        model.Service('c1', up=True, heartbeat_age=1.0), now=125.0,
+        peer_views=_peer(25.5, 125.0, ARMED),
+        metadata={'ha:fencing': 'bmc,operator'})
+    assert states.FENCED not in _saved_states(done)
+
+
+def test_no_watchdog_rung_while_its_peer_still_hears_it():
+    done = _confirming_step(
+        {'c1': ('unknown', 101.0)},
+        model.Service('c1', up=True, heartbeat_age=1.0), now=125.0,
+        peer_views=_peer(0.1, 125.0, ARMED))
+    assert states.FENCED not in _saved_states(done)

@@ -132,3 +132,22 @@ class TestRecoveryMethod(unittest.TestCase):
              'rh_priority': (True, True, True)},
             {m.value: (m.uses_reserved_hosts, m.uses_ordinary_hosts,
                        m.prefers_reserved_hosts) for m in M})
+
+
+class TestFencingLadder(unittest.TestCase):
+
+    def test_default_ladder(self):
+        v = view(('seg-a', {'ha:segment': 'A'}))
+        self.assertEqual(('bmc', 'watchdog', 'operator'), v.segment.fencing)
+
+    def test_ladder_as_written(self):
+        v = view(('seg-a', {'ha:segment': 'A',
+                            'ha:fencing': ' BMC, operator '}))
+        self.assertEqual(('bmc', 'operator'), v.segment.fencing)
+        self.assertEqual((), v.problems)
+
+    def test_bad_ladders_fall_back_to_rungs_without_timings(self):
+        for bad in ('bmc,stonith', '', 'bmc,bmc'):
+            v = view(('seg-a', {'ha:segment': 'A', 'ha:fencing': bad}))
+            self.assertEqual(agg.SAFE_FENCING, v.segment.fencing)
+            self.assertIn('ha:fencing', v.problems[0])

@@ -1,0 +1,144 @@
+"""The watchdog rung: when a silent host has certainly reset itself.
+
+nova-ha-monitor arms a watchdog and feeds it only while it holds quorum:
+its own coordination heartbeat succeeded, or a majority of its segment's
+peers answered, within ``quorum_timeout`` (Q).  A host that lost both
+stops feeding, and the watchdog fires ``timeout`` (W) after the last feed
+(it resets the host, or SIGKILLs its guests and nova-compute).
+
+The safe wait, after SBD's (msgwait = 2 x watchdog timeout) and medik8s'
+self-node-remediation's (API-check time + watchdog timeout + margin)
+rules, specialised to what the engine can bound:
+
+    lost_at = max(coordination lost, peer majority lost)
+    safe_at = lost_at + Q + F + W + margin
+
+- coordination lost: the incident opened on the host's expired
+  coordination heartbeat, so it wrote none after ``opened_at``;
+- peer majority lost: ``channels.peer_quorum_lost_at`` (a peer that heard
+  nothing from the host cannot have answered it);
+- Q, F (feed interval) and W are what the host itself announced in its
+  probe answers, never the engine's guess; F covers a feed decided just
+  before the check that stopped feeding;
+- margin: clock skew between host and engine plus the time the watchdog's
+  action takes (``[fencing] watchdog_margin``).
+
+``judge`` is pure: the reports in, "not possible", "wait until" or
+"proven" out.
+"""
+
+import dataclasses
+from typing import Optional
+
+from nova_ha.servicegroup import channels
+
+HARDWARE = 'hardware'
+SOFTDOG = 'softdog'
+SOFTWARE = 'software'
+KINDS = (HARDWARE, SOFTDOG, SOFTWARE)
+
+MIN_MARGIN = 1.0
+
+
+class UnsafeTimings(ValueError):
+    """Timings with which the watchdog rung would not be safe."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RungSettings:
+    # Watchdog kinds whose firing the engine believes: a software watchdog
+    # is a process, and a frozen kernel freezes it too.
+    kinds: tuple = (HARDWARE, SOFTDOG)
+    margin: float = 5.0
+    # An armed report counts only if the host sent it this close to the
+    # loss of its heartbeat ("armed within the last interval").
+    evidence_window: float = 10.0
+
+    def __post_init__(self):
+        check_engine_timings(self.margin, self.evidence_window, self.kinds)
+
+
+def check_engine_timings(margin, evidence_window, kinds):
+    if margin < MIN_MARGIN:
+        raise UnsafeTimings('watchdog_margin = %.1f s is below %.1f s: it '
+                            'must cover the clock skew between hosts and '
+                            'engines and the watchdog\'s own action'
+                            % (margin, MIN_MARGIN))
+    if evidence_window <= 0:
+        raise UnsafeTimings('the evidence window must be positive')
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise UnsafeTimings('unknown watchdog kinds %s (known: %s)' % (
+            ', '.join(unknown), ', '.join(KINDS)))
+
+
+def check_monitor_timings(timeout, feed_interval, quorum_timeout,
+                          heartbeat_interval, probe_interval):
+    """Refuse monitor timings that reset healthy hosts or that cannot be
+    bounded; returns None, raises UnsafeTimings naming the option."""
+    if timeout <= 0 or feed_interval <= 0 or quorum_timeout <= 0:
+        raise UnsafeTimings('[watchdog] timeout, feed_interval and '
+                            'quorum_timeout must be positive')
+    if feed_interval * 2 > timeout:
+        raise UnsafeTimings(
+            '[watchdog] feed_interval = %.1f s is more than half of timeout '
+            '= %.1f s: one late feed would reset a healthy host'
+            % (feed_interval, timeout))
+    floor = 2 * max(heartbeat_interval, probe_interval)
+    if quorum_timeout < floor:
+        raise UnsafeTimings(
+            '[watchdog] quorum_timeout = %.1f s is below two heartbeat or '
+            'probe intervals (%.1f s): a single lost beat would stop the '
+            'feeding' % (quorum_timeout, floor))
+
+
+@dataclasses.dataclass(frozen=True)
+class RungJudgement:
+    possible: bool
+    reason: str
+    safe_at: Optional[float] = None
+    proof: Optional[dict] = None     # recorded with the incident
+
+
+def safe_at(lost_at, report, margin):
+    return lost_at + report.quorum_timeout + report.feed_interval + \
+        report.timeout + margin
+
+
+def judge(host, peers, views, opened_at, now, settings=RungSettings()):
+    """Whether the watchdog rung may prove ``host`` powered off, and when.
+
+    :param peers: the other hosts of its segment
+    :param views: observer -> channels.PeerView (the host's own included,
+        when the backend still has it)
+    :param opened_at: when the incident opened on its lost heartbeat
+    """
+    report, reported_at = channels.latest_watchdog(host, views)
+    if report is None or not report.armed:
+        return RungJudgement(False, 'no armed watchdog reported')
+    if report.kind not in settings.kinds:
+        return RungJudgement(False, 'its watchdog is %s, not one the engine '
+                             'believes (%s)' % (report.kind,
+                                                ', '.join(settings.kinds)))
+    if reported_at < opened_at - settings.evidence_window:
+        return RungJudgement(False, 'its armed watchdog was last reported '
+                             '%.0f s before the heartbeat loss'
+                             % (opened_at - reported_at))
+    peers_lost = channels.peer_quorum_lost_at(host, peers, views, now)
+    lost_at = max(opened_at, peers_lost)
+    at = safe_at(lost_at, report, settings.margin)
+    proof = {'rung': 'watchdog', 'kind': report.kind,
+             'timeout': report.timeout,
+             'quorum_timeout': report.quorum_timeout,
+             'feed_interval': report.feed_interval,
+             'margin': settings.margin, 'lost_at': round(lost_at, 3),
+             'safe_at': round(at, 3)}
+    if now < at:
+        return RungJudgement(True, '%s watchdog (%.0f s) armed: it has '
+                             'reset the host by %.1f s from now' % (
+                                 report.kind, report.timeout, at - now),
+                             safe_at=at, proof=proof)
+    return RungJudgement(True, '%s watchdog (%.0f s) armed, quorum lost at '
+                         'the latest %.1f s ago: the host has reset itself'
+                         % (report.kind, report.timeout, now - lost_at),
+                         safe_at=at, proof=proof)

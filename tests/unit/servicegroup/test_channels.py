@@ -1,0 +1,179 @@
+"""The peer channel's table, and the safe wait of the watchdog rung."""
+
+import pytest
+
+from nova_ha.servicegroup import channels
+from nova_ha.servicegroup import confirm
+from nova_ha.servicegroup import self_fence
+
+NOW = 1000.0
+ARMED = channels.WatchdogReport(kind='softdog', armed=True, timeout=10.0,
+                                quorum_timeout=3.0, feed_interval=1.0)
+
+
+def view(observer, at=NOW, watchdogs=None, watchdog=None, **heard):
+    return channels.PeerView(observer=observer, at=at, heard=heard,
+                             watchdogs=watchdogs or {}, watchdog=watchdog)
+
+
+def views(*items):
+    return {v.observer: v for v in items}
+
+
+# host a1; peers a2, a3, a4 (majority 2)
+PEERS = ('a1', 'a2', 'a3', 'a4')
+
+
+@pytest.mark.parametrize('given, verdict', [
+    # one fresh peer hears it: reachable, whatever the others say
+    (views(view('a2', a1=0.2), view('a3', a1=9.0), view('a4', a1=9.0)),
+     channels.REACHABLE),
+    # a majority of fresh peers, none hearing it: unreachable
+    (views(view('a2', a1=3.0), view('a3', a1=3.0)), channels.UNREACHABLE),
+    # "never heard" is silence too
+    (views(view('a2'), view('a3')), channels.UNREACHABLE),
+    # only one fresh view of three peers: the channel cannot tell
+    (views(view('a2', a1=3.0), view('a3', at=NOW - 5, a1=3.0)), None),
+    # a stale view that heard it counts for nothing
+    (views(view('a2', at=NOW - 5, a1=0.0), view('a3', a1=3.0),
+           view('a4', a1=3.0)), channels.UNREACHABLE),
+    # heard 1.4 s ago (silent_after 1.5): still reachable
+    (views(view('a2', a1=1.4), view('a3', a1=3.0)), channels.REACHABLE),
+    # the host's own view is not a peer's
+    (views(view('a1', a2=0.0), view('a2', a1=3.0)), None),
+])
+def test_judge_peers(given, verdict):
+    assert channels.judge_peers('a1', PEERS, given, NOW).verdict == verdict
+
+
+def test_no_peers_no_verdict():
+    judged = channels.judge_peers('c1', ('c1',), {}, NOW)
+    assert judged.verdict is None
+    assert 'no peers' in judged.reason
+
+
+@pytest.mark.parametrize('given, lost_at', [
+    # a2 heard it last at 990, a3 at 995, a4 at 998: the host lost its
+    # majority (2 of 3) when a3 stopped hearing it
+    (views(view('a2', a1=10.0), view('a3', a1=5.0), view('a4', a1=2.0)),
+     995.0),
+    # a missing view may be hearing it now
+    (views(view('a2', a1=10.0), view('a3', a1=5.0)), 995.0),
+    (views(view('a2', a1=10.0)), NOW),
+    # never heard by anybody
+    (views(view('a2'), view('a3'), view('a4')), channels.NEVER),
+])
+def test_peer_quorum_lost_at(given, lost_at):
+    assert channels.peer_quorum_lost_at('a1', PEERS, given, NOW) == lost_at
+
+
+def test_views_round_trip_and_bad_input():
+    v = view('a2', a1=1.5, watchdogs={'a1': ARMED}, watchdog=ARMED)
+    assert channels.PeerView.from_dict(v.to_dict()) == v
+    assert channels.PeerView.from_dict({'observer': 'a2'}) is None
+    assert channels.PeerView.from_dict('garbage') is None
+    assert channels.PeerView.from_dict(
+        {'observer': 'a2', 'at': 'x', 'heard': {}}) is None
+
+
+def test_latest_watchdog_prefers_the_newest_report():
+    given = views(view('a1', at=NOW - 8, watchdog=ARMED),
+                  view('a2', a1=5.0, watchdogs={'a1': ARMED}))
+    assert channels.latest_watchdog('a1', given) == (ARMED, NOW - 5.0)
+    assert channels.latest_watchdog('a9', given) == (None, channels.NEVER)
+
+
+# -- the safe wait -----------------------------------------------------------
+
+OPENED = 990.0
+SETTINGS = self_fence.RungSettings(kinds=('softdog',), margin=5.0)
+
+
+def silent_peers(age=10.0, report=ARMED):
+    return views(*(view(p, **{'a1': age}, watchdogs={'a1': report})
+                   for p in ('a2', 'a3', 'a4')))
+
+
+@pytest.mark.parametrize('given, now, possible, safe_at', [
+    # opened 990, peers silent since 990: 990 + Q 3 + F 1 + W 10 + 5
+    (silent_peers(10.0), NOW, True, 1009.0),
+    (silent_peers(10.0), 1009.0, True, 1009.0),
+    # peers stopped hearing it later than the heartbeat loss: from then
+    (silent_peers(4.0), NOW, True, 1015.0),
+    # peers still hear it: quorum never lost, the wait keeps moving
+    (silent_peers(0.0), NOW, True, NOW + 19.0),
+    # its watchdog is not armed
+    (silent_peers(10.0, channels.WatchdogReport('softdog', armed=False)),
+     NOW, False, None),
+    # a kind the engine does not believe (a frozen kernel freezes it)
+    (silent_peers(10.0, channels.WatchdogReport(
+        'software', True, 10.0, 3.0, 1.0)), NOW, False, None),
+    # armed, but reported long before the loss
+    (silent_peers(30.0), NOW, False, None),
+    # nothing reported at all
+    ({}, NOW, False, None),
+])
+def test_watchdog_rung(given, now, possible, safe_at):
+    rung = self_fence.judge('a1', PEERS, given, OPENED, now, SETTINGS)
+    assert rung.possible is possible, rung.reason
+    assert rung.safe_at == safe_at
+    if possible:
+        assert rung.proof['rung'] == 'watchdog'
+        assert (now >= safe_at) == ('has reset itself' in rung.reason)
+
+
+def test_a_host_without_peers_counts_from_its_heartbeat_loss():
+    own = views(view('c1', at=OPENED - 1, watchdog=ARMED))
+    rung = self_fence.judge('c1', (), own, OPENED, NOW, SETTINGS)
+    assert rung.safe_at == OPENED + 3 + 1 + 10 + 5
+
+
+@pytest.mark.parametrize('timings, error', [
+    ((10, 1, 3, 0.5, 0.5), None),
+    ((10, 6, 3, 0.5, 0.5), 'more than half'),
+    ((10, 1, 0.5, 0.5, 0.5), 'below two'),
+    ((0, 1, 3, 0.5, 0.5), 'positive'),
+])
+def test_monitor_timings(timings, error):
+    if error is None:
+        self_fence.check_monitor_timings(*timings)
+    else:
+        with pytest.raises(self_fence.UnsafeTimings, match=error):
+            self_fence.check_monitor_timings(*timings)
+
+
+def test_engine_refuses_a_margin_below_the_clock_skew():
+    with pytest.raises(self_fence.UnsafeTimings, match='margin'):
+        self_fence.RungSettings(margin=0.5)
+    with pytest.raises(self_fence.UnsafeTimings, match='unknown'):
+        self_fence.RungSettings(kinds=('magic',))
+
+
+# -- the confirmation table's peer rows --------------------------------------
+
+@pytest.mark.parametrize('bmc, peers, nova_age, lost_for, rule', [
+    ('off', 'reachable', 1.0, 1.0, 'R2'),
+    ('on', 'reachable', 1.0, 1.0, 'R10'),
+    # isolated: a stale Nova heartbeat does not make it dead (not R5)
+    ('on', 'reachable', 60.0, 30.0, 'R10'),
+    ('unknown', 'reachable', 60.0, 30.0, 'R10'),
+    ('on', 'reachable', 60.0, 130.0, 'R11'),
+    # every channel silent: fenced at once, Nova's heartbeat not awaited
+    ('on', 'unreachable', 1.0, 2.0, 'R12'),
+    (None, 'unreachable', 1.0, 2.0, 'R12'),
+    # the BMC cannot fence: the watchdog rung's business (R6/R7)
+    ('unknown', 'unreachable', 1.0, 2.0, 'R6'),
+    ('unknown', 'unreachable', 1.0, 130.0, 'R7'),
+    # the peers cannot see it: the table as before
+    ('on', None, 1.0, 2.0, 'R3'),
+    ('on', None, 30.0, 2.0, 'R5'),
+])
+def test_confirm_with_peers(bmc, peers, nova_age, lost_for, rule):
+    decision = confirm.confirm_host_down(True, bmc, nova_age, lost_for,
+                                         peers=peers)
+    assert decision.rule == rule
+
+
+def test_confirm_refuses_an_unknown_peer_verdict():
+    with pytest.raises(ValueError):
+        confirm.confirm_host_down(True, 'on', 1.0, peers='maybe')
