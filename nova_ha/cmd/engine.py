@@ -50,9 +50,19 @@ def core_settings_from(conf):
     from nova_ha import fencing
     from nova_ha.engine import core
     from nova_ha.engine import guards
+    from nova_ha.servicegroup import channels
     from nova_ha.servicegroup import confirm
+    from nova_ha.servicegroup import self_fence
     e = conf.engine
+    rung = conf.watchdog_rung
     return core.Settings(
+        peers=channels.PeerThresholds(
+            silent_after=rung.peer_silent_after,
+            view_max_age=rung.peer_view_max_age),
+        # Refuses timings that would make the rung unsafe (UnsafeTimings).
+        watchdog=self_fence.RungSettings(
+            kinds=tuple(rung.kinds), margin=rung.margin,
+            evidence_window=rung.evidence_window),
         reconcile_interval=e.reconcile_interval,
         confirm=confirm.ConfirmThresholds.from_conf(conf),
         storm=guards.StormSettings(max_share=e.storm_max_share,
@@ -169,10 +179,14 @@ def build_host_engine(conf, nova, history, name=None):
     from nova_ha.engine import daemon as engine_daemon
     from nova_ha.engine import real_env
     me = name or '%s:%d' % (socket.gethostname(), os.getpid())
+    from nova_ha import servicegroup
+    from nova_ha.servicegroup import peer_views
     env = real_env.RealEnvironment(
         me, nova, history, real_env.ToozLeases(
             conf.engine.coordination_url, 'nova-ha-engine-' + me),
-        make_fencer(conf), make_power_reader(conf))
+        make_fencer(conf), make_power_reader(conf),
+        peer_reader=peer_views.PeerViewReader(
+            servicegroup.configured_url(conf), 'nova-ha-engine-peers-' + me))
     return engine_daemon.Daemon(
         env, core_settings_from(conf),
         request_workers=conf.engine.evacuation_request_workers)

@@ -66,6 +66,15 @@ class HostHeartbeat:
     def group(self):
         return self._beater.group
 
+    @property
+    def last_ok(self):
+        """time.time() of the last beat that reached the backend."""
+        return self._beater.last_ok_wall
+
+    def publish(self, capabilities):
+        """Announce ``capabilities()`` with every beat from now on."""
+        self._beater.set_capabilities(capabilities)
+
     def start(self):
         if self._thread is not None:
             return

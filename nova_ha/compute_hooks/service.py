@@ -15,15 +15,20 @@ anything starts, with the group and option named.
 
 import importlib
 import shlex
+import time
 
 from oslo_log import log as logging
 
 from nova_ha.compute_hooks import heartbeat
+from nova_ha.compute_hooks import isolation as isolation_lib
+from nova_ha.compute_hooks import peers as peers_lib
 from nova_ha.compute_hooks import process_checks
 from nova_ha.compute_hooks import process_decision
 from nova_ha.compute_hooks import process_monitor
 from nova_ha.compute_hooks import publisher as publisher_lib
+from nova_ha.compute_hooks import watchdog as watchdog_lib
 from nova_ha.conf import monitor as monitor_conf
+from nova_ha.servicegroup import self_fence
 
 LOG = logging.getLogger(__name__)
 
@@ -145,25 +150,95 @@ class MonitorService:
         self.heartbeat = heartbeat.HostHeartbeat.from_conf(conf, self.host) \
             if conf.monitor.host_heartbeat else None
         self.libvirt = None
+        self.peers = None
+        if conf.monitor_peers.enabled:
+            try:
+                self.peers = peers_lib.PeerProber.from_conf(
+                    conf, self.host, watchdog_report=self._watchdog_report)
+            except (ValueError, OSError) as exc:
+                raise MonitorConfigError('[monitor_peers] %s' % exc)
+        if conf.watchdog.kind != 'none':
+            options = conf.watchdog
+            try:
+                self_fence.check_monitor_timings(
+                    options.timeout, options.feed_interval,
+                    options.quorum_timeout,
+                    conf.ha_servicegroup.heartbeat_interval,
+                    conf.monitor_peers.probe_interval)
+            except self_fence.UnsafeTimings as exc:
+                raise MonitorConfigError(str(exc))
+        self.feeder = None
+        self.isolation = isolation_lib.IsolationResponse.from_conf(
+            conf, self._coordination_ok_at, self._peer_heard_at)
+
+    # -- the quorum the watchdog is fed on ------------------------------------
+
+    def _coordination_ok_at(self):
+        return self.heartbeat.last_ok if self.heartbeat else None
+
+    def _peer_heard_at(self):
+        return self.peers.last_heard_at() if self.peers else None
+
+    def has_quorum(self, within):
+        ok_at = self._coordination_ok_at()
+        if ok_at is not None and time.time() - ok_at <= within:
+            return True
+        return bool(self.peers and self.peers.peer_majority_within(within))
+
+    def _watchdog_report(self):
+        return self.feeder.report() if self.feeder else None
+
+    def _arm_watchdog(self):
+        options = self.conf.watchdog
+        try:
+            armed = watchdog_lib.arm_from_conf(self.conf)
+        except watchdog_lib.WatchdogError as exc:
+            LOG.error('%s: this host announces no watchdog, so engines '
+                      'cannot use the watchdog rung for it', exc)
+            return
+        if armed is None:
+            return
+        self.feeder = watchdog_lib.QuorumFeeder(
+            armed, self.has_quorum, options.feed_interval,
+            options.quorum_timeout)
+        self.feeder.start()
 
     def start(self):
         # The heartbeat first: restarting nova-compute must never look like
         # a dead host to the engine.
         if self.heartbeat is not None:
+            if self.peers is not None:
+                self.heartbeat.publish(
+                    lambda: {'peers': self.peers.view().to_dict()})
             self.heartbeat.start()
+            self.heartbeat.wait_first_beat(5.0)
+        if self.peers is not None:
+            self.peers.start()
+        self._arm_watchdog()
+        self.isolation.start()
         for monitor in self.processes:
             monitor.start()
         if self.conf.monitor.libvirt_events:
             self.libvirt = start_libvirt_monitor(
                 self.conf, self.publisher.with_source(LIBVIRT_SOURCE))
         LOG.info('nova-ha-monitor running for host %s: heartbeat %s, '
+                 'peers %s, watchdog %s, isolation response %s, '
                  'processes %s, libvirt events %s', self.host,
                  'on' if self.heartbeat else 'off',
+                 len(self.peers.peers) if self.peers else 'off',
+                 self.feeder.watchdog.kind if self.feeder else 'none',
+                 self.conf.isolation.response,
                  ', '.join(m.process for m in self.processes) or 'none',
                  'on' if self.libvirt else 'off')
 
     def stop(self):
-        """Stop every monitor, then leave the host group."""
+        """Stop every monitor, disarm the watchdog, then leave the host
+        group."""
+        self.isolation.stop()
+        if self.feeder is not None:
+            self.feeder.stop()
+        if self.peers is not None:
+            self.peers.stop()
         if self.libvirt is not None:
             try:
                 self.libvirt.stop()

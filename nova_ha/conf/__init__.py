@@ -13,13 +13,14 @@ from nova_ha.conf import libvirt_monitor
 from nova_ha.conf import monitor
 from nova_ha.conf import operator
 from nova_ha.conf import scheduler
+from nova_ha.conf import self_fence
 from nova_ha.conf import servicegroup
 from nova_ha.conf import signing
 
 CONF = cfg.CONF
 
 _MODULES = (scheduler, servicegroup, engine, fencing, history, monitor,
-            libvirt_monitor, operator, signing)
+            libvirt_monitor, operator, signing, self_fence)
 
 for _module in _MODULES:
     _module.register_opts(CONF)

@@ -32,6 +32,11 @@ class Environment(abc.ABC):
     def liveness(self):
         """host -> model.ALIVE | model.LOST (hosts it knows of)."""
 
+    def peer_views(self, hosts):
+        """observer host -> servicegroup.channels.PeerView, for those of
+        ``hosts`` that publish one; None where there is no peer channel."""
+        return None
+
     @abc.abstractmethod
     def aggregates(self):
         """A tuple of model.Aggregate."""

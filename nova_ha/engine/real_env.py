@@ -160,7 +160,7 @@ class RealEnvironment(engine_env.Environment):
     'off' | 'unknown'."""
 
     def __init__(self, me, nova, history, leases, fencer, power_reader,
-                 liveness=None, clock=time.time):
+                 liveness=None, clock=time.time, peer_reader=None):
         self.me = me
         self.nova = nova
         self.history = history
@@ -170,6 +170,8 @@ class RealEnvironment(engine_env.Environment):
         self.liveness_board = liveness or LivenessBoard()
         self._clock = clock
         self._reports = collections.deque()
+        # servicegroup.peer_views.PeerViewReader; None: no peer channel.
+        self._peer_reader = peer_reader
 
     def report(self, host, kind):
         """A host report ('down' or 'up') from a monitor or a watcher."""
@@ -208,6 +210,15 @@ class RealEnvironment(engine_env.Environment):
 
     def liveness(self):
         return self.liveness_board.snapshot()
+
+    def peer_views(self, hosts):
+        if self._peer_reader is None:
+            return None
+        from nova_ha.servicegroup import peer_views
+        try:
+            return self._peer_reader.read(hosts)
+        except peer_views.Unreadable as e:
+            raise engine_env.Unavailable(str(e)) from e
 
     def aggregates(self):
         return tuple(model.Aggregate(a.id, a.name, tuple(a.hosts),

@@ -12,8 +12,10 @@ from oslo_log import log as logging
 
 from nova_ha.engine import core
 from nova_ha.engine import env as engine_env
+from nova_ha.engine import guards
 from nova_ha.engine import model
 from nova_ha.engine import states
+from nova_ha.model import aggregates as ha_aggregates
 
 LOG = logging.getLogger(__name__)
 
@@ -117,17 +119,40 @@ def observe(env, state, results, inflight, aggregates=None, services=None,
         elif incident.state == states.EVACUATING:
             _observe_moves(env, incident, state, vms, migrations,
                            settled_due)
+    fresh = aggregates is None and services is None
+    if services is None:
+        services = _read('nova-api', env.compute_services)
+    if aggregates is None:
+        aggregates = _read('nova-api', env.aggregates)
     return model.Observation(
-        me=env.me,
-        services=services if services is not None else _read(
-            'nova-api', env.compute_services),
+        me=env.me, services=services,
         liveness=_read('the coordination backend', env.liveness),
-        aggregates=aggregates if aggregates is not None else _read(
-            'nova-api', env.aggregates),
+        aggregates=aggregates,
         incidents=incidents, leases=leases, servers=servers, vms=vms,
         migrations=migrations, reports=tuple(env.take_reports()),
         results=tuple(results), inflight=frozenset(inflight),
-        fresh=aggregates is None and services is None)
+        fresh=fresh, peer_views=_peer_views(env, state, aggregates,
+                                            services))
+
+
+# Incidents in these states are judged on the peer channel.
+_PEER_STATES = (states.DETECTED, states.CONFIRMING, states.PARKED)
+
+
+def _peer_views(env, state, aggregates, services):
+    """The peer views of the hosts being confirmed and of their segment
+    peers (read only while some incident needs them)."""
+    hosts = {i.host for i in state.incidents.values()
+             if i.state in _PEER_STATES}
+    if not hosts or aggregates is None:
+        return None
+    wanted = set(hosts)
+    for host in hosts:
+        view = ha_aggregates.host_view_of(aggregates, host)
+        if view.segment is not None:
+            wanted |= guards.group_hosts(aggregates, services,
+                                         view.segment.name)
+    return _read('the coordination backend', env.peer_views, wanted)
 
 
 # Above this many VMs to read, one list of the cloud's servers changed

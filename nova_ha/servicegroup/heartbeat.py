@@ -35,6 +35,8 @@ class Heartbeater:
         self._failing = False
         self._lock = threading.Lock()
         self._stopped = False
+        self._capabilities = None
+        self.last_ok_wall = None    # time.time() of the last good beat
 
     def __repr__(self):
         return '<Heartbeater %s in %s at %s>' % (
@@ -63,7 +65,19 @@ class Heartbeater:
         if not self._joined or self._needs_rejoin(now):
             self._join(fresh=not self._joined)
         self._coordinator.heartbeat()
+        capabilities = self._capabilities() if self._capabilities else None
+        if capabilities is not None:
+            # What the member says of itself, read by the engines (the
+            # monitor's view of its peers); refreshed with every beat.
+            self._coordinator.update_capabilities(
+                self.group.encode(), capabilities).get()
         self._last_ok = self._clock()
+        self.last_ok_wall = time.time()
+
+    def set_capabilities(self, capabilities):
+        """``capabilities()`` (a msgpack-able dict) is published with
+        every beat from now on."""
+        self._capabilities = capabilities
 
     def _needs_rejoin(self, now):
         # After a gap the backend may have dropped us; re-assert every

@@ -1,0 +1,257 @@
+"""Arm the host's watchdog and feed it only while the host holds quorum.
+
+Kinds (``[watchdog] kind``): a watchdog device (``hardware``), the softdog
+module (``softdog``, loaded with modprobe), or the software watchdog
+process (``software``, nova_ha.compute_hooks.soft_watchdog); ``auto``
+takes the first that works, in that order.  Which one is armed is logged
+and announced to the segment peers in every probe answer
+(``report()``), because the engine believes only an armed watchdog of a
+kind it trusts.
+
+``QuorumFeeder`` feeds every ``feed_interval`` while the host heartbeat
+reached the coordination backend, or a majority of the peers answered,
+within ``quorum_timeout``; otherwise it stops feeding, and the watchdog
+fires ``timeout`` later.  A clean stop disarms the watchdog (the magic
+close), so a stopped monitor does not reset its host; a crashed one does,
+after ``timeout``, unless it is restarted in time (then it feeds again).
+"""
+
+import fcntl
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+from oslo_log import log as logging
+
+from nova_ha.servicegroup import channels
+from nova_ha.servicegroup import self_fence
+
+LOG = logging.getLogger(__name__)
+
+# linux/watchdog.h: _IOWR('W', 6, int)
+WDIOC_SETTIMEOUT = 0xC0045706
+MAGIC_CLOSE = b'V'
+
+
+class WatchdogError(RuntimeError):
+    pass
+
+
+class DeviceWatchdog:
+    """/dev/watchdog (a hardware watchdog, or softdog's)."""
+
+    def __init__(self, kind, device, timeout):
+        self.kind = kind
+        self.device = device
+        self.timeout = timeout
+        self._fd = None
+
+    def arm(self):
+        try:
+            self._fd = os.open(self.device, os.O_WRONLY)
+        except OSError as e:
+            raise WatchdogError('cannot open %s: %s' % (self.device, e))
+        try:
+            fcntl.ioctl(self._fd, WDIOC_SETTIMEOUT,
+                        struct.pack('i', int(round(self.timeout))))
+        except OSError as e:
+            # Running with the device's own timeout would make the
+            # announced one a lie: refuse.
+            os.write(self._fd, MAGIC_CLOSE)
+            os.close(self._fd)
+            self._fd = None
+            raise WatchdogError('%s refuses a %.0f s timeout: %s' % (
+                self.device, self.timeout, e))
+
+    def feed(self):
+        os.write(self._fd, b'\0')
+
+    def disarm(self):
+        if self._fd is not None:
+            os.write(self._fd, MAGIC_CLOSE)
+            os.close(self._fd)
+            self._fd = None
+
+
+class SoftwareWatchdog:
+    """The soft_watchdog process, fed through its FIFO."""
+
+    kind = self_fence.SOFTWARE
+
+    def __init__(self, state_path, timeout, kill_patterns, fire_command):
+        self.timeout = timeout
+        self.fifo = os.path.join(state_path, 'feed')
+        self.pid_file = os.path.join(state_path, 'pid')
+        self.log_file = os.path.join(state_path, 'log')
+        self._argv = [sys.executable, '-m',
+                      'nova_ha.compute_hooks.soft_watchdog',
+                      '--fifo', self.fifo, '--timeout', str(timeout)]
+        for pattern in kill_patterns:
+            self._argv += ['--kill', pattern]
+        if fire_command:
+            self._argv += ['--then', fire_command]
+        self._state_path = state_path
+
+    def _running(self):
+        try:
+            with open(self.pid_file) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, 0)
+            with open('/proc/%d/cmdline' % pid, 'rb') as f:
+                return b'soft_watchdog' in f.read()
+        except (OSError, ValueError):
+            return False
+
+    def arm(self):
+        os.makedirs(self._state_path, exist_ok=True)
+        if self._running():
+            LOG.info('software watchdog already running (pid file %s): '
+                     'feeding it', self.pid_file)
+        else:
+            with open(self.log_file, 'ab') as log:
+                process = subprocess.Popen(
+                    self._argv, stdin=subprocess.DEVNULL, stdout=log,
+                    stderr=subprocess.STDOUT, start_new_session=True)
+            with open(self.pid_file, 'w') as f:
+                f.write('%d\n' % process.pid)
+            deadline = time.monotonic() + 5.0
+            while not os.path.exists(self.fifo):
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise WatchdogError('the software watchdog did not start '
+                                        '(see %s)' % self.log_file)
+                time.sleep(0.05)
+        self.feed()
+
+    def _write(self, data):
+        fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+    def feed(self):
+        self._write(b'.')
+
+    def disarm(self):
+        try:
+            self._write(MAGIC_CLOSE)
+        except OSError:
+            pass
+
+
+def _load_softdog(timeout):
+    try:
+        subprocess.run(['modprobe', 'softdog',
+                        'soft_margin=%d' % int(round(timeout))],
+                       timeout=10, check=True, capture_output=True)
+        return True
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def arm_from_conf(conf):
+    """The armed watchdog of ``[watchdog] kind``, or None for none; raises
+    WatchdogError when the kind asked for cannot be armed."""
+    options = conf.watchdog
+    kind = options.kind
+    if kind == 'none':
+        return None
+    candidates = []
+    if kind in ('auto', self_fence.HARDWARE) and (
+            kind == self_fence.HARDWARE or os.path.exists(options.device)):
+        candidates.append(lambda: DeviceWatchdog(
+            self_fence.HARDWARE, options.device, options.timeout))
+    if kind in ('auto', self_fence.SOFTDOG):
+        def softdog():
+            if not os.path.exists(options.device) and \
+                    not _load_softdog(options.timeout):
+                raise WatchdogError('softdog cannot be loaded')
+            return DeviceWatchdog(self_fence.SOFTDOG, options.device,
+                                  options.timeout)
+        candidates.append(softdog)
+    if kind in ('auto', self_fence.SOFTWARE):
+        candidates.append(lambda: SoftwareWatchdog(
+            options.state_path, options.timeout, options.kill_patterns,
+            options.fire_command))
+    errors = []
+    for make in candidates:
+        try:
+            watchdog = make()
+            watchdog.arm()
+        except WatchdogError as e:
+            errors.append(str(e))
+            continue
+        LOG.info('watchdog armed: %s, %.1f s, fed every %.1f s while quorum '
+                 'holds (quorum timeout %.1f s)', watchdog.kind,
+                 options.timeout, options.feed_interval,
+                 options.quorum_timeout)
+        return watchdog
+    raise WatchdogError('no %s watchdog could be armed: %s' % (
+        kind, '; '.join(errors)))
+
+
+class QuorumFeeder:
+    """Feed ``watchdog`` while ``has_quorum(quorum_timeout)`` holds."""
+
+    def __init__(self, watchdog, has_quorum, feed_interval, quorum_timeout,
+                 clock=time.monotonic):
+        self.watchdog = watchdog
+        self._has_quorum = has_quorum
+        self.feed_interval = feed_interval
+        self.quorum_timeout = quorum_timeout
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread = None
+        self.feeding = True
+
+    def report(self):
+        return channels.WatchdogReport(
+            kind=self.watchdog.kind, armed=True,
+            timeout=self.watchdog.timeout,
+            quorum_timeout=self.quorum_timeout,
+            feed_interval=self.feed_interval)
+
+    def tick(self):
+        """One feeding decision; returns whether it fed."""
+        if self._has_quorum(self.quorum_timeout):
+            if not self.feeding:
+                LOG.warning('quorum is back: feeding the %s watchdog again',
+                            self.watchdog.kind)
+            self.feeding = True
+            try:
+                self.watchdog.feed()
+            except OSError as e:
+                LOG.error('feeding the %s watchdog failed: %s',
+                          self.watchdog.kind, e)
+                return False
+            return True
+        if self.feeding:
+            LOG.error('quorum lost: neither the coordination backend nor a '
+                      'majority of the peers answered for %.1f s; the %s '
+                      'watchdog is no longer fed and fires in %.1f s',
+                      self.quorum_timeout, self.watchdog.kind,
+                      self.watchdog.timeout)
+        self.feeding = False
+        return False
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='nova-ha-watchdog-feeder')
+        self._thread.start()
+
+    def _run(self):
+        due = self._clock()
+        while not self._stop.is_set():
+            self.tick()
+            due = max(due + self.feed_interval, self._clock())
+            self._stop.wait(max(0.0, due - self._clock()))
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        self.watchdog.disarm()
+        LOG.info('%s watchdog disarmed (clean stop)', self.watchdog.kind)
