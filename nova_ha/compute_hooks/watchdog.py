@@ -81,11 +81,11 @@ class SoftwareWatchdog:
 
     kind = self_fence.SOFTWARE
 
-    def __init__(self, state_path, timeout, kill_patterns, fire_command):
+    def __init__(self, work_dir, timeout, kill_patterns, fire_command):
         self.timeout = timeout
-        self.fifo = os.path.join(state_path, 'feed')
-        self.pid_file = os.path.join(state_path, 'pid')
-        self.log_file = os.path.join(state_path, 'log')
+        self.fifo = os.path.join(work_dir, 'feed')
+        self.pid_file = os.path.join(work_dir, 'pid')
+        self.log_file = os.path.join(work_dir, 'log')
         self._argv = [sys.executable, '-m',
                       'nova_ha.compute_hooks.soft_watchdog',
                       '--fifo', self.fifo, '--timeout', str(timeout)]
@@ -93,7 +93,7 @@ class SoftwareWatchdog:
             self._argv += ['--kill', pattern]
         if fire_command:
             self._argv += ['--then', fire_command]
-        self._state_path = state_path
+        self._work_dir = work_dir
 
     def _running(self):
         try:
@@ -106,7 +106,7 @@ class SoftwareWatchdog:
             return False
 
     def arm(self):
-        os.makedirs(self._state_path, exist_ok=True)
+        os.makedirs(self._work_dir, exist_ok=True)
         if self._running():
             LOG.info('software watchdog already running (pid file %s): '
                      'feeding it', self.pid_file)
@@ -174,7 +174,7 @@ def arm_from_conf(conf):
         candidates.append(softdog)
     if kind in ('auto', self_fence.SOFTWARE):
         candidates.append(lambda: SoftwareWatchdog(
-            options.state_path, options.timeout, options.kill_patterns,
+            options.work_dir, options.timeout, options.kill_patterns,
             options.fire_command))
     errors = []
     for make in candidates:

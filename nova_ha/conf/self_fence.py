@@ -80,7 +80,7 @@ WATCHDOG_OPTS = [
                  help='Feeding stops when neither the host heartbeat nor a '
                       'majority of the peers succeeded for this long; at '
                       'least two heartbeat and probe intervals.'),
-    cfg.StrOpt('state_path', default='$state_path/nova-ha-watchdog',
+    cfg.StrOpt('work_dir', default='$state_path/nova-ha-watchdog',
                help='Directory of the software watchdog\'s feed pipe.'),
     cfg.ListOpt('kill_patterns', default=['qemu-system', 'qemu-kvm',
                                           'nova-compute'],

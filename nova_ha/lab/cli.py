@@ -36,7 +36,14 @@ FAILURE_MODES = {
     'power': 'power off through the BMC path (the BMC stays reachable)',
     'power-and-bmc': 'power off and the BMC process killed (unreachable)',
     'hang': 'every process of the host SIGSTOPped (the BMC says on)',
-    'isolate': 'the host\'s only link cut (its guests keep running)',
+    'isolate': 'the management link cut; the storage link and the guests '
+               'keep running',
+    'isolate-all': 'both links cut: nothing reaches the host, its guests '
+                   'keep running',
+    'isolate-and-bmc': 'both links cut and the BMC unreachable: only the '
+                       'host\'s own watchdog and isolation response can '
+                       'stop its guests',
+    'coordination': 'only the route to the coordination backend cut',
     'nova-compute': 'nova-compute killed (the host stays up)',
     'crashloop': 'nova-compute killed and dying again at each restart',
     'engine': 'SIGKILL of the engine replica that owns a recovery',
@@ -157,7 +164,14 @@ class Lab:
         elif mode == 'hang':
             self.hosts.hang(host)
         elif mode == 'isolate':
-            self.hosts.isolate(host)
+            self.hosts.isolate(host, ('eth0',))
+        elif mode == 'isolate-all':
+            self.hosts.isolate(host, ('eth0', 'eth1'))
+        elif mode == 'isolate-and-bmc':
+            self.procs.signal(lab_hosts.bmc_name(host), signal.SIGKILL)
+            self.hosts.isolate(host, ('eth0', 'eth1'))
+        elif mode == 'coordination':
+            network.set_coordination_route(host, up=False)
         elif mode == 'nova-compute':
             self.hosts.kill_compute(host)
         elif mode == 'crashloop':
@@ -194,6 +208,7 @@ class Lab:
         self.hosts.set_crashloop(host, False)
         self.hosts.thaw(host)
         self.hosts.reconnect(host)
+        self.hosts.clear_guests_off(host)
         self.start_bmc(host)
         self.hosts.power_on(host)
         if not self.procs.pid(lab_hosts.compute_name(host)):
@@ -216,6 +231,8 @@ class Lab:
                 'reserved': host.reserved, 'power': self.hosts.power(host),
                 'frozen': self.hosts.frozen(host),
                 'link_up': network.link_up(host)
+                if host.netns in network.namespaces() else None,
+                'storage_link_up': network.link_up(host, 'eth1')
                 if host.netns in network.namespaces() else None,
                 'guests': len(ledger.get('guests', {})),
                 'bmc': 'ipmi udp/%d, redfish http://127.0.0.1:%d' % (
@@ -251,6 +268,12 @@ def main(argv=None):
         'start-compute',
         help='start HOST\'s nova-compute (its monitor\'s restart command)')
     start.add_argument('host')
+    guests_off = sub.add_parser(
+        'guests-off',
+        help='stop every guest of HOST, as its watchdog or isolation '
+             'response does to QEMU processes')
+    guests_off.add_argument('host')
+    guests_off.add_argument('response', nargs='?', default='power_off')
     args = parser.parse_args(argv)
 
     if os.geteuid() != 0:
@@ -274,6 +297,9 @@ def main(argv=None):
         # The monitor's restart command for nova-compute.
         host = lab.layout.host(args.host)
         lab.hosts.start_compute(host)
+    elif args.command == 'guests-off':
+        stopped = lab.hosts.guests_off(lab.layout.host(args.host))
+        say('%s: %s %d guest(s)', args.host, args.response, stopped)
     elif args.command == 'tempest':
         return tempest.main(lab, args)
     elif args.command == 'run':

@@ -234,7 +234,7 @@ def prepare(layout, procs=None, run=lab_procs.run, parallel=3):
 def _argv(layout, name):
     p = configs.paths(layout)
     if name == 'redis':
-        return ['redis-server', '--bind', lab.BRIDGE_ADDRESS,
+        return ['redis-server', '--bind', lab.COORDINATION_ADDRESS,
                 '--port', str(lab.REDIS_PORT), '--save', '',
                 # Not loopback and no password: without this Redis answers
                 # every client with a DENIED error.
@@ -396,7 +396,7 @@ def start(layout, procs=None, timeout=START_TIMEOUT):
 
 
 def _redis_ping():
-    with socket.create_connection((lab.BRIDGE_ADDRESS, lab.REDIS_PORT),
+    with socket.create_connection((lab.COORDINATION_ADDRESS, lab.REDIS_PORT),
                                   timeout=2) as sock:
         sock.sendall(b'PING\r\n')
         reply = sock.recv(64)

@@ -6,6 +6,13 @@ in the lab's Redis, keep the history in MariaDB and fence through each
 host's BMC (IPMI for segment A, Redfish for the others, so both drivers
 are exercised); each host's monitor watches its nova-compute by pid file
 and heartbeats the host group in the same Redis.
+
+The hung-host channels are on as for a production segment: each monitor
+probes its segment peers over the storage bridge, arms the software
+watchdog (a lab host has no watchdog device, and loading softdog here
+would reset the machine the whole lab runs on) and powers its guests off
+when isolated; the engines believe the software watchdog, which they must
+not in production (a frozen host freezes it too).
 """
 
 import os
@@ -66,6 +73,9 @@ backend_url = %(redis_url)s
 timeout = 30
 retry_interval = 5
 
+[watchdog_rung]
+kinds = hardware,softdog,software
+
 %(fencing)s"""
 
 MONITOR_CONF = """\
@@ -87,6 +97,29 @@ check_interval = 1.0
 
 [ha_servicegroup]
 backend_url = %(redis_url)s
+
+[monitor_peers]
+enabled = %(peers_enabled)s
+address = %(storage_address)s
+port = %(peer_port)d
+peers = %(peers)s
+key = %(peer_key)s
+
+[watchdog]
+kind = software
+timeout = 10
+feed_interval = 1
+quorum_timeout = 3
+work_dir = %(watchdog_dir)s
+kill_patterns = nova_ha.lab.compute
+fire_command = %(guests_off)s
+
+[isolation]
+response = power_off
+isolation_time = 10
+gateway = %(gateway)s
+gateway_port = %(gateway_port)d
+guest_command = %(guests_off)s
 """
 
 
@@ -117,9 +150,23 @@ def write_engine_conf(layout):
 def write_monitor_conf(layout, host, compute_pid_file):
     restart = [sys.executable, '-m', 'nova_ha.lab.cli', '--dir',
                layout.base, 'start-compute', host.name]
+    peers = [p for p in layout.hosts
+             if host.segment and p.segment == host.segment and p != host]
+    guests_off = [sys.executable, '-m', 'nova_ha.lab.cli', '--dir',
+                  layout.base, 'guests-off', host.name]
     return _write(monitor_conf_path(layout, host), MONITOR_CONF % {
         'transport_url': layout.transport_url(),
         'host': host.name,
         'pid_file': compute_pid_file,
         'restart_command': shlex.join(restart),
-        'redis_url': layout.redis_url})
+        'redis_url': layout.redis_url,
+        'peers_enabled': 'true' if peers else 'false',
+        'storage_address': host.storage_address,
+        'peer_port': lab_layout.PEER_PORT,
+        'peers': ','.join('%s=%s' % (p.name, p.storage_address)
+                          for p in peers),
+        'peer_key': 'lab-peers-%s' % (host.segment or 'none'),
+        'watchdog_dir': os.path.join(layout.host_dir(host.name), 'watchdog'),
+        'guests_off': shlex.join(guests_off),
+        'gateway': lab_layout.BRIDGE_ADDRESS,
+        'gateway_port': lab_layout.PORTS['nova']})

@@ -9,7 +9,10 @@ file its BMC reads and writes:
     power off  -> every process in the namespace gets SIGKILL at once;
     hang       -> every process in the namespace gets SIGSTOP (power stays
                   on: the BMC says "on");
-    isolate    -> the host's only link goes down; everything keeps running.
+    isolate    -> links go down (management eth0, storage eth1); everything
+                  keeps running;
+    guests off -> what a watchdog or an isolation response does to QEMU:
+                  every guest in the ledger is shut off (virt.GUESTS_OFF).
 """
 
 import json
@@ -99,6 +102,7 @@ class Hosts:
         os.makedirs(self.layout.host_dir(host.name), exist_ok=True)
         with open(self.layout.ledger(host.name), 'w') as ledger:
             json.dump({'boot': None, 'guests': {}}, ledger)
+        self.clear_guests_off(host)
         self._set_power(host, ON)
         self.start_compute(host)
         if self.layout.with_ha:
@@ -124,11 +128,41 @@ class Hosts:
             except ProcessLookupError:
                 pass
 
-    def isolate(self, host):
-        network.set_link(host, up=False)
+    def isolate(self, host, links=('eth0',)):
+        for link in links:
+            network.set_link(host, up=False, link=link)
 
     def reconnect(self, host):
-        network.set_link(host, up=True)
+        if host.netns not in network.namespaces():
+            return
+        for link in ('eth0', 'eth1'):
+            network.set_link(host, up=True, link=link)
+        network.set_coordination_route(host, up=True)
+
+    def _guests_off_marker(self, host, on):
+        path = os.path.join(self.layout.host_dir(host.name), virt.GUESTS_OFF)
+        if on:
+            open(path, 'w').close()
+        elif os.path.exists(path):
+            os.unlink(path)
+
+    def clear_guests_off(self, host):
+        self._guests_off_marker(host, False)
+
+    def guests_off(self, host):
+        """Shut off every guest: the ledger now, and the virt driver
+        keeps them off (the marker) if its nova-compute still runs."""
+        self._guests_off_marker(host, True)
+        path = self.layout.ledger(host.name)
+        ledger = virt.read_ledger(path) or {'boot': None, 'guests': {}}
+        running = [vm for vm, state in ledger.get('guests', {}).items()
+                   if state != virt.SHUTDOWN]
+        ledger['guests'] = {vm: virt.SHUTDOWN for vm in ledger.get('guests',
+                                                                   {})}
+        with open(path + '.off.tmp', 'w') as out:
+            json.dump(ledger, out, sort_keys=True)
+        os.replace(path + '.off.tmp', path)
+        return len(running)
 
     def kill_compute(self, host):
         return self.procs.signal(compute_name(host), signal.SIGKILL)

@@ -17,6 +17,15 @@ BRIDGE = 'brlab0'
 SUBNET_PREFIX = '172.31.250'
 BRIDGE_ADDRESS = SUBNET_PREFIX + '.1'
 PREFIX_LENGTH = 24
+# The coordination backend has an address of its own on the management
+# bridge, so that a host's link to it alone can be cut (a route).
+COORDINATION_ADDRESS = SUBNET_PREFIX + '.2'
+# The second network (the storage network of a real cloud): the segment
+# peers probe each other over it; nothing else uses it.
+STORAGE_BRIDGE = 'brlab1'
+STORAGE_PREFIX = '172.31.251'
+# A UDP port for the peer probes (the same on every host).
+PEER_PORT = 7410
 
 # The machine's own services, reached from the hosts
 # through relays on the bridge (they listen on 127.0.0.1 only).
@@ -72,6 +81,14 @@ class Host:
     @property
     def address(self):
         return '%s.%d' % (SUBNET_PREFIX, 10 + self.index)
+
+    @property
+    def storage_veth(self):
+        return ('vs-' + self.name)[:15]
+
+    @property
+    def storage_address(self):
+        return '%s.%d' % (STORAGE_PREFIX, 10 + self.index)
 
     @property
     def bmc_port(self):
@@ -175,7 +192,7 @@ class Layout:
         # One try per command and short timeouts, as a real deployment
         # would set them (see the README's servicegroup section).
         return 'redis://%s:%d?socket_timeout=2&lock_timeout=5' % (
-            BRIDGE_ADDRESS, REDIS_PORT)
+            COORDINATION_ADDRESS, REDIS_PORT)
 
     @property
     def clouds_yaml(self):

@@ -1,12 +1,18 @@
 """The lab's network: a bridge, one namespace per host, relays.
 
-Each host namespace has one veth (``eth0`` inside) on the bridge and its
-own address.  The control plane listens on the bridge's address.  The
-machine's RabbitMQ listens on loopback only, so a relay on the bridge
-address forwards the hosts' connections to it (``relay`` processes).
+Each host namespace has two veths: ``eth0`` on the management bridge
+(the control plane, RabbitMQ through a relay, and the coordination
+backend at an address of its own) and ``eth1`` on the storage bridge,
+which only the segment peers' probes use.  The machine's RabbitMQ listens
+on loopback only, so a relay on the bridge address forwards the hosts'
+connections to it (``relay`` processes).
 
-Cutting a host's link (``isolate``) sets its ``eth0`` down: its processes
-keep running and reach nothing, as with a failed switch port.
+Cuts, as a failed switch port or a bad route would do them, while the
+host's processes keep running:
+
+    cut_link(host, 'eth0')    the management network
+    cut_link(host, 'eth1')    the storage network
+    cut_coordination(host)    only the route to the coordination backend
 """
 
 import argparse
@@ -39,41 +45,64 @@ def namespaces():
     return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
+def _ensure_bridge(name, addresses):
+    if not _link_exists(name):
+        _ip('link', 'add', name, 'type', 'bridge')
+    shown = _ip('-o', 'addr', 'show', 'dev', name)
+    for address in addresses:
+        if ' %s ' % address not in shown:
+            _ip('addr', 'add', address, 'dev', name)
+    _ip('link', 'set', name, 'up')
+
+
 def ensure_bridge():
-    if not _link_exists(lab_layout.BRIDGE):
-        _ip('link', 'add', lab_layout.BRIDGE, 'type', 'bridge')
-    address = '%s/%d' % (lab_layout.BRIDGE_ADDRESS, lab_layout.PREFIX_LENGTH)
-    if address not in _ip('-o', 'addr', 'show', 'dev', lab_layout.BRIDGE):
-        _ip('addr', 'add', address, 'dev', lab_layout.BRIDGE)
-    _ip('link', 'set', lab_layout.BRIDGE, 'up')
+    prefix = lab_layout.PREFIX_LENGTH
+    _ensure_bridge(lab_layout.BRIDGE, [
+        '%s/%d' % (lab_layout.BRIDGE_ADDRESS, prefix),
+        '%s/%d' % (lab_layout.COORDINATION_ADDRESS, prefix)])
+    _ensure_bridge(lab_layout.STORAGE_BRIDGE, [])
+
+
+def _ensure_veth(host, veth, inside, bridge, address):
+    if not _link_exists(veth):
+        _ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', inside,
+            'netns', host.netns)
+    _ip('link', 'set', veth, 'master', bridge, 'up')
+    address = '%s/%d' % (address, lab_layout.PREFIX_LENGTH)
+    if address not in _netns_exec(host.netns, IP, '-o', 'addr', 'show',
+                                  'dev', inside):
+        _netns_exec(host.netns, IP, 'addr', 'add', address, 'dev', inside)
+    _netns_exec(host.netns, IP, 'link', 'set', inside, 'up')
 
 
 def ensure_host(host):
-    """The host's namespace, wired to the bridge with its address."""
+    """The host's namespace, wired to both bridges with its addresses."""
     if host.netns not in namespaces():
         _ip('netns', 'add', host.netns)
-    if not _link_exists(host.veth):
-        _ip('link', 'add', host.veth, 'type', 'veth', 'peer', 'name',
-            'eth0', 'netns', host.netns)
-    _ip('link', 'set', host.veth, 'master', lab_layout.BRIDGE, 'up')
     _netns_exec(host.netns, IP, 'link', 'set', 'lo', 'up')
-    address = '%s/%d' % (host.address, lab_layout.PREFIX_LENGTH)
-    if address not in _netns_exec(host.netns, IP, '-o', 'addr', 'show',
-                                  'dev', 'eth0'):
-        _netns_exec(host.netns, IP, 'addr', 'add', address, 'dev', 'eth0')
-    _netns_exec(host.netns, IP, 'link', 'set', 'eth0', 'up')
+    _ensure_veth(host, host.veth, 'eth0', lab_layout.BRIDGE, host.address)
+    _ensure_veth(host, host.storage_veth, 'eth1', lab_layout.STORAGE_BRIDGE,
+                 host.storage_address)
 
 
-def set_link(host, up):
-    """Connect (``up``) or cut the host's only link."""
-    _netns_exec(host.netns, IP, 'link', 'set', 'eth0',
+def set_link(host, up, link='eth0'):
+    """Connect (``up``) or cut one of the host's links."""
+    _netns_exec(host.netns, IP, 'link', 'set', link,
                 'up' if up else 'down')
 
 
-def link_up(host):
-    out = _netns_exec(host.netns, IP, '-o', 'link', 'show', 'dev', 'eth0',
+def link_up(host, link='eth0'):
+    out = _netns_exec(host.netns, IP, '-o', 'link', 'show', 'dev', link,
                       check=False)
     return 'state UP' in out or ',UP' in out.split('>')[0]
+
+
+def set_coordination_route(host, up):
+    """Cut (a blackhole route: packets vanish, as across a broken router)
+    or restore the host's route to the coordination backend alone."""
+    route = ['route', '%s' % ('del' if up else 'replace'), 'blackhole',
+             '%s/32' % lab_layout.COORDINATION_ADDRESS]
+    _netns_exec(host.netns, IP, *route, check=not up)
 
 
 def namespace_pids(host):
@@ -89,13 +118,15 @@ def remove_host(host):
             pass
     if host.netns in namespaces():
         _ip('netns', 'delete', host.netns)
-    if _link_exists(host.veth):
-        _ip('link', 'delete', host.veth, check=False)
+    for veth in (host.veth, host.storage_veth):
+        if _link_exists(veth):
+            _ip('link', 'delete', veth, check=False)
 
 
 def remove_bridge():
-    if _link_exists(lab_layout.BRIDGE):
-        _ip('link', 'delete', lab_layout.BRIDGE)
+    for bridge in (lab_layout.BRIDGE, lab_layout.STORAGE_BRIDGE):
+        if _link_exists(bridge):
+            _ip('link', 'delete', bridge)
 
 
 def relay_main(argv=None):

@@ -10,6 +10,9 @@ the lab needs to judge a scenario from outside Nova:
   lab can see where each VM "runs" even while Nova's records lag;
 - a host that boots runs no guest: the ledger is emptied at start, as a
   power cycle empties a real hypervisor;
+- guests stopped from outside (a watchdog, an isolation response): while
+  ``$NOVA_HA_LAB_HOST_DIR/guests-off`` exists, every guest is shut off,
+  as QEMU processes killed under a running nova-compute;
 - a crash loop on demand: while ``$NOVA_HA_LAB_HOST_DIR/crashloop`` exists,
   nova-compute exits as it starts its host (a broken package or config).
 
@@ -32,6 +35,8 @@ LOG = logging.getLogger(__name__)
 
 HOST_DIR_ENV = 'NOVA_HA_LAB_HOST_DIR'
 CRASHLOOP_FILE = 'crashloop'
+GUESTS_OFF = 'guests-off'
+SHUTDOWN = 'shutdown'
 LEDGER_FILE = 'ledger.json'
 
 # The driver methods after which the guests or their power state changed.
@@ -101,7 +106,11 @@ class LabDriver(fake.FakeDriverWithoutFakeNodes):
         }
         path = os.path.join(self._host_dir, LEDGER_FILE)
         temporary = '%s.%d.tmp' % (path, os.getpid())
+        off = os.path.exists(os.path.join(self._host_dir, GUESTS_OFF))
         with self._ledger_lock:
+            if off:
+                for guest in list(self.instances.values()):
+                    guest.state = power_state.SHUTDOWN
             ledger['guests'] = {uuid: _state_name(guest.state)
                                 for uuid, guest in
                                 list(self.instances.items())}

@@ -63,3 +63,21 @@ class TestSchedulerSnippet(unittest.TestCase):
                          fs.enabled_filters)
         self.assertEqual(['nova.scheduler.weights.all_weighers',
                           cloud.HA_WEIGHER], fs.weight_classes)
+
+
+def test_every_option_resolves_inside_nova():
+    # The plugins register every nova-ha option in Nova's own CONF; an
+    # option whose default refers to itself ($state_path in a group of
+    # its own that has a state_path) stopped nova-api from starting.
+    from oslo_config import cfg
+
+    from nova_ha.conf import opts
+    conf = cfg.ConfigOpts()
+    conf.register_opt(cfg.StrOpt('state_path', default='/var/lib/nova'))
+    for group, options in opts.list_opts():
+        conf.register_opts(options, group=group)
+    conf([], project='nova')
+    for group, options in opts.list_opts():
+        name = getattr(group, 'name', group)
+        for option in options:
+            getattr(conf[name], option.dest)
