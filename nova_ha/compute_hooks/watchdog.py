@@ -110,20 +110,33 @@ class SoftwareWatchdog:
         if self._running():
             LOG.info('software watchdog already running (pid file %s): '
                      'feeding it', self.pid_file)
-        else:
-            with open(self.log_file, 'ab') as log:
-                process = subprocess.Popen(
-                    self._argv, stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT, start_new_session=True)
-            with open(self.pid_file, 'w') as f:
-                f.write('%d\n' % process.pid)
-            deadline = time.monotonic() + 5.0
-            while not os.path.exists(self.fifo):
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise WatchdogError('the software watchdog did not start '
-                                        '(see %s)' % self.log_file)
+            self.feed()
+            return
+        # A FIFO without a reader is left from before a power loss.
+        if os.path.exists(self.fifo):
+            os.unlink(self.fifo)
+        with open(self.log_file, 'ab') as log:
+            process = subprocess.Popen(
+                self._argv, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                self.feed()
+                break
+            except OSError as e:
+                # Not created yet, or not yet open by the new process.
+                if time.monotonic() > deadline or \
+                        process.poll() is not None:
+                    # Never leave an unfed watchdog behind: it would
+                    # kill the guests of a healthy host.
+                    process.kill()
+                    raise WatchdogError('the software watchdog did not '
+                                        'start (%s; see %s)' % (
+                                            e, self.log_file))
                 time.sleep(0.05)
-        self.feed()
+        with open(self.pid_file, 'w') as f:
+            f.write('%d\n' % process.pid)
 
     def _write(self, data):
         fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
@@ -181,7 +194,7 @@ def arm_from_conf(conf):
         try:
             watchdog = make()
             watchdog.arm()
-        except WatchdogError as e:
+        except (WatchdogError, OSError) as e:
             errors.append(str(e))
             continue
         LOG.info('watchdog armed: %s, %.1f s, fed every %.1f s while quorum '
