@@ -566,6 +566,9 @@ def _watchdog_rung(s, incident):
     """The ladder's second rung, when the BMC cannot prove the host off:
     True when it decided (proof taken, or waiting for the safe time)."""
     host = incident.host
+    if (incident.fact('proof') or {}).get('rung') == 'watchdog':
+        _judge_guards(s, incident)     # proven on an earlier look
+        return True
     peers, ladder = _segment_peers(s, host)
     if 'watchdog' not in ladder:
         return False

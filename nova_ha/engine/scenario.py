@@ -17,6 +17,8 @@ before committing).  Commands of the events file:
     hang HOST | unhang HOST             every process stops; power stays on
     isolate HOST | reconnect HOST       the host's networks are cut (its
                                         guests keep running)
+    cut management|storage HOST         one network of the host is cut
+                                        (reconnect restores both)
     stop nova-compute HOST              the process dies, the host lives
     bmc ok|unreachable|wrong_password|slow HOST
     kill ENGINE | start ENGINE
@@ -52,6 +54,7 @@ from nova_ha.engine import sim
 from nova_ha.engine import states
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.servicegroup import confirm as sg_confirm
+from nova_ha.servicegroup import self_fence
 
 
 class ScenarioError(ValueError):
@@ -63,6 +66,7 @@ _STORM = {'storm_max_share': 'max_share', 'storm_settle_time': 'settle_time',
           'storm_burst_hosts': 'burst'}
 _CONFIRM = {'confirm_nova_heartbeat_stale': 'nova_heartbeat_stale_s',
             'confirm_max_wait': 'max_wait_s'}
+_RUNG = {'watchdog_kinds': 'kinds', 'watchdog_margin': 'margin'}
 
 
 def build(cloud_spec):
@@ -77,7 +81,8 @@ def build(cloud_spec):
             (spec.get('segments') or {}).items())):
         hosts = tuple(seg.get('hosts', ())) + tuple(seg.get('reserved', ()))
         metadata = {ha_aggregates.SEGMENT_KEY: name}
-        for key in ('recovery_method', 'enabled', 'evacuate_all'):
+        for key in ('recovery_method', 'enabled', 'evacuate_all',
+                    'fencing'):
             if key in seg:
                 metadata['ha:' + key] = str(seg[key]).lower()
         aggregates.append(model.Aggregate('agg-%d' % (2 * index), name,
@@ -93,6 +98,16 @@ def build(cloud_spec):
         cloud.hosts[host] = sim.Host(host, capacity=capacity.get(host, 20))
     cloud.aggregates = aggregates
     cloud.heartbeats = spec.get('heartbeats', True)
+    probes = spec.get('peer_probes')
+    if probes:
+        # The monitors probe their peers; each host's watchdog kind.
+        probes = dict(probes)
+        watchdogs = probes.pop('watchdogs', {}) or {}
+        cloud.peer_probes = {'timings': dict(
+            {'timeout': 10.0, 'quorum_timeout': 3.0, 'feed_interval': 1.0},
+            **probes)}
+        for host, kind in watchdogs.items():
+            _host(cloud, host).watchdog = kind
     for index, vm in enumerate(spec.get('servers') or ()):
         metadata = {}
         if vm.get('ha', True):
@@ -115,6 +130,9 @@ def _settings(values, fencing):
     storm = {_STORM[k]: values.pop(k) for k in list(values) if k in _STORM}
     confirm = {_CONFIRM[k]: values.pop(k) for k in list(values)
                if k in _CONFIRM}
+    rung = {_RUNG[k]: values.pop(k) for k in list(values) if k in _RUNG}
+    if 'kinds' in rung:
+        rung['kinds'] = tuple(rung['kinds'])
     unknown = set(values) - _SETTINGS
     if unknown:
         raise ScenarioError('unknown settings: %s' % ', '.join(sorted(
@@ -124,6 +142,7 @@ def _settings(values, fencing):
     return core.Settings(
         storm=guards.StormSettings(**storm),
         confirm=sg_confirm.ConfirmThresholds(**confirm),
+        watchdog=self_fence.RungSettings(**rung),
         fence_drivers=tuple(sorted(
             (h, None if d == 'none' else d) for h, d in fencing.items())),
         default_fence_driver=None if default == 'none' else default,
@@ -196,9 +215,16 @@ def apply(cloud, line):
         host = _host(cloud, words[1])
         _fail(cloud, host)
         setattr(host, 'hung' if words[0] == 'hang' else 'isolated', True)
+    elif words[0] == 'cut' and len(words) == 3 and \
+            words[1] in ('management', 'storage'):
+        host = _host(cloud, words[2])
+        if words[1] == 'management':
+            _fail(cloud, host)
+        setattr(host, words[1] + '_cut', True)
     elif words[0] in ('unhang', 'reconnect'):
         host = _host(cloud, words[1])
         host.hung = host.isolated = False
+        host.management_cut = host.storage_cut = False
         host.failed_at = None if host.power == 'on' else host.failed_at
         cloud.wake_all()
     elif cmd == 'stop nova-compute':
@@ -253,6 +279,7 @@ def apply(cloud, line):
         _operator(cloud, words[1], words[2])
     else:
         raise ScenarioError('unknown command: %s' % line)
+    cloud.changed()
 
 
 def _quiet(cloud):

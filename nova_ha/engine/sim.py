@@ -32,6 +32,7 @@ from nova_ha.engine import replica as engine_replica
 from nova_ha.engine import states
 from nova_ha.fencing import base as fence_base
 from nova_ha.model import aggregates as ha_aggregates
+from nova_ha.servicegroup import channels
 
 
 @dataclasses.dataclass
@@ -65,16 +66,31 @@ class Host:
     forced_down: bool = False
     disabled: bool = False
     disabled_reason: str = None
+    # One network cut: management (coordination and Nova) or storage
+    # (the peer probes); "isolated" is both.
+    management_cut: bool = False
+    storage_cut: bool = False
+    watchdog: str = None       # hardware | softdog | software | None
+    peer_lost_at: float = None  # since when its peers cannot hear it
+    quorum_lost_at: float = None
+    reset_by_watchdog: bool = False
 
     @property
     def beating(self):
-        return self.power == 'on' and not self.hung and not self.isolated
+        return self.power == 'on' and not self.hung and \
+            not self.isolated and not self.management_cut
+
+    @property
+    def probing(self):
+        """Its monitor answers its peers' probes."""
+        return self.power == 'on' and not self.hung and \
+            not self.isolated and not self.storage_cut
 
     @property
     def guests_run(self):
         """Its guests may write to shared storage (a hung host's may
         resume at any moment)."""
-        return self.power == 'on'
+        return self.power == 'on' and not self.reset_by_watchdog
 
 
 @dataclasses.dataclass
@@ -135,6 +151,11 @@ class SimEnv(engine_env.Environment):
                 disabled_reason=host.disabled_reason,
                 heartbeat_age=age)
         return found
+
+    def peer_views(self, hosts):
+        if self.cut_from_coordination:
+            raise engine_env.Unavailable('coordination backend unreachable')
+        return self.cloud.peer_views(hosts)
 
     def liveness(self):
         if self.cut_from_coordination:
@@ -449,6 +470,9 @@ class SimCloud:
         self.nova_down = False
         self.history_down = False
         self.heartbeats = True
+        # {'timings': {timeout, quorum_timeout, feed_interval}}: monitors
+        # probe their segment peers and feed their watchdogs.
+        self.peer_probes = None
         self.lines = []
         self.violations = []
         self._queue = []
@@ -503,6 +527,89 @@ class SimCloud:
             return model.LOST
         return model.ALIVE
 
+    # -- the peer channel and the watchdogs ------------------------------------
+
+    def segment_peers(self, host):
+        for agg in self.aggregates:
+            if ha_aggregates.SEGMENT_KEY in agg.metadata and \
+                    host in agg.hosts:
+                return [h for h in agg.hosts if h != host]
+        return []
+
+    def watchdog_report(self, host):
+        if not host.watchdog or not self.peer_probes:
+            return None
+        return channels.WatchdogReport(kind=host.watchdog, armed=True,
+                                       **self.peer_probes['timings'])
+
+    def peer_views(self, hosts):
+        """What the monitors that reach the coordination backend
+        publish (None when the cloud has no peer probes)."""
+        if not self.peer_probes:
+            return None
+        views = {}
+        for name in sorted(hosts):
+            observer = self.hosts.get(name)
+            if observer is None or not observer.beating:
+                continue
+            heard, watchdogs = {}, {}
+            for peer_name in self.segment_peers(name):
+                peer = self.hosts[peer_name]
+                if observer.probing and peer.probing:
+                    heard[peer_name] = 0.1
+                else:
+                    lost = max(t for t in (peer.peer_lost_at,
+                                           observer.peer_lost_at)
+                               if t is not None)
+                    heard[peer_name] = self.now - lost
+                report = self.watchdog_report(peer)
+                if report is not None:
+                    watchdogs[peer_name] = report
+            views[name] = channels.PeerView(
+                name, self.now, heard, watchdogs,
+                self.watchdog_report(observer))
+        return views
+
+    def has_quorum(self, host):
+        if host.beating:
+            return True
+        if not host.probing:
+            return False
+        peers = self.segment_peers(host.name)
+        hearing = sum(1 for p in peers if self.hosts[p].probing)
+        return bool(peers) and hearing >= channels.majority(len(peers))
+
+    def changed(self):
+        """After a host's power or networks changed: who its peers still
+        hear, and whose watchdog stops being fed."""
+        for host in sorted(self.hosts.values(), key=lambda h: h.name):
+            if host.probing:
+                host.peer_lost_at = None
+            elif host.peer_lost_at is None:
+                host.peer_lost_at = self.now
+            if host.power != 'on':
+                host.quorum_lost_at, host.reset_by_watchdog = None, False
+                continue
+            if self.has_quorum(host):
+                host.quorum_lost_at = None
+            elif host.watchdog and host.quorum_lost_at is None:
+                host.quorum_lost_at = self.now
+                t = self.peer_probes['timings']
+                self.at(self.now + t['quorum_timeout'] + t['timeout'],
+                        self._watchdog_fires, host, self.now)
+
+    def _watchdog_fires(self, host, lost_at):
+        if host.quorum_lost_at != lost_at or host.power != 'on':
+            return        # quorum came back, or the host went off
+        if host.hung and host.watchdog != 'hardware':
+            # A frozen kernel freezes softdog and the software watchdog.
+            self.log('%s: its %s watchdog is frozen with it' % (
+                host.name, host.watchdog))
+            return
+        host.reset_by_watchdog = True
+        self.log('%s: its %s watchdog fired: the guests are gone' % (
+            host.name, host.watchdog))
+
     def bmc_power(self, host):
         if host.bmc != 'ok' and host.bmc != 'slow':
             return 'unknown'
@@ -526,6 +633,7 @@ class SimCloud:
         if host.beating:
             host.failed_at = self.now
         host.power = 'off'
+        self.changed()
         self.at(self.now + self.timings.liveness_down_time, self.wake_all)
 
     def latency(self, action):
