@@ -69,6 +69,8 @@ def core_settings_from(conf):
                                    settle_time=e.storm_settle_time,
                                    burst=e.storm_burst_hosts),
         fence_attempts=e.fence_attempts,
+        quarantine_failures=e.quarantine_failures,
+        quarantine_window=e.quarantine_window,
         fence_retry_delay=e.fence_retry_delay,
         evacuate_attempts=e.evacuate_attempts,
         evacuation_timeout=e.evacuation_timeout,

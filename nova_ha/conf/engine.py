@@ -99,6 +99,16 @@ OPTS = [
                                    'seconds; nothing reads this option. '
                                    'Remove it from nova-ha.conf.',
                  help='Unused: see the deprecation reason.'),
+    cfg.IntOpt('quarantine_failures', default=3, min=0,
+               help='Flap damping: a host with this many failures (incidents,'
+                    ' a cancelled one included: a heartbeat that comes and '
+                    'goes) within quarantine_window is quarantined: '
+                    'disabled in Nova, removed from its reserved aggregate '
+                    'and an operator alerted; its VMs are still recovered. '
+                    '0 turns it off.'),
+    cfg.FloatOpt('quarantine_window', default=3600.0, min=1.0,
+                 help='Seconds over which a host\'s failures are counted '
+                      'for quarantine_failures.'),
     cfg.IntOpt('fence_attempts', default=3, min=1,
                help='Fencing attempts before giving up; without a '
                     'confirmed power-off no VM is evacuated.'),

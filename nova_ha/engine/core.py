@@ -60,6 +60,11 @@ class Settings:
     watchdog: self_fence.RungSettings = self_fence.RungSettings()
     # The ladder of hosts in no segment (a segment's is ha:fencing).
     fencing: tuple = ha_aggregates.DEFAULT_FENCING
+    # Flap damping: a host with this many incidents (a cancelled one
+    # counts: a heartbeat that comes and goes) within the window is
+    # quarantined; 0 turns it off.
+    quarantine_failures: int = 3
+    quarantine_window: float = 3600.0
 
     def fence_driver(self, host):
         if self.fence_driver_of is not None:
@@ -269,8 +274,10 @@ def _note_done(s, incident, a, result):
         released = sorted(set(incident.fact('released') or ()) |
                           {'%s:%s' % (a.host, a.aggregate)})
         incident = s.remember(incident, released=released)
-        s.note(incident, 'reserved host %s received VMs and is no longer '
-               'reserved (removed from aggregate %s)' % (a.host, a.aggregate),
+        why = 'is quarantined' if a.host == incident.host else \
+            'received VMs'
+        s.note(incident, 'reserved host %s %s and is no longer reserved '
+               '(removed from aggregate %s)' % (a.host, why, a.aggregate),
                kind='decision', host=a.host)
 
 
@@ -468,7 +475,50 @@ def _reported_since(service, incident, now):
     return age is not None and age + CLOCK_MARGIN < now - incident.opened_at
 
 
+def _failures(s, incident):
+    """When the host's incidents within the quarantine window opened,
+    this one's included (carried from one incident to the next)."""
+    since = s.now - s.settings.quarantine_window
+    earlier = []
+    for stored in s.obs.incidents or ():
+        if stored.host == incident.host and stored.key != incident.key:
+            earlier += stored.facts.get('failures') or [stored.opened_at]
+    return sorted({round(t, 3) for t in earlier if t >= since} |
+                  {round(incident.opened_at, 3)})
+
+
+def _quarantine(s, incident):
+    """Flap damping, judged once per incident: a host that failed too
+    often is disabled in Nova, no longer reserved, and an operator is
+    alerted; its VMs are still recovered."""
+    failures = _failures(s, incident)
+    incident = s.remember(incident, failures=failures)
+    limit = s.settings.quarantine_failures
+    if not limit or len(failures) < limit:
+        return incident
+    window = s.settings.quarantine_window
+    reason = 'nova-ha: quarantined: %d failures within %.0f s' % (
+        len(failures), window)
+    incident = s.remember(incident, quarantined=True)
+    s.note(incident, '%s quarantined: %d failures within %.0f s; it stays '
+           'disabled and out of the reserved capacity until an operator '
+           'brings it back' % (incident.host, len(failures), window),
+           kind='alert', outcome='quarantined')
+    s.issue(model.Disable(incident=incident.key, token=incident.token,
+                          host=incident.host, reason=reason))
+    for agg in s.obs.aggregates or ():
+        if incident.host in agg.hosts and ha_aggregates.parse_bool(
+                agg.metadata.get(ha_aggregates.RESERVED_KEY, 'false'),
+                ha_aggregates.RESERVED_KEY, True, []):
+            s.issue(model.ReleaseReserved(
+                incident=incident.key, token=incident.token,
+                host=incident.host, aggregate=agg.id))
+    return incident
+
+
 def _detected(s, incident):
+    if incident.fact('failures') is None:
+        incident = _quarantine(s, incident)
     back = _host_back(s, incident)
     if back:
         s.move(incident, states.CANCELLED, back)
