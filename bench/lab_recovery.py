@@ -36,7 +36,10 @@ from nova_ha.lab import scenario  # noqa: E402
 
 PHASES = ('detected', 'confirming', 'fenced', 'evacuating', 'recovered',
           'all HA VMs back')
-RECOVERED_MODES = ('power', 'hang', 'isolate', 'engine', 'rack')
+# The scenarios that end with the host's VMs elsewhere (isolate and
+# coordination end with the host untouched, by design).
+RECOVERED_MODES = ('power', 'hang', 'isolate_all', 'power_and_bmc',
+                   'isolate_and_bmc', 'engine', 'rack')
 
 
 def nova_ha_run(lab, mode):
@@ -83,7 +86,8 @@ def median(values):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--dir', help='the lab directory')
-    parser.add_argument('--modes', nargs='+', default=['power', 'hang'],
+    parser.add_argument('--modes', nargs='+',
+                        default=['power', 'hang', 'power_and_bmc'],
                         choices=RECOVERED_MODES)
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--floor-runs', type=int, default=None,

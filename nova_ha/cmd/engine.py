@@ -40,6 +40,7 @@ def settings_from(conf):
             poll_interval=e.poll_interval),
         vm_restart_max_attempts=e.vm_restart_max_attempts,
         vm_restart_window=e.vm_restart_window,
+        vm_migrate_when_restarts_fail=e.vm_migrate_when_restarts_fail,
         nova_down_wait=e.nova_down_wait)
 
 

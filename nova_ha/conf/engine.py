@@ -140,9 +140,16 @@ OPTS = [
                     'first. 0 makes every report wait, adding '
                     'storm_settle_time to every recovery.'),
     cfg.IntOpt('vm_restart_max_attempts', default=3, min=0,
-               help='Restarts of one crashed VM within '
-                    'vm_restart_window before the engine stops and '
-                    'escalates.'),
+               help='Restarts of one crashed VM within vm_restart_window: '
+                    'the first starts it (or hard-reboots it when Nova '
+                    'still shows it active), the next ones hard-reboot it. '
+                    'Then it is migrated (vm_migrate_when_restarts_fail) or '
+                    'escalated to an operator.'),
+    cfg.BoolOpt('vm_migrate_when_restarts_fail', default=True,
+                help='When vm_restart_max_attempts restarts did not hold, '
+                     'cold-migrate the VM to another host of its segment '
+                     '(its host may be the cause) before escalating to an '
+                     'operator.'),
     cfg.FloatOpt('vm_restart_window', default=3600.0, min=1.0,
                  help='Window (seconds) over which VM restarts are '
                       'counted.'),

@@ -19,6 +19,7 @@ import threading
 from oslo_log import log as logging
 from pyghmi import exceptions as pyghmi_exc
 from pyghmi.ipmi import command as pyghmi_command
+from pyghmi.ipmi.private import session as pyghmi_session
 
 from nova_ha.fencing import base
 from nova_ha.fencing import ipmitool
@@ -71,18 +72,36 @@ class PyghmiClient:
                     keepalive=False)
             return func(self._command)
         except pyghmi_exc.IpmiException as exc:
-            self._command = None
+            self._forget()
             raise classify_pyghmi_error(exc, self.bmc.address,
                                         self.bmc.username) from None
         except (OSError, pyghmi_exc.PyghmiException) as exc:
-            self._command = None
+            self._forget()
             raise base.BMCUnreachable('IPMI BMC %s: %s' % (
                 self.bmc.address, type(exc).__name__)) from None
         except Exception as exc:
             # struct.error and friends: a packet pyghmi could not parse.
-            self._command = None
+            self._forget()
             raise _Incompatible('%s: %s' % (type(exc).__name__, exc)) \
                 from None
+
+    def _forget(self):
+        """Drop our command and every broken session pyghmi keeps for
+        this BMC.  pyghmi caches sessions in class attributes and hands a
+        broken one that was still logging in back to every new Command
+        ("Session no longer connected" at once): a BMC met while it was
+        down would never be read again by this process."""
+        self._command = None
+        sessions = pyghmi_session.Session
+        for key, session in list(sessions.initting_sessions.items()):
+            if key[0] == self.bmc.address and getattr(session, 'broken',
+                                                      True):
+                sessions.initting_sessions.pop(key, None)
+        for handlers in list(sessions.bmc_handlers.values()):
+            for port, session in list(handlers.items()):
+                if getattr(session, 'bmc', None) == self.bmc.address and \
+                        getattr(session, 'broken', True):
+                    handlers.pop(port, None)
 
     def power_state(self):
         answer = self._call(lambda command: command.get_power())

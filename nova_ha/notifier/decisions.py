@@ -52,32 +52,56 @@ def choose_vms(servers, evacuate_all=False):
 
 @dataclasses.dataclass(frozen=True)
 class RestartDecision:
-    action: Optional[str]      # 'start', 'hard_reboot' or None
+    action: Optional[str]      # 'start', 'hard_reboot', 'migrate' or None
     reason: str
     escalate: bool = False
 
 
 def vm_restart_decision(status, task_state, attempts, max_attempts,
-                        user_stopped=False):
-    """How to bring a failed VM back on its host, or why not.
+                        user_stopped=False, can_migrate=False):
+    """How to bring a failed VM back, or why not: an escalation ladder.
+
+    ========  ==============================  ============================
+    attempts  action                          why
+    ========  ==============================  ============================
+    0         start (SHUTOFF), hard reboot    the usual crash
+              (ACTIVE, ERROR)
+    1..max-1  hard reboot                     a restart that did not hold:
+                                              the guest is recreated from
+                                              Nova's definition
+    max       migrate (when ``can_migrate``)  the host may be the cause: a
+                                              cold migration to another
+                                              host of its segment
+    beyond    none, escalated to a person     the budget is spent
+    ========  ==============================  ============================
 
     A VM its owner stopped is never restarted.  ``attempts`` counts earlier
-    restarts of the same VM within the retry window; past ``max_attempts``
-    the engine stops trying and escalates to a person.
+    tries (restarts and the migration) of the same VM within the window.
     """
     if user_stopped:
         return RestartDecision(None, 'stopped by its user: not restarted')
-    if attempts >= max_attempts:
-        return RestartDecision(None, 'restarted %d times already; giving up'
-                               ' and escalating' % attempts, escalate=True)
+    ladder_end = max_attempts + (1 if can_migrate else 0)
+    if attempts >= ladder_end:
+        return RestartDecision(None, 'restarted %d times already%s; giving '
+                               'up and escalating' % (
+                                   attempts, ' (moved once)' if can_migrate
+                                   else ''), escalate=True)
     if task_state:
         return RestartDecision(None, 'Nova is busy with it (task_state %s)'
                                % task_state)
-    if status == SHUTOFF:
+    if attempts >= max_attempts:
+        if status in (SHUTOFF, ACTIVE, ERROR):
+            return RestartDecision('migrate', 'restarted %d times on its '
+                                   'host: moving it to another host of its '
+                                   'segment' % attempts)
+        return RestartDecision(None, 'status %s cannot be migrated' % status)
+    if status == SHUTOFF and attempts == 0:
         return RestartDecision('start', 'stopped after a failure: start it')
-    if status in (ACTIVE, ERROR):
-        # ACTIVE with a dead guest (Nova has not synced yet) or ERROR: a
-        # hard reboot recreates the guest from Nova's definition.
-        return RestartDecision('hard_reboot', 'guest failed while %s: hard '
-                               'reboot' % status)
+    if status in (ACTIVE, ERROR, SHUTOFF):
+        # ACTIVE with a dead guest (Nova has not synced yet), ERROR, or a
+        # restart that did not hold: a hard reboot recreates the guest
+        # from Nova's definition.
+        return RestartDecision('hard_reboot', 'guest failed while %s%s: hard'
+                               ' reboot' % (status, ' again' if attempts
+                                            else ''))
     return RestartDecision(None, 'status %s is not restartable' % status)

@@ -36,6 +36,7 @@ class EngineSettings:
     flow: flow_settings.FlowSettings = flow_settings.FlowSettings()
     vm_restart_max_attempts: int = 3
     vm_restart_window: float = 3600.0
+    vm_migrate_when_restarts_fail: bool = True
     nova_down_wait: float = 120.0
     workers: int = 8
     seen_ids: int = 10000
@@ -186,4 +187,5 @@ class Engine:
         return vm_flow.restart_failed_vm(
             self.env, self.settings.flow, self.settings.vm_restart_window,
             event,
-            self.settings.vm_restart_max_attempts)
+            self.settings.vm_restart_max_attempts,
+            can_migrate=self.settings.vm_migrate_when_restarts_fail)

@@ -183,6 +183,16 @@ class NovaGateway:
         self._call('reboot %s' % server_id, self.compute.reboot_server,
                    server_id, 'HARD')
 
+    def migrate(self, server_id):
+        """A cold migration; the scheduler picks the host (nova-ha's
+        filters keep it in the server's segment)."""
+        self._call('migrate %s' % server_id, self.compute.migrate_server,
+                   server_id)
+
+    def confirm_resize(self, server_id):
+        self._call('confirm the migration of %s' % server_id,
+                   self.compute.confirm_server_resize, server_id)
+
     def reset_state(self, server_id, state):
         self._call('reset state of %s' % server_id,
                    self.compute.reset_server_state, server_id, state)

@@ -1,9 +1,12 @@
-"""The VM-failure flow: bring a crashed VM back on its own host.
+"""The VM-failure flow: bring a crashed VM back, escalating step by step.
 
 A monitor (libvirt crash, watchdog, I/O error, guest panic) or Nova's own
 power-state sync reports the failure; the VM is restarted in place (start
-for a stopped VM, hard reboot otherwise), a bounded number of times within a
-window, after which the engine stops and escalates to a person.  A VM its
+for a stopped VM, hard reboot otherwise, hard reboot for every later
+try), a bounded number of times within a window; then it is cold-migrated
+to another host of its segment (its host may be the cause), and after
+that the engine stops and escalates to a person
+(``decisions.vm_restart_decision`` holds the ladder).  A VM its
 owner stopped is never restarted.
 
 Both facts are shared by every engine replica, and survive a restart:
@@ -21,7 +24,8 @@ from nova_ha.notifier import decisions
 from nova_ha.notifier.nova import NovaError
 
 
-def restart_failed_vm(env, settings, window, event, max_attempts):
+def restart_failed_vm(env, settings, window, event, max_attempts,
+                      can_migrate=False):
     """Handle one vm.failure event; returns the outcome string.
     ``window``: seconds over which restarts of one VM are counted."""
     vm = event.instance
@@ -52,7 +56,8 @@ def restart_failed_vm(env, settings, window, event, max_attempts):
         kind='restart', instance=vm, since=since) if r.outcome == 'attempt'])
     decision = decisions.vm_restart_decision(
         server['status'], server['task_state'], attempts, max_attempts,
-        user_stopped=env.nova.stopped_by_user(vm))
+        user_stopped=env.nova.stopped_by_user(vm),
+        can_migrate=can_migrate and view.segment is not None)
     if decision.action is None:
         outcome = 'escalated' if decision.escalate else 'skipped'
         env.record('alert' if decision.escalate else 'restart',
@@ -62,7 +67,10 @@ def restart_failed_vm(env, settings, window, event, max_attempts):
         return outcome
     env.record('restart', '%s (%s) failed (%s): %s, attempt %d of %d' % (
         server['name'], vm, event.cause, decision.action, attempts + 1,
-        max_attempts), host=event.host, instance=vm, outcome='attempt')
+        max_attempts + (1 if can_migrate else 0)), host=event.host,
+        instance=vm, outcome='attempt')
+    if decision.action == 'migrate':
+        return _migrate(env, settings, server, event)
     with env.lock('vm-' + vm, timeout=settings.lock_timeout):
         try:
             if decision.action == 'start':
@@ -82,3 +90,36 @@ def restart_failed_vm(env, settings, window, event, max_attempts):
                               decision.action, attempts + 1, max_attempts),
                host=event.host, instance=vm, outcome='restarted')
     return 'restarted'
+
+
+def _migrate(env, settings, server, event):
+    """The ladder's last step before a person: a cold migration (the
+    scheduler keeps the VM in its segment), confirmed, and the VM started
+    if it arrives stopped."""
+    vm = server['id']
+    with env.lock('vm-' + vm, timeout=settings.lock_timeout):
+        env.nova.migrate(vm)
+        env.wait_for(lambda: env.nova.server(vm)['status'] in (
+            'VERIFY_RESIZE', decisions.ERROR), settings.evacuation_timeout,
+            settings.poll_interval, '%s to be migrated' % vm)
+        moved = env.nova.server(vm)
+        if moved['status'] == decisions.ERROR:
+            env.record('alert', '%s (%s) could not be migrated off %s: '
+                       'escalating' % (server['name'], vm, event.host),
+                       host=event.host, instance=vm, outcome='escalated')
+            return 'escalated'
+        env.nova.confirm_resize(vm)
+        env.wait_for(lambda: env.nova.server(vm)['status'] in (
+            decisions.ACTIVE, decisions.SHUTOFF), settings.evacuation_timeout,
+            settings.poll_interval, '%s migration to be confirmed' % vm)
+        if env.nova.server(vm)['status'] == decisions.SHUTOFF:
+            env.nova.start(vm)
+            env.wait_for(lambda: env.nova.server(vm)['status'] ==
+                         decisions.ACTIVE, settings.evacuation_timeout,
+                         settings.poll_interval, '%s to be ACTIVE' % vm)
+    target = env.nova.server(vm)['host']
+    env.record('restart', '%s (%s) moved from %s to %s after restarts on '
+               'its host did not hold' % (server['name'], vm, event.host,
+                                           target),
+               host=event.host, instance=vm, outcome='migrated')
+    return 'migrated'

@@ -399,7 +399,8 @@ class TestVMFailure(EngineTestBase):
         # Another replica (or this engine before a restart) restarted the
         # VM as often as allowed: its records are in the shared history.
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
-        for n in range(3):
+        # Three restarts and the migration: the ladder is spent.
+        for n in range(4):
             self.ha.history.record('restart', 'earlier try %d' % n,
                                    instance=server['id'], outcome='attempt')
         self.power_sync_stops(server)
@@ -411,6 +412,24 @@ class TestVMFailure(EngineTestBase):
         (alert,) = [r for r in self.kinds('alert')
                     if r.instance == server['id']]
         self.assertEqual('escalated', alert.outcome)
+
+    def test_restarts_that_do_not_hold_end_in_a_move_within_the_segment(self):
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        for n in range(3):
+            self.ha.history.record('restart', 'earlier try %d' % n,
+                                   instance=server['id'], outcome='attempt')
+        self.power_sync_stops(server)
+        self.ha.publish(events.VM_FAILURE, 'a1', instance=server['id'],
+                        cause='crashed')
+        self.ha.wait_idle()
+        moved = self.admin_api.get_server(server['id'])
+        self.assertEqual('ACTIVE', moved['status'])
+        target = moved['OS-EXT-SRV-ATTR:host']
+        self.assertNotEqual('a1', target)
+        self.assertTrue(target.startswith('a'), target)   # segment A
+        (record,) = [r for r in self.kinds('restart')
+                     if r.outcome == 'migrated']
+        self.assertIn('a1 to %s' % target, record.message)
 
     def test_vm_stopped_by_its_user_is_not_restarted(self):
         # Nova's instance actions record who stopped it: no notification

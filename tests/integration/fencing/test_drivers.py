@@ -7,8 +7,10 @@ peer runs in a child process on a loopback port; nothing is mocked.
 """
 
 import io
+import os
 import logging
 import socket
+import sys
 import tempfile
 import time
 import unittest
@@ -216,6 +218,45 @@ class TestIPMIAutoDriver(IPMIContract, unittest.TestCase):
         self.assertIn('pyghmi cannot set up a session', result.detail)
         self.assertIn('interface = ipmitool', result.detail)
         self.assertEqual('on', self.peer_power('pyghmi-only'))
+
+
+    def test_a_bmc_met_while_down_is_read_once_it_is_back(self):
+        # The lab's power_and_bmc scenario: an engine first met a BMC that
+        # was down.  pyghmi kept the broken session in its class-level
+        # cache and handed it back for every later read ("Session no
+        # longer connected" in 0.0 s), so once the BMC was back that host
+        # still could not be read or fenced by that engine.
+        workdir = peers.workdir(self)
+        down = peers.FakeBMC(workdir)
+        port = down.port
+        down.stop()
+        ipmi._NEEDS_IPMITOOL.discard(('127.0.0.1', port))
+        bmc = base.BMCConfig(
+            driver='ipmi', address='127.0.0.1', port=port,
+            username=peers.FAKEBMC_USER, password=peers.FAKEBMC_PASSWORD,
+            options={'request_timeout': 2.0})
+
+        def read():
+            driver = ipmi.IPMIFenceDriver('compute-1', bmc)
+            try:
+                return driver.get_power_state()
+            finally:
+                driver.close()
+        with self.assertRaises(base.BMCUnreachable):
+            read()
+        back = peers.Peer(
+            [sys.executable, '-c', peers.FAKEBMC_MAIN, peers.FAKEBMC_USER,
+             peers.FAKEBMC_PASSWORD, str(port), '0'],
+            os.path.join(workdir, 'fakebmc-back.log'))
+        self.addCleanup(back.stop)
+        deadline = time.monotonic() + 15
+        answer = None
+        while answer is None and time.monotonic() < deadline:
+            try:
+                answer = read()
+            except base.BMCUnreachable:
+                time.sleep(0.5)
+        self.assertEqual(base.PowerState.OFF, answer)
 
 
 class TestIPMIToolDriver(IPMIContract, unittest.TestCase):

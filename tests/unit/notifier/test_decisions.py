@@ -42,3 +42,16 @@ class TestRestartDecision(unittest.TestCase):
         d = f('SHUTOFF', None, 3, 3)
         self.assertTrue(d.escalate)
         self.assertIsNone(d.action)
+
+    def test_ladder(self):
+        # restart -> hard reboot -> migrate -> a person
+        f = decisions.vm_restart_decision
+        steps = [f('SHUTOFF', None, n, 3, can_migrate=True)
+                 for n in range(5)]
+        self.assertEqual(['start', 'hard_reboot', 'hard_reboot', 'migrate',
+                          None], [d.action for d in steps])
+        self.assertTrue(steps[4].escalate)
+        self.assertFalse(steps[3].escalate)
+        # Nova busy: wait, whatever the step
+        self.assertIsNone(f('ACTIVE', 'migrating', 3, 3,
+                            can_migrate=True).action)
