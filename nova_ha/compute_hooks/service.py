@@ -168,8 +168,14 @@ class MonitorService:
             except self_fence.UnsafeTimings as exc:
                 raise MonitorConfigError(str(exc))
         self.feeder = None
-        self.isolation = isolation_lib.IsolationResponse.from_conf(
-            conf, self._coordination_ok_at, self._peer_heard_at)
+        # Judged only when there is something to do and something to judge
+        # from (a host with no heartbeat and no peers would always look
+        # isolated).
+        self.isolation = None
+        if conf.isolation.response != isolation_lib.LEAVE and (
+                self.heartbeat is not None or self.peers is not None):
+            self.isolation = isolation_lib.IsolationResponse.from_conf(
+                conf, self._coordination_ok_at, self._peer_heard_at)
 
     # -- the quorum the watchdog is fed on ------------------------------------
 
@@ -215,7 +221,8 @@ class MonitorService:
         if self.peers is not None:
             self.peers.start()
         self._arm_watchdog()
-        self.isolation.start()
+        if self.isolation is not None:
+            self.isolation.start()
         for monitor in self.processes:
             monitor.start()
         if self.conf.monitor.libvirt_events:
@@ -234,7 +241,8 @@ class MonitorService:
     def stop(self):
         """Stop every monitor, disarm the watchdog, then leave the host
         group."""
-        self.isolation.stop()
+        if self.isolation is not None:
+            self.isolation.stop()
         if self.feeder is not None:
             self.feeder.stop()
         if self.peers is not None:
