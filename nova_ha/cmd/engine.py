@@ -41,6 +41,7 @@ def settings_from(conf):
         vm_restart_max_attempts=e.vm_restart_max_attempts,
         vm_restart_window=e.vm_restart_window,
         vm_migrate_when_restarts_fail=e.vm_migrate_when_restarts_fail,
+        vm_restart_backoff=(e.vm_restart_backoff, e.vm_restart_backoff_max),
         nova_down_wait=e.nova_down_wait)
 
 

@@ -145,6 +145,13 @@ OPTS = [
                     'still shows it active), the next ones hard-reboot it. '
                     'Then it is migrated (vm_migrate_when_restarts_fail) or '
                     'escalated to an operator.'),
+    cfg.FloatOpt('vm_restart_backoff', default=10.0, min=0.0,
+                 help='Seconds to wait before a restart that follows an '
+                      'earlier one of the same VM, doubled for each later '
+                      'one (up to vm_restart_backoff_max); the VM coming '
+                      'back ACTIVE meanwhile ends it. 0: no wait.'),
+    cfg.FloatOpt('vm_restart_backoff_max', default=120.0, min=0.0,
+                 help='The longest back-off between two restarts.'),
     cfg.BoolOpt('vm_migrate_when_restarts_fail', default=True,
                 help='When vm_restart_max_attempts restarts did not hold, '
                      'cold-migrate the VM to another host of its segment '

@@ -37,6 +37,7 @@ class EngineSettings:
     vm_restart_max_attempts: int = 3
     vm_restart_window: float = 3600.0
     vm_migrate_when_restarts_fail: bool = True
+    vm_restart_backoff: tuple = (10.0, 120.0)   # (first, longest)
     nova_down_wait: float = 120.0
     workers: int = 8
     seen_ids: int = 10000
@@ -188,4 +189,5 @@ class Engine:
             self.env, self.settings.flow, self.settings.vm_restart_window,
             event,
             self.settings.vm_restart_max_attempts,
-            can_migrate=self.settings.vm_migrate_when_restarts_fail)
+            can_migrate=self.settings.vm_migrate_when_restarts_fail,
+            backoff=self.settings.vm_restart_backoff)

@@ -21,13 +21,16 @@ import datetime
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.model import servers as ha_servers
 from nova_ha.notifier import decisions
+from nova_ha.notifier.environment import TimedOut
 from nova_ha.notifier.nova import NovaError
 
 
 def restart_failed_vm(env, settings, window, event, max_attempts,
-                      can_migrate=False):
+                      can_migrate=False, backoff=None):
     """Handle one vm.failure event; returns the outcome string.
-    ``window``: seconds over which restarts of one VM are counted."""
+    ``window``: seconds over which restarts of one VM are counted;
+    ``backoff``: (first, longest) seconds to wait before a try that follows
+    an earlier one, doubling each time."""
     vm = event.instance
     server = env.nova.server(vm)
     if server['host'] != event.host:
@@ -69,6 +72,22 @@ def restart_failed_vm(env, settings, window, event, max_attempts,
         server['name'], vm, event.cause, decision.action, attempts + 1,
         max_attempts + (1 if can_migrate else 0)), host=event.host,
         instance=vm, outcome='attempt')
+    if attempts and backoff:
+        # A restart that did not hold: wait before the next, longer each
+        # time, so a guest that crashes at boot is not restarted in a
+        # tight loop (and an owner's or Nova's own start is seen first).
+        delay = min(backoff[1], backoff[0] * 2 ** (attempts - 1))
+        try:
+            env.wait_for(lambda: env.nova.server(vm)['status'] ==
+                         decisions.ACTIVE, delay, settings.poll_interval,
+                         '%s back-off' % vm)
+        except TimedOut:
+            pass
+        else:
+            env.record('restart', '%s (%s) is ACTIVE again during the '
+                       'back-off: nothing to do' % (server['name'], vm),
+                       host=event.host, instance=vm, outcome='skipped')
+            return 'skipped'
     if decision.action == 'migrate':
         return _migrate(env, settings, server, event)
     with env.lock('vm-' + vm, timeout=settings.lock_timeout):

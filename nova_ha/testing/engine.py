@@ -289,6 +289,7 @@ def fast_settings(**overrides):
                   lock_timeout=10.0)
     values.update(flow)
     engine.setdefault('nova_down_wait', 90.0)
+    engine.setdefault('vm_restart_backoff', (0.2, 1.0))
     return ha_engine.EngineSettings(
         flow=flow_settings.FlowSettings(**values), **engine)
 
