@@ -192,33 +192,30 @@ _CONFLICT = object()
 
 
 def _segment_policy(segment_aggs, name, problems):
-    method_value = _single_value(segment_aggs, RECOVERY_METHOD_KEY, problems)
-    if method_value is None:
-        method = DEFAULT_RECOVERY_METHOD
-    elif method_value is _CONFLICT:
-        method = DEFAULT_RECOVERY_METHOD
-    else:
-        method = parse_recovery_method(method_value, problems)
+    def value(key, parse, default, fallback):
+        """The segment's value of ``key``: ``default`` when unset,
+        ``fallback`` when its aggregates disagree or it does not parse."""
+        found = _single_value(segment_aggs, key, problems)
+        if found is None:
+            return default
+        if found is _CONFLICT:
+            return fallback
+        return parse(found)
 
     def flag(key, default, fallback):
-        value = _single_value(segment_aggs, key, problems)
-        if value is None:
-            return default
-        if value is _CONFLICT:
-            return fallback
-        return parse_bool(value, key, fallback, problems)
+        return value(key, lambda v: parse_bool(v, key, fallback, problems),
+                     default, fallback)
 
-    fencing_value = _single_value(segment_aggs, FENCING_KEY, problems)
-    if fencing_value is None:
-        fencing = DEFAULT_FENCING
-    elif fencing_value is _CONFLICT:
-        fencing = SAFE_FENCING
-    else:
-        fencing = parse_fencing(fencing_value, problems)
-    return Segment(name=name, recovery_method=method,
-                   enabled=flag(ENABLED_KEY, True, True),
-                   evacuate_all=flag(EVACUATE_ALL_KEY, False, False),
-                   fencing=fencing)
+    return Segment(
+        name=name,
+        recovery_method=value(
+            RECOVERY_METHOD_KEY,
+            lambda v: parse_recovery_method(v, problems),
+            DEFAULT_RECOVERY_METHOD, DEFAULT_RECOVERY_METHOD),
+        enabled=flag(ENABLED_KEY, True, True),
+        evacuate_all=flag(EVACUATE_ALL_KEY, False, False),
+        fencing=value(FENCING_KEY, lambda v: parse_fencing(v, problems),
+                      DEFAULT_FENCING, SAFE_FENCING))
 
 
 def host_view(aggregates: Iterable[AggregateLike]) -> HostHAView:

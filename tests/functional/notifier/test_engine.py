@@ -383,6 +383,19 @@ class TestVMFailure(EngineTestBase):
         compute.manager._sync_power_states(nova_context.get_admin_context())
         self._wait_for_state_change(server, 'SHUTOFF')
 
+    def crash_after_tries(self, tries):
+        """A VM that crashes after ``tries`` earlier tries recorded in the
+        shared history (by another replica, or before a restart)."""
+        server = self.boot_server('pet', host='a1', flavor_id=self.small)
+        for n in range(tries):
+            self.ha.history.record('restart', 'earlier try %d' % n,
+                                   instance=server['id'], outcome='attempt')
+        self.power_sync_stops(server)
+        self.ha.publish(events.VM_FAILURE, 'a1', instance=server['id'],
+                        cause='crashed')
+        self.ha.wait_idle()
+        return server
+
     def test_crashed_vm_is_restarted_once(self):
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
         self.power_sync_stops(server)
@@ -398,15 +411,8 @@ class TestVMFailure(EngineTestBase):
     def test_restart_budget_is_shared_through_the_history(self):
         # Another replica (or this engine before a restart) restarted the
         # VM as often as allowed: its records are in the shared history.
-        server = self.boot_server('pet', host='a1', flavor_id=self.small)
         # Three restarts and the migration: the ladder is spent.
-        for n in range(4):
-            self.ha.history.record('restart', 'earlier try %d' % n,
-                                   instance=server['id'], outcome='attempt')
-        self.power_sync_stops(server)
-        self.ha.publish(events.VM_FAILURE, 'a1', instance=server['id'],
-                        cause='crashed')
-        self.ha.wait_idle()
+        server = self.crash_after_tries(4)
         self.assertEqual('SHUTOFF',
                          self.admin_api.get_server(server['id'])['status'])
         (alert,) = [r for r in self.kinds('alert')
@@ -414,14 +420,7 @@ class TestVMFailure(EngineTestBase):
         self.assertEqual('escalated', alert.outcome)
 
     def test_restarts_that_do_not_hold_end_in_a_move_within_the_segment(self):
-        server = self.boot_server('pet', host='a1', flavor_id=self.small)
-        for n in range(3):
-            self.ha.history.record('restart', 'earlier try %d' % n,
-                                   instance=server['id'], outcome='attempt')
-        self.power_sync_stops(server)
-        self.ha.publish(events.VM_FAILURE, 'a1', instance=server['id'],
-                        cause='crashed')
-        self.ha.wait_idle()
+        server = self.crash_after_tries(3)
         moved = self.admin_api.get_server(server['id'])
         self.assertEqual('ACTIVE', moved['status'])
         target = moved['OS-EXT-SRV-ATTR:host']
