@@ -73,6 +73,7 @@ def core_settings_from(conf):
         fence_attempts=e.fence_attempts,
         quarantine_failures=e.quarantine_failures,
         quarantine_window=e.quarantine_window,
+        compute_dead_fence_after=e.compute_dead_fence_after,
         fence_retry_delay=e.fence_retry_delay,
         evacuate_attempts=e.evacuate_attempts,
         evacuation_timeout=e.evacuation_timeout,

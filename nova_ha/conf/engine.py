@@ -99,6 +99,14 @@ OPTS = [
                                    'seconds; nothing reads this option. '
                                    'Remove it from nova-ha.conf.',
                  help='Unused: see the deprecation reason.'),
+    cfg.FloatOpt('compute_dead_fence_after', default=0.0, min=0.0,
+                 help='The last step of a dead nova-compute\'s escalation '
+                      '(after nova-ha-monitor\'s restarts and the disable): '
+                      'a live host whose nova-compute has not reported to '
+                      'Nova for this many seconds is fenced through its BMC '
+                      'and its HA VMs evacuated, since its VMs can be '
+                      'neither stopped, moved nor watched. 0 (the default) '
+                      'never fences a host for its nova-compute alone.'),
     cfg.IntOpt('quarantine_failures', default=3, min=0,
                help='Flap damping: a host with this many failures (incidents,'
                     ' a cancelled one included: a heartbeat that comes and '

@@ -31,6 +31,8 @@ DISABLED_REASON = 'nova-ha: host failed, fenced and evacuated'
 # Nova's word alone (liveness or a report may say so sooner).
 REPORT_MEMORY = 300.0
 NOVA_ONLY = 'Nova shows nova-compute down'
+# The escalation of a dead nova-compute on a live host (opt-in).
+COMPUTE_DEAD = 'compute_dead'
 # Nova's records are stamped by Nova's clock, incidents by the engine's:
 # they agree within this (NTP), so earlier moves count from this far back.
 CLOCK_MARGIN = 10.0
@@ -65,6 +67,10 @@ class Settings:
     # quarantined; 0 turns it off.
     quarantine_failures: int = 3
     quarantine_window: float = 3600.0
+    # A live host whose nova-compute has not reported to Nova for this
+    # long (its VMs can be neither stopped, moved nor watched) is fenced
+    # and evacuated; 0: never (the process flow only disables it).
+    compute_dead_fence_after: float = 0.0
 
     def fence_driver(self, host):
         if self.fence_driver_of is not None:
@@ -358,6 +364,10 @@ def _suspects(s):
         service = (obs.services or {}).get(host)
         if alive == model.ALIVE:
             s.alive_at[host] = s.now
+            if _compute_dead_for(s, service) is not None:
+                why = 'nova-compute has not reported for %.0f s on a live ' \
+                    'host' % _compute_dead_for(s, service)
+                found[host] = why
             continue     # the host heartbeats: a dead process is no death
         why = []
         if alive == model.LOST:
@@ -451,12 +461,29 @@ def _handlers():
     }
 
 
+def _compute_dead_for(s, service):
+    """Seconds nova-compute has been silent past the escalation's
+    deadline, or None (escalation off, not forced down by us, reporting)."""
+    after = s.settings.compute_dead_fence_after
+    if not after or service is None or service.forced_down:
+        return None
+    age = service.heartbeat_age
+    return age if age is not None and age >= after else None
+
+
 def _host_back(s, incident):
     """The host heartbeats again (or Nova sees it up, when liveness says
-    nothing): it was not dead after all, or it was repaired."""
+    nothing): it was not dead after all, or it was repaired.  For the
+    escalation of a dead nova-compute, the host lives all along: only
+    nova-compute reporting again ends it."""
     host = incident.host
     alive = (s.obs.liveness or {}).get(host)
     service = (s.obs.services or {}).get(host)
+    if incident.fact('policy') == COMPUTE_DEAD:
+        if service is not None and service.heartbeat_age is not None and \
+                service.heartbeat_age < s.settings.compute_dead_fence_after:
+            return 'nova-compute reports to Nova again'
+        return None
     if alive == model.ALIVE:
         return 'its heartbeat is back'
     if alive is None and service is not None and service.up and \
@@ -519,11 +546,24 @@ def _quarantine(s, incident):
 def _detected(s, incident):
     if incident.fact('failures') is None:
         incident = _quarantine(s, incident)
+    host = incident.host
+    if incident.fact('policy') is None and \
+            (s.obs.liveness or {}).get(host) == model.ALIVE and \
+            _compute_dead_for(s, (s.obs.services or {}).get(host)):
+        # The last step of a dead nova-compute's escalation: the host
+        # lives, so no channel is asked whether it is dead; its BMC's
+        # power-off is the proof, as for any fence.
+        incident = s.remember(incident, policy=COMPUTE_DEAD)
+        s.note(incident, 'nova-compute on %s has not reported for %.0f s '
+               '(compute_dead_fence_after): its VMs cannot be managed; '
+               'fencing and evacuating it' % (
+                   host, _compute_dead_for(s, s.obs.services.get(host))),
+               kind='alert', outcome='escalated')
     back = _host_back(s, incident)
     if back:
         s.move(incident, states.CANCELLED, back)
         return
-    if incident.fact('proof'):
+    if incident.fact('proof') or incident.fact('policy') == COMPUTE_DEAD:
         _judge_guards(s, incident)
         return
     s.move(incident, states.CONFIRMING, 'asking a second channel')

@@ -224,3 +224,44 @@ def test_no_watchdog_rung_while_its_peer_still_hears_it():
         model.Service('c1', up=True, heartbeat_age=1.0), now=125.0,
         peer_views=_peer(0.1, 125.0, ARMED))
     assert states.FENCED not in _saved_states(done)
+
+
+def test_a_dead_nova_compute_escalation_ends_when_it_reports_again():
+    # Held by the guards, the incident of a live host whose nova-compute
+    # was silent past compute_dead_fence_after: nova-compute reporting
+    # again cancels it; the host heartbeat being alive does not.
+    incident = states.Incident('host_failure:c1:1', 'c1', states.HELD,
+                               100.0, 100.0, token=1,
+                               facts={'policy': core.COMPUTE_DEAD,
+                                      'failures': [100.0]})
+    stored = model.StoredIncident(incident.key, 'c1', states.HELD, 100.0,
+                                  100.0, 'me', 1, dict(incident.facts))
+    settings = core.Settings(default_fence_driver='ipmi',
+                             compute_dead_fence_after=90.0)
+
+    def step(heartbeat_age):
+        obs = model.Observation(
+            me='me', services={'c1': model.Service(
+                'c1', up=False, heartbeat_age=heartbeat_age)},
+            liveness={'c1': model.ALIVE}, aggregates=(),
+            incidents=(stored,), leases={incident.key: 'mine'}, servers={},
+            vms={}, migrations={}, fresh=True)
+        _, actions = core.step(core.EngineState(
+            incidents={incident.key: incident}), obs, 130.0, settings)
+        return _saved_states(actions)
+    assert states.CANCELLED not in step(120.0)
+    assert states.CANCELLED in step(3.0)
+
+
+def test_no_escalation_of_a_dead_nova_compute_unless_asked():
+    obs = model.Observation(
+        me='me', services={'c1': model.Service('c1', up=False,
+                                               heartbeat_age=500.0)},
+        liveness={'c1': model.ALIVE}, aggregates=(), incidents=(),
+        leases={}, servers={}, vms={}, migrations={}, fresh=True)
+    _, actions = core.step(core.EngineState(), obs, 600.0,
+                           core.Settings(default_fence_driver='ipmi'))
+    assert not [a for a in actions if isinstance(a, model.OpenIncident)]
+    _, actions = core.step(core.EngineState(), obs, 600.0, core.Settings(
+        default_fence_driver='ipmi', compute_dead_fence_after=300.0))
+    assert [a for a in actions if isinstance(a, model.OpenIncident)]
