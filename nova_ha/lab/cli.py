@@ -210,9 +210,17 @@ class Lab:
         self.hosts.reconnect(host)
         self.hosts.clear_guests_off(host)
         self.start_bmc(host)
+        monitor = self.procs.pid(lab_hosts.monitor_name(host))
         self.hosts.power_on(host)
         if not self.procs.pid(lab_hosts.compute_name(host)):
             self.hosts.start_compute(host)
+        if monitor and self.procs.pid(lab_hosts.monitor_name(host)) == \
+                monitor:
+            # A repaired host starts afresh (as after a power cycle): its
+            # monitor's restart budget from this failure must not carry
+            # into the next one.
+            self.procs.stop(lab_hosts.monitor_name(host))
+            self.hosts.start_monitor(host)
         for engine in self.engine_names():
             if self.layout.with_ha and not self.procs.pid(engine):
                 self.start_engines([engine])
