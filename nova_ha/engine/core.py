@@ -364,10 +364,10 @@ def _suspects(s):
         service = (obs.services or {}).get(host)
         if alive == model.ALIVE:
             s.alive_at[host] = s.now
-            if _compute_dead_for(s, service) is not None:
-                why = 'nova-compute has not reported for %.0f s on a live ' \
-                    'host' % _compute_dead_for(s, service)
-                found[host] = why
+            silent = _compute_dead_for(s, service)
+            if silent is not None:
+                found[host] = 'nova-compute has not reported for %.0f s ' \
+                    'on a live host' % silent
             continue     # the host heartbeats: a dead process is no death
         why = []
         if alive == model.LOST:
@@ -533,31 +533,35 @@ def _quarantine(s, incident):
            kind='alert', outcome='quarantined')
     s.issue(model.Disable(incident=incident.key, token=incident.token,
                           host=incident.host, reason=reason))
-    for agg in s.obs.aggregates or ():
-        if incident.host in agg.hosts and ha_aggregates.parse_bool(
-                agg.metadata.get(ha_aggregates.RESERVED_KEY, 'false'),
-                ha_aggregates.RESERVED_KEY, True, []):
-            s.issue(model.ReleaseReserved(
-                incident=incident.key, token=incident.token,
-                host=incident.host, aggregate=agg.id))
+    for aggregate in _reserved_aggregates(s, incident.host):
+        s.issue(model.ReleaseReserved(
+            incident=incident.key, token=incident.token,
+            host=incident.host, aggregate=aggregate))
     return incident
+
+
+def _reserved_aggregates(s, host):
+    """The ids of the aggregates that make ``host`` a reserved host."""
+    return [agg.id for agg in s.obs.aggregates or ()
+            if host in agg.hosts and ha_aggregates.parse_bool(
+                agg.metadata.get(ha_aggregates.RESERVED_KEY, 'false'),
+                ha_aggregates.RESERVED_KEY, True, [])]
 
 
 def _detected(s, incident):
     if incident.fact('failures') is None:
         incident = _quarantine(s, incident)
     host = incident.host
-    if incident.fact('policy') is None and \
-            (s.obs.liveness or {}).get(host) == model.ALIVE and \
-            _compute_dead_for(s, (s.obs.services or {}).get(host)):
+    silent = _compute_dead_for(s, (s.obs.services or {}).get(host))
+    if incident.fact('policy') is None and silent and \
+            (s.obs.liveness or {}).get(host) == model.ALIVE:
         # The last step of a dead nova-compute's escalation: the host
         # lives, so no channel is asked whether it is dead; its BMC's
         # power-off is the proof, as for any fence.
         incident = s.remember(incident, policy=COMPUTE_DEAD)
         s.note(incident, 'nova-compute on %s has not reported for %.0f s '
                '(compute_dead_fence_after): its VMs cannot be managed; '
-               'fencing and evacuating it' % (
-                   host, _compute_dead_for(s, s.obs.services.get(host))),
+               'fencing and evacuating it' % (host, silent),
                kind='alert', outcome='escalated')
     back = _host_back(s, incident)
     if back:
@@ -979,16 +983,13 @@ def _close(s, incident, done):
     released = set(incident.fact('released') or ())
     pending = False
     for target in targets:
-        for agg in s.obs.aggregates or ():
-            if '%s:%s' % (target, agg.id) in released:
+        for aggregate in _reserved_aggregates(s, target):
+            if '%s:%s' % (target, aggregate) in released:
                 continue
-            if target in agg.hosts and ha_aggregates.parse_bool(
-                    agg.metadata.get(ha_aggregates.RESERVED_KEY, 'false'),
-                    ha_aggregates.RESERVED_KEY, True, []):
-                pending = True
-                s.issue(model.ReleaseReserved(
-                    incident=incident.key, token=incident.token, host=target,
-                    aggregate=agg.id))
+            pending = True
+            s.issue(model.ReleaseReserved(
+                incident=incident.key, token=incident.token, host=target,
+                aggregate=aggregate))
     if pending:
         return
     failed = sorted(vm for vm, d in done.items() if d['outcome'] == 'failed')

@@ -371,9 +371,7 @@ class TestStormBurst(EngineTestBase):
         self.assertLess((judged.at - opened.at).total_seconds(), 3.9)
 
 
-class TestVMFailure(EngineTestBase):
-
-    FORWARD_NOVA = False
+class VMFailureHelpers:
 
     def power_sync_stops(self, server, host='a1'):
         """The guest dies under nova-compute, and Nova's power sync
@@ -383,7 +381,7 @@ class TestVMFailure(EngineTestBase):
         compute.manager._sync_power_states(nova_context.get_admin_context())
         self._wait_for_state_change(server, 'SHUTOFF')
 
-    def crash_after_tries(self, tries):
+    def crash_after_tries(self, tries, wait=True):
         """A VM that crashes after ``tries`` earlier tries recorded in the
         shared history (by another replica, or before a restart)."""
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
@@ -393,8 +391,32 @@ class TestVMFailure(EngineTestBase):
         self.power_sync_stops(server)
         self.ha.publish(events.VM_FAILURE, 'a1', instance=server['id'],
                         cause='crashed')
-        self.ha.wait_idle()
+        if wait:
+            self.ha.wait_idle()
         return server
+
+
+class TestVMRestartBackoff(VMFailureHelpers, EngineTestBase):
+
+    FORWARD_NOVA = False
+    SETTINGS = {'vm_restart_backoff': (6.0, 6.0)}
+
+    def test_a_vm_started_during_the_back_off_is_left_alone(self):
+        # A try that follows an earlier one waits; its owner starting the
+        # VM meanwhile ends the wait without another restart.
+        server = self.crash_after_tries(1, wait=False)
+        time.sleep(1.0)
+        self._start_server(server)
+        self.ha.wait_idle()
+        outcomes = [r.outcome for r in self.kinds('restart')
+                    if r.instance == server['id']]
+        self.assertIn('skipped', outcomes)
+        self.assertNotIn('restarted', outcomes)
+
+
+class TestVMFailure(VMFailureHelpers, EngineTestBase):
+
+    FORWARD_NOVA = False
 
     def test_crashed_vm_is_restarted_once(self):
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
