@@ -18,11 +18,18 @@ None          no peers, or too few fresh views                 this channel
 A host whose coordination heartbeats are lost but whose peers still hear
 it lost one network, not its life: fencing it would kill healthy guests.
 
-Peers count as having heard a host when it answered their probe or when
-its own probe reached them: a peer that heard nothing from the host since
-``t`` cannot have answered it since ``t`` either.  That is what lets the
-watchdog rung bound when the host lost a majority of its peers
-(``peer_quorum_lost_at``).
+A view keeps two ages per peer:
+
+- ``heard``: since the peer last answered one of the observer's own
+  probes (the answer echoes the probe's nonce, so a replayed or forged
+  answer is refused).  Only this says the peer is alive now, and only
+  this counts for a monitor's own quorum (``peer_quorum``): probes a host
+  merely receives prove nothing about its own path out.
+- ``contact``: since any datagram from the peer verified (its probes
+  included).  A peer can have had an answer from the observer only after
+  one of its probes reached the observer, so this bounds when the peer
+  last held quorum through the observer (``peer_quorum_lost_at``, the
+  watchdog rung's wait).
 
 Times in a view are the observer's (``at``, and ages at ``at``); monitors
 and engines keep their clocks in step (NTP), and the safe wait of the
@@ -41,24 +48,37 @@ NEVER = float('-inf')
 class WatchdogReport:
     """A monitor's watchdog as it announces it in every probe answer."""
 
-    kind: Optional[str]          # hardware, softdog, software; None: none
-    armed: bool = False
+    kind: Optional[str]          # hardware, ipmi, softdog, software; None
+    armed: bool = False          # armed, and its last feed went through
     timeout: float = 0.0         # the watchdog fires this long after a feed
     quorum_timeout: float = 0.0  # feeding stops this long after quorum
     feed_interval: float = 0.0
+    # The peers whose answers count for the host's quorum (a majority of
+    # them): the engine bounds the host's quorum over exactly this set.
+    # None: not announced (the rung is not taken for such a host).
+    peers: Optional[tuple] = None
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if self.peers is not None:
+            data['peers'] = sorted(self.peers)
+        return data
 
     @classmethod
     def from_dict(cls, data):
         if not isinstance(data, dict):
             return None
         try:
+            peers = data.get('peers')
+            if peers is not None:
+                if not isinstance(peers, (list, tuple)):
+                    return None
+                peers = tuple(sorted(str(p) for p in peers))
             return cls(kind=data.get('kind'), armed=bool(data.get('armed')),
                        timeout=float(data.get('timeout') or 0),
                        quorum_timeout=float(data.get('quorum_timeout') or 0),
-                       feed_interval=float(data.get('feed_interval') or 0))
+                       feed_interval=float(data.get('feed_interval') or 0),
+                       peers=peers)
         except (TypeError, ValueError):
             return None
 
@@ -69,22 +89,39 @@ class PeerView:
 
     observer: str
     at: float                     # when written, the observer's clock
-    heard: dict                   # peer -> seconds since heard, at ``at``
+    heard: dict                   # peer -> seconds since it last answered
+                                  # one of our probes, at ``at``
     watchdogs: dict = dataclasses.field(default_factory=dict)
     # peer -> WatchdogReport from its latest answer
     watchdog: Optional[WatchdogReport] = None   # the observer's own
+    # peer -> seconds since any verified datagram from it (probes too);
+    # None: not published (a view from before; ``heard`` stands in).
+    contact: Optional[dict] = None
 
     def last_heard(self, host):
+        """When ``host`` last answered the observer (alive then)."""
         age = self.heard.get(host)
         return NEVER if age is None else self.at - age
 
+    def last_contact(self, host):
+        """When the observer last received anything from ``host``: the
+        latest the host can have had an answer from the observer."""
+        if self.contact is None:
+            return self.last_heard(host)
+        ages = [a for a in (self.contact.get(host), self.heard.get(host))
+                if a is not None]
+        return self.at - min(ages) if ages else NEVER
+
     def to_dict(self):
-        return {'observer': self.observer, 'at': self.at,
+        data = {'observer': self.observer, 'at': self.at,
                 'heard': dict(self.heard),
                 'watchdogs': {h: w.to_dict()
                               for h, w in self.watchdogs.items()},
                 'watchdog': self.watchdog.to_dict() if self.watchdog
                 else None}
+        if self.contact is not None:
+            data['contact'] = dict(self.contact)
+        return data
 
     @classmethod
     def from_dict(cls, data):
@@ -97,9 +134,14 @@ class PeerView:
                 report = WatchdogReport.from_dict(w)
                 if report is not None:
                     watchdogs[str(h)] = report
+            contact = data.get('contact')
+            if contact is not None:
+                contact = {str(h): (None if a is None else float(a))
+                           for h, a in contact.items()}
             return cls(observer=str(data['observer']), at=float(data['at']),
                        heard=heard, watchdogs=watchdogs,
-                       watchdog=WatchdogReport.from_dict(data.get('watchdog')))
+                       watchdog=WatchdogReport.from_dict(data.get('watchdog')),
+                       contact=contact)
         except (AttributeError, KeyError, TypeError, ValueError):
             return None
 
@@ -122,6 +164,23 @@ class PeerJudgement:
 
 def majority(count):
     return count // 2 + 1
+
+
+def peer_quorum(peers, answered_at, now, within):
+    """A monitor holds peer quorum: a majority of ``peers`` answered one
+    of its own probes within ``within`` seconds of ``now``.
+
+    :param answered_at: peer -> when its latest answer to one of our
+        probes (nonce checked) arrived; probes merely received from a
+        peer are not answers: a host whose own sending is broken still
+        receives them, and must not feed its watchdog on them.
+    """
+    peers = set(peers)
+    if not peers:
+        return False
+    recent = sum(1 for p in peers
+                 if now - answered_at.get(p, NEVER) <= within)
+    return recent >= majority(len(peers))
 
 
 def judge_peers(host, peers, views, now, thresholds=PeerThresholds()):

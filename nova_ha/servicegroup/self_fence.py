@@ -32,10 +32,11 @@ from typing import Optional
 
 from nova_ha.servicegroup import channels
 
-HARDWARE = 'hardware'
-SOFTDOG = 'softdog'
-SOFTWARE = 'software'
-KINDS = (HARDWARE, SOFTDOG, SOFTWARE)
+HARDWARE = 'hardware'     # a watchdog device that resets a wedged kernel
+IPMI = 'ipmi'             # the BMC's watchdog: dies with the BMC
+SOFTDOG = 'softdog'       # a kernel timer: frozen with a wedged kernel
+SOFTWARE = 'software'     # a process: frozen with a frozen host
+KINDS = (HARDWARE, IPMI, SOFTDOG, SOFTWARE)
 
 MIN_MARGIN = 1.0
 
