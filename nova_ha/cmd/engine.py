@@ -206,7 +206,9 @@ def main(argv=None):
     logging.setup(conf, 'nova-ha')
     from nova_ha.history import store as history_store
 
-    history = history_store.HistoryStore(conf.history.connection)
+    history = history_store.HistoryStore(
+        conf.history.connection,
+        statement_timeout=conf.history.statement_timeout)
     history.upgrade()
     nova = ha_nova.NovaGateway.from_cloud(
         conf.engine.cloud, timeout=conf.engine.nova_api_timeout)

@@ -16,6 +16,9 @@ GROUP = cfg.OptGroup(
 
 DEFAULT_CONNECTION = 'sqlite:////var/lib/nova-ha/history.sqlite'
 
+#: Seconds one statement may take (the store's default too).
+DEFAULT_STATEMENT_TIMEOUT = 5.0
+
 OPTS = [
     cfg.StrOpt(
         'connection',
@@ -27,6 +30,24 @@ OPTS = [
              'postgresql+psycopg2://nova_ha:PASSWORD@db/nova_ha or '
              'mysql+pymysql://nova_ha:PASSWORD@db/nova_ha?charset=utf8mb4. '
              'The engine creates and upgrades the schema on start.'),
+    cfg.FloatOpt(
+        'statement_timeout',
+        default=DEFAULT_STATEMENT_TIMEOUT,
+        min=0.5,
+        help='Seconds one statement of the history database may take, '
+             'waiting on another transaction\'s lock included, before it '
+             'is abandoned and the history counts as not answering: the '
+             'engine records "history not answering" and looks again '
+             'instead of waiting behind a stuck, locked or unreachable '
+             'database while the leases of its incidents lapse. The same '
+             'limit bounds the wait for a pooled connection and, on '
+             'SQLite, for the database lock. A server that stops '
+             'answering altogether is given up about a second later '
+             '(PostgreSQL: TCP keepalives and TCP_USER_TIMEOUT; MySQL and '
+             'MariaDB: the socket\'s read and write timeouts). Keep it '
+             'well below the lease time of the coordination backend '
+             '([engine] coordination_url). The schema upgrade at start '
+             'may take longer.'),
 ]
 
 

@@ -22,13 +22,19 @@ data:
 
 Any failure to reach the database is raised as :class:`HistoryUnavailable`,
 never swallowed: the engine decides what to do (keep the record in memory,
-log, retry).
+log, retry).  So is a statement that takes longer than the store's
+``statement_timeout``, waiting on another transaction's lock included
+(the server enforces it), or waiting on a server that went silent (the
+client gives up seconds later: PyMySQL's socket timeouts; for libpq,
+which has none, TCP keepalives and TCP_USER_TIMEOUT, which a peer that
+still acknowledges TCP, a hung server's own kernel say, does not trip).
 """
 
 import contextlib
 import datetime
 import functools
 import json
+import math
 import os
 import threading
 
@@ -36,6 +42,7 @@ from oslo_log import log as logging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from nova_ha.conf import history as history_conf
 from nova_ha.history import migration
 from nova_ha.history import models
 from nova_ha.history import objects
@@ -56,10 +63,23 @@ OPERATOR_ACTIONS = ('retry', 'close', 'confirm_down')
 #: Longest reason an operator may give for a request.
 REASON_LENGTH = 1024
 
-#: Seconds a connection attempt (or an SQLite writer waiting for the lock)
-#: may take before the store reports the database unavailable.
+#: Seconds a connection attempt may take before the store reports the
+#: database unavailable.
 CONNECT_TIMEOUT = 10
-SQLITE_BUSY_TIMEOUT = 30
+
+#: Seconds one statement may take by default (``[history]
+#: statement_timeout``).
+STATEMENT_TIMEOUT = history_conf.DEFAULT_STATEMENT_TIMEOUT
+
+#: The client gives a silent server this much longer than the statement
+#: timeout: a server that answers enforces the timeout itself and stays
+#: usable, so the client's own limit is only for one that cannot answer.
+SILENT_SERVER_MARGIN = 1.0
+
+#: Seconds each statement of the schema upgrade at start may take: a
+#: migration may rewrite a large table, and an engine may wait for another
+#: one's upgrade (the upgrade lock waits up to 60 s).
+UPGRADE_STATEMENT_TIMEOUT = 300.0
 
 # Errors that mean "the database cannot serve us now" (down, unreachable,
 # locked, or without its schema), as opposed to bugs or bad input.
@@ -228,28 +248,40 @@ class HistoryStore:
     to create or upgrade the schema.
     """
 
-    def __init__(self, url):
+    def __init__(self, url, statement_timeout=STATEMENT_TIMEOUT):
         try:
             self._url = sa.engine.make_url(url)
         except sa_exc.ArgumentError:
             raise ValueError('history connection is not an SQLAlchemy URL: '
                              '%s' % scrub.scrub_text(str(url))) from None
         self._safe_url = self._url.render_as_string(hide_password=True)
-        try:
-            self._engine = sa.create_engine(self._url,
-                                            **self._engine_options())
-        except (sa_exc.ArgumentError, ImportError) as exc:
-            raise ValueError('cannot use history database %s: %s' % (
-                self._safe_url, scrub.scrub_text(str(exc)))) from None
+        if not statement_timeout or statement_timeout <= 0:
+            raise ValueError('statement_timeout must be a positive number '
+                             'of seconds, not %r' % (statement_timeout,))
+        self.statement_timeout = float(statement_timeout)
+        self._engine = self._create_engine(self.statement_timeout)
         # SQLite has one writer at a time and parks the others in its busy
         # handler, which sleeps in steps of up to 100 ms: eight threads
         # marking their evacuation steps at once waited up to 0.24 s.
         # Writers of this process queue on a lock instead, handed over at
         # once.  Server databases take concurrent writers as they are.
-        self._write_lock = contextlib.nullcontext()
+        self._write_lock = threading.Lock() if self._is_sqlite else None
+
+    def _create_engine(self, statement_timeout):
+        """An engine whose every connection gives a statement up after
+        ``statement_timeout`` seconds (see _engine_options)."""
+        try:
+            engine = sa.create_engine(
+                self._url, **_engine_options(self._url, statement_timeout))
+        except (sa_exc.ArgumentError, ImportError) as exc:
+            raise ValueError('cannot use history database %s: %s' % (
+                self._safe_url, scrub.scrub_text(str(exc)))) from None
         if self._is_sqlite:
-            sa.event.listen(self._engine, 'connect', _sqlite_on_connect)
-            self._write_lock = threading.Lock()
+            sa.event.listen(engine, 'connect', _sqlite_on_connect)
+        elif self._url.get_backend_name() in _MYSQL_BACKENDS:
+            sa.event.listen(engine, 'connect',
+                            _mysql_on_connect(statement_timeout))
+        return engine
 
     def __repr__(self):
         return '<HistoryStore %s>' % self._safe_url
@@ -269,16 +301,6 @@ class HistoryStore:
     def _is_sqlite(self):
         return self._url.get_backend_name() == 'sqlite'
 
-    def _engine_options(self):
-        backend = self._url.get_backend_name()
-        query = self._url.query
-        if backend == 'sqlite':
-            return {'connect_args': {'timeout': SQLITE_BUSY_TIMEOUT}}
-        options = {'pool_pre_ping': True, 'pool_recycle': 3600}
-        if 'connect_timeout' not in query:
-            options['connect_args'] = {'connect_timeout': CONNECT_TIMEOUT}
-        return options
-
     def _unavailable(self, exc):
         cause = getattr(exc, 'orig', None) or exc
         text = str(cause).strip().splitlines()
@@ -289,9 +311,26 @@ class HistoryStore:
     @contextlib.contextmanager
     def _begin(self):
         """A write transaction (see ``_write_lock``)."""
-        with self._write_lock:
+        with self._writers_turn():
             with self._engine.begin() as connection:
                 yield connection
+
+    @contextlib.contextmanager
+    def _writers_turn(self):
+        """Wait for this process's other SQLite writers, as long as a
+        statement may wait for another process's."""
+        if self._write_lock is None:
+            yield
+            return
+        if not self._write_lock.acquire(timeout=self.statement_timeout):
+            raise HistoryUnavailable(
+                'history database %s unavailable: another writer of this '
+                'process has held it for %.1f s' % (
+                    self._safe_url, self.statement_timeout))
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     def close(self):
         """Close every pooled connection."""
@@ -308,14 +347,27 @@ class HistoryStore:
         SQLite is fine as long as the schema ended at head.
         """
         self._make_sqlite_directory()
+        engine = self._upgrade_engine()
         try:
-            with self._engine.begin() as connection:
+            with engine.begin() as connection:
                 with _upgrade_lock(connection):
                     migration.upgrade(connection)
         except sa_exc.DBAPIError:
             if self.schema_revision() == migration.head_revision():
                 return
             raise
+        finally:
+            if engine is not self._engine:
+                engine.dispose()
+
+    def _upgrade_engine(self):
+        """An engine of its own for the upgrade, with a longer statement
+        timeout (an in-memory SQLite database exists only in this
+        store's engine)."""
+        database = self._url.database
+        if self._is_sqlite and (not database or database == ':memory:'):
+            return self._engine
+        return self._create_engine(UPGRADE_STATEMENT_TIMEOUT)
 
     @_guarded
     def schema_revision(self):
@@ -771,6 +823,88 @@ def _request_message(action, who, host, reason):
     else:
         what = 'asked to %s' % action
     return 'operator %s %s: %s' % (who, what, reason)
+
+
+_MYSQL_BACKENDS = ('mysql', 'mariadb')
+
+
+def _engine_options(url, timeout):
+    """create_engine() options that bound every statement by ``timeout``
+    seconds: on the server where it enforces it (the connection stays
+    usable), and on the client for a server that cannot answer at all.
+
+    PostgreSQL through psycopg2 and MySQL/MariaDB through PyMySQL get both;
+    other drivers only the pool's wait and the server's limit set on
+    connect (MySQL).  Connection parameters the URL sets are kept.
+    """
+    backend = url.get_backend_name()
+    if backend == 'sqlite':
+        # The busy handler: how long a writer waits for another
+        # process's lock on the database.
+        return {'connect_args': {'timeout': timeout}}
+    connect_args = {}
+    if 'connect_timeout' not in url.query:
+        connect_args['connect_timeout'] = CONNECT_TIMEOUT
+    driver = url.get_driver_name()
+    if backend == 'postgresql' and driver == 'psycopg2':
+        connect_args.update(_libpq_timeouts(url.query, timeout))
+    elif backend in _MYSQL_BACKENDS and driver == 'pymysql':
+        connect_args.update(_pymysql_timeouts(url.query, timeout))
+    return {'pool_pre_ping': True, 'pool_recycle': 3600,
+            'pool_timeout': timeout, 'connect_args': connect_args}
+
+
+def _libpq_timeouts(query, timeout):
+    """libpq parameters: the server's statement_timeout, and TCP's own
+    limits for a server that went silent (libpq has no read timeout):
+    keepalives while a statement waits, TCP_USER_TIMEOUT for data the
+    server never acknowledges."""
+    options = '-c statement_timeout=%d' % int(timeout * 1000)
+    if query.get('options'):
+        # The URL's own options come last: an explicit setting wins.
+        options += ' ' + query['options']
+    silent = timeout + SILENT_SERVER_MARGIN
+    found = {'keepalives': 1,
+             'keepalives_idle': max(1, math.ceil(timeout)),
+             'keepalives_interval': 1,
+             'keepalives_count': 2,
+             'tcp_user_timeout': int(silent * 1000)}
+    found = {name: value for name, value in found.items()
+             if name not in query}
+    found['options'] = options
+    return found
+
+
+def _pymysql_timeouts(query, timeout):
+    """The socket's limits, a little longer than the server's own
+    (_mysql_on_connect), so a server that answers does it first."""
+    silent = timeout + SILENT_SERVER_MARGIN
+    return {name: silent for name in ('read_timeout', 'write_timeout')
+            if name not in query}
+
+
+def _mysql_on_connect(timeout):
+    """Statement and lock-wait limits of each new MySQL or MariaDB
+    session: MariaDB's max_statement_time covers any statement, MySQL's
+    max_execution_time only reads; both wait for row and table locks
+    no longer than their own whole-second timeouts."""
+    whole = max(1, math.ceil(timeout))
+
+    def on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute('SELECT VERSION()')
+            if 'mariadb' in str(cursor.fetchone()[0]).lower():
+                cursor.execute('SET SESSION max_statement_time = %.3f'
+                               % timeout)
+            else:
+                cursor.execute('SET SESSION max_execution_time = %d'
+                               % int(timeout * 1000))
+            cursor.execute('SET SESSION innodb_lock_wait_timeout = %d, '
+                           'lock_wait_timeout = %d' % (whole, whole))
+        finally:
+            cursor.close()
+    return on_connect
 
 
 def _sqlite_on_connect(dbapi_connection, _record):
