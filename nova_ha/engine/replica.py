@@ -31,17 +31,41 @@ class StaleLease(Exception):
     pass
 
 
-def run_action(env, action):
-    """Carry out one action through ``env``; the Result."""
+def check_action(env, action):
+    """Why ``action`` may not run now (a StaleLease), or None.  Checked
+    by the executor just before the request goes on the wire."""
+    # The lease must still be ours, at this generation, for as long as
+    # the side effect may take: an owner paused before this point finds
+    # its lease lapsed, and a call it starts ends (by its timeout) before
+    # another replica can take the incident over.
+    if action.guarded and not env.lease_valid(
+            action.incident, action.token,
+            within=env.side_effect_timeout(action)):
+        return StaleLease('lease of %s at generation %d is no longer ours '
+                          '(or too little of it is left)' % (
+                              action.incident, action.token))
+    return None
+
+
+def perform(env, action):
+    """Carry out ``action`` (already checked); the Result."""
     try:
-        if action.guarded and not env.lease_valid(action.incident,
-                                                  action.token):
-            raise StaleLease('lease of %s at generation %d is no longer '
-                             'ours' % (action.incident, action.token))
         return model.Result(action, True, _dispatch(env, action))
     except Exception as e:        # every failure is an observation
         return model.Result(action, False, error='%s: %s' % (
             type(e).__name__, e))
+
+
+def run_action(env, action):
+    """Check, then carry out one action through ``env``; the Result."""
+    try:
+        refused = check_action(env, action)
+    except Exception as e:        # a check that cannot be made refuses
+        refused = StaleLease('%s: %s' % (type(e).__name__, e))
+    if refused is not None:
+        return model.Result(action, False, error='%s: %s' % (
+            type(refused).__name__, refused))
+    return perform(env, action)
 
 
 def _dispatch(env, a):

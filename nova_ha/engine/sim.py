@@ -3,22 +3,44 @@
 It holds what the engine reads and acts on: Nova's compute services (with
 their DB heartbeats and Nova's own down verdict), servers and migrations
 that progress through Nova's real statuses on their own time, aggregates,
-BMCs (on, off, unreachable, wrong password, slow), the coordination
-heartbeats, the shared history, leases with a TTL, and engine replicas
-that can be killed, started and cut off from the coordination backend.
-Events reach the replicas through a bus that can lose, delay or duplicate
-them.  Everything runs in one thread on a virtual clock, in a fixed order,
-so a scenario replays the same way every time.
+BMCs, the coordination heartbeats, the monitors' peer probes and
+watchdogs, the shared history, leases with a TTL, and engine replicas.
+Everything runs in one thread on a virtual clock, in a fixed order, so a
+scenario replays the same way every time.
+
+The world is adversarial where the real one can be:
+
+- networks: each host has a management network (coordination, Nova,
+  the bus) and a storage network (the peer probes), each direction of
+  which can fail on its own, and single links between two hosts can be
+  cut one way;
+- the control plane: nova-api, conductor, RabbitMQ, Nova's database, the
+  coordination backend (Redis) and the history database each stop and
+  start on their own;
+- BMCs: unreachable, refusing the credentials, slow, dead with their host,
+  or lying (reporting a stale power state);
+- engines: killed, restarted, cut from the coordination backend, paused
+  (a garbage collector, a stalled VM: every thread stops, actions picked
+  up after the pause check their lease again), clocks skewed;
+- hosts' clocks skewed (the times in their peer views);
+- Nova: an evacuation that fails after the guest was spawned on its
+  destination (the guest keeps running there).
+
+What really runs where is kept apart from what anyone reports: each host
+has a ledger of the guests running on it, which the judge
+(nova_ha.engine.judge) reads at every instant.
 
 Nova's rules the simulation keeps (verified facts of Nova 34):
 - an evacuation needs the source service down or forced down (400
   otherwise) and no task state (409); the API writes the migration
   (accepted) and task_state rebuilding before it answers;
 - the host of the server changes when the rebuild finishes (migration
-  done); with microversion 2.94 the VM comes back running, later ones
-  leave it stopped;
+  done); a failure on the destination leaves the server on its source in
+  ERROR and the migration failed; with microversion 2.94 the VM comes
+  back running, later ones leave it stopped;
 - a target is chosen inside the source's segment, reserved hosts first
-  (rh_priority, the default), among enabled and up hosts with room.
+  (rh_priority, the default), among enabled and up hosts with room; a
+  host in no segment goes to another host in no segment.
 """
 
 import dataclasses
@@ -27,12 +49,27 @@ import itertools
 
 from nova_ha.engine import core
 from nova_ha.engine import env as engine_env
+from nova_ha.engine import judge as sim_judge
 from nova_ha.engine import model
 from nova_ha.engine import replica as engine_replica
 from nova_ha.engine import states
 from nova_ha.fencing import base as fence_base
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.servicegroup import channels
+
+MANAGEMENT = 'management'
+STORAGE = 'storage'
+NETWORKS = (MANAGEMENT, STORAGE)
+TX, RX = 'tx', 'rx'
+
+# Parts of the control plane that can stop.
+NOVA_API = 'nova-api'
+CONDUCTOR = 'conductor'
+RABBIT = 'rabbit'
+DATABASE = 'database'          # Nova's database
+REDIS = 'redis'                # the coordination backend
+HISTORY = 'history'            # nova-ha's history database
+CONTROL_PLANE = (NOVA_API, CONDUCTOR, RABBIT, DATABASE, REDIS, HISTORY)
 
 
 @dataclasses.dataclass
@@ -42,56 +79,75 @@ class Timings:
     liveness_down_time: float = 2.0     # the coordination heartbeat
     lease_ttl: float = 15.0
     bmc_latency: float = 0.2
-    bmc_slow_latency: float = 20.0
+    bmc_slow_latency: float = 8.0
     api_latency: float = 0.05
+    # How long the engine waits for a BMC and for Nova (its timeouts; a
+    # side effect starts only with this much of its lease left).
+    bmc_timeout: float = 10.0
+    api_timeout: float = 5.0
     schedule_time: float = 0.5          # accepted -> pre-migrating
     rebuild_time: float = 3.0           # pre-migrating -> done
     power_time: float = 1.0             # start / stop
     event_delay: float = 0.05
     # False: Nova leaves every evacuated VM stopped (microversion 2.95+).
     keep_running_honoured: bool = True
+    # How long a monitor tries to restart a dead nova-compute before it
+    # reports process.down (and the engine's process flow disables it).
+    process_report_after: float = 30.0
+    # A host reset by its watchdog (not the software one) boots again.
+    boot_time: float = 60.0
 
 
 @dataclasses.dataclass
 class Host:
     name: str
     power: str = 'on'          # on | off
-    hung: bool = False
-    isolated: bool = False     # cut from every network but its BMC's
+    hung: bool = False         # every process stopped; power stays on
     compute_running: bool = True
-    bmc: str = 'ok'            # ok | unreachable | wrong_password | slow
-    failed_at: float = None    # when it stopped heartbeating
+    # ok | unreachable | wrong_password | slow | stale (reads a frozen
+    # power state, still obeys commands) | dead (went with the host)
+    bmc: str = 'ok'
+    bmc_dies_with_host: bool = False
+    bmc_frozen_power: str = None
     capacity: int = 20
     # Nova's view of its nova-compute service.
     forced_down: bool = False
     disabled: bool = False
     disabled_reason: str = None
-    # One network cut: management (coordination and Nova) or storage
-    # (the peer probes); "isolated" is both.
-    management_cut: bool = False
-    storage_cut: bool = False
-    watchdog: str = None       # hardware | softdog | software | None
-    peer_lost_at: float = None  # since when its peers cannot hear it
+    # Failed directions: (network, 'tx' | 'rx').
+    cut: set = dataclasses.field(default_factory=set)
+    watchdog: str = None       # hardware | ipmi | softdog | software | None
+    skew: float = 0.0          # its clock minus the true time
+    # Bookkeeping of the world (not what anyone reports).
+    coord_stopped_at: float = None   # its coordination beat stopped
+    nova_stopped_at: float = None    # its Nova DB beat stopped
     quorum_lost_at: float = None
     reset_by_watchdog: bool = False
+    process_down_at: float = None    # its monitor reported nova-compute dead
 
     @property
-    def beating(self):
-        return self.power == 'on' and not self.hung and \
-            not self.isolated and not self.management_cut
+    def up(self):
+        """Its processes run (powered on, not frozen)."""
+        return self.power == 'on' and not self.hung
+
+    def sends(self, network):
+        return self.up and (network, TX) not in self.cut
+
+    def receives(self, network):
+        return self.up and (network, RX) not in self.cut
+
+    def both_ways(self, network):
+        return self.sends(network) and self.receives(network)
 
     @property
-    def probing(self):
-        """Its monitor answers its peers' probes."""
-        return self.power == 'on' and not self.hung and \
-            not self.isolated and not self.storage_cut
+    def isolated(self):
+        return all((n, d) in self.cut for n in NETWORKS for d in (TX, RX))
 
     @property
     def guests_run(self):
         """Its guests may write to shared storage (a hung host's may
         resume at any moment)."""
         return self.power == 'on' and not self.reset_by_watchdog
-
 
 @dataclasses.dataclass
 class Server:
@@ -121,45 +177,62 @@ class SimHistory:
 class SimEnv(engine_env.Environment):
     """The environment of one replica in the simulated cloud."""
 
-    def __init__(self, cloud, name):
+    def __init__(self, cloud, name, skew=0.0):
         self.cloud = cloud
         self.me = name
+        self.skew = skew
         self.reports = []
         self.cut_from_coordination = False
+        # incident key -> expiry of our lease by our own clock, set before
+        # each acquisition or renewal is asked (never later than the
+        # backend's).
+        self._expiry = {}
+        # When the executor checked the action whose effect lands now.
+        self.checked_at = None
+
+    def clock(self):
+        return self.cloud.now + self.skew
+
+    def _up(self, part, what):
+        if part in self.cloud.down:
+            raise engine_env.Unavailable('%s not answering' % what)
 
     def _nova(self):
-        if self.cloud.nova_down:
-            raise engine_env.Unavailable('nova-api not answering')
+        self._up(NOVA_API, 'nova-api')
+        self._up(DATABASE, "Nova's database")
 
     def _history(self):
-        if self.cloud.history_down:
-            raise engine_env.Unavailable('history database not answering')
+        self._up(HISTORY, 'history database')
+
+    def _coordination(self):
+        if self.cut_from_coordination:
+            raise engine_env.Unavailable('coordination backend unreachable')
+        self._up(REDIS, 'coordination backend')
 
     # -- observe -------------------------------------------------------
 
     def compute_services(self):
         self._nova()
-        now = self.cloud.now
+        now = self.clock()
         found = {}
         for host in self.cloud.hosts.values():
-            age = now - self.cloud.last_beat(host)
+            beat = self.cloud.last_beat(host)
+            age = max(0.0, now - beat)
             found[host.name] = model.Service(
                 host=host.name, id='svc-' + host.name,
                 up=not host.forced_down and
-                age <= self.cloud.timings.service_down_time,
+                self.cloud.now - beat <= self.cloud.timings.service_down_time,
                 forced_down=host.forced_down, disabled=host.disabled,
                 disabled_reason=host.disabled_reason,
                 heartbeat_age=age)
         return found
 
     def peer_views(self, hosts):
-        if self.cut_from_coordination:
-            raise engine_env.Unavailable('coordination backend unreachable')
+        self._coordination()
         return self.cloud.peer_views(hosts)
 
     def liveness(self):
-        if self.cut_from_coordination:
-            raise engine_env.Unavailable('coordination backend unreachable')
+        self._coordination()
         if not self.cloud.heartbeats:
             return {}     # no coordination heartbeats in this cloud
         return {h.name: self.cloud.liveness(h)
@@ -214,13 +287,16 @@ class SimEnv(engine_env.Environment):
 
     # -- leases ----------------------------------------------------------
 
-    def _coordination(self):
-        if self.cut_from_coordination:
-            raise engine_env.Unavailable('coordination backend unreachable')
+    def _hold(self, key):
+        self._expiry[key] = self.cloud.now + self.cloud.timings.lease_ttl
 
     def renew(self, key, token):
         self._coordination()
-        return self.cloud.leases.renew(key, self.me)
+        expiry = self.cloud.now + self.cloud.timings.lease_ttl
+        if self.cloud.leases.renew(key, self.me):
+            self._expiry[key] = expiry
+            return True
+        return False
 
     def lease_free(self, key):
         """Nobody holds it, or this replica does without knowing the
@@ -228,12 +304,22 @@ class SimEnv(engine_env.Environment):
         self._coordination()
         return self.cloud.leases.holder(key) in (None, self.me)
 
-    def lease_valid(self, key, token):
-        if self.cut_from_coordination:
-            return self.cloud.leases.valid_locally(key, self.me)
+    def lease_valid(self, key, token, within=0.0):
+        """Ours at this generation, with ``within`` seconds left by our
+        own clock; a replica that cannot ask the backend or the history
+        knows only its own expiry, which is not enough to act on."""
+        if self._expiry.get(key, float('-inf')) - self.cloud.now < within:
+            return False
+        self._coordination()
+        self._history()
         row = self.cloud.history.incidents.get(key)
         return self.cloud.leases.holder(key) == self.me and \
             row is not None and row['generation'] == token
+
+    def side_effect_timeout(self, action):
+        if isinstance(action, (model.Fence, model.ReadPower)):
+            return self.cloud.timings.bmc_timeout
+        return self.cloud.timings.api_timeout
 
     def open_incident(self, host, sequence, reason):
         self._history()
@@ -242,9 +328,11 @@ class SimEnv(engine_env.Environment):
         history = self.cloud.history
         if key in history.incidents:
             return None
+        expiry = self.cloud.now + self.cloud.timings.lease_ttl
         if not self.cloud.leases.acquire(key, self.me):
             return None
-        now = self.cloud.now
+        self._expiry[key] = expiry
+        now = self.clock()
         history.incidents[key] = {
             'key': key, 'host': host, 'state': states.DETECTED,
             'opened_at': now, 'since': now, 'owner': self.me,
@@ -257,15 +345,19 @@ class SimEnv(engine_env.Environment):
         self._history()
         self._coordination()
         row = self.cloud.history.incidents.get(key)
+        expiry = self.cloud.now + self.cloud.timings.lease_ttl
         if row is None or row['generation'] != generation or \
                 not self.cloud.leases.acquire(key, self.me):
             return None
+        self._expiry[key] = expiry
         row['generation'] += 1
         row['owner'] = self.me
         return _stored(row)
 
     def release(self, key):
-        self.cloud.leases.release(key, self.me)
+        self._expiry.pop(key, None)
+        if not self.cut_from_coordination and REDIS not in self.cloud.down:
+            self.cloud.leases.release(key, self.me)
 
     # -- the history ---------------------------------------------------------
 
@@ -308,7 +400,8 @@ class SimEnv(engine_env.Environment):
         return self.cloud.bmc_power(self.cloud.hosts[host])
 
     def fence(self, host):
-        return self.cloud.fence(self.cloud.hosts[host])
+        return self.cloud.fence(self.cloud.hosts[host], self.me,
+                                self.checked_at)
 
     def force_down(self, host, service_id):
         self._nova()
@@ -391,11 +484,6 @@ class Leases:
         self._held[key] = (who, self.cloud.now + self.cloud.timings.lease_ttl)
         return True
 
-    def valid_locally(self, key, who):
-        """What a replica cut off from the backend can still know: its
-        lease stands until the expiry it last set."""
-        return self.holder(key) == who
-
     def release(self, key, who):
         if self.holder(key) == who:
             del self._held[key]
@@ -407,47 +495,104 @@ class Leases:
 class SimReplica:
     """An engine replica: the real loop on the simulated environment."""
 
-    def __init__(self, cloud, name, settings):
+    def __init__(self, cloud, name, settings, skew=0.0):
         self.cloud = cloud
         self.name = name.split('.')[0]
-        self.env = SimEnv(cloud, name)
+        self.env = SimEnv(cloud, name, skew)
         self.loop = engine_replica.Replica(self.env, settings, self._submit)
         self.alive = True
         self.next_wake = None
+        self.paused_until = None
         self._requests_free = 0.0
 
+    @property
+    def paused(self):
+        return self.paused_until is not None and \
+            self.cloud.now < self.paused_until
+
+    def _after_pause(self, fn, *args):
+        """Run ``fn`` now, or when the pause ends (every thread of the
+        process stops with it)."""
+        if self.paused:
+            self.cloud.at(self.paused_until, self._after_pause, fn, *args)
+            return
+        fn(*args)
+
     def _submit(self, action):
+        self._after_pause(self._pick_up, action)
+
+    def _pick_up(self, action):
+        """The executor takes the action: its checks run now, then the
+        request is on the wire for its latency; the answer comes then, or
+        a timeout error at the action's timeout (the side effect may
+        still land later, as a real server's does)."""
+        if not self.alive:
+            return      # died with its executor
+        start = self.cloud.now
         latency = self.cloud.latency(action)
         if isinstance(action, model.Evacuate):
             # One request at a time (evacuation_request_workers = 1).
             start = max(self.cloud.now, self._requests_free)
             self._requests_free = start + latency
-            latency = self._requests_free - self.cloud.now
+        self.cloud.at(start, self._send, action, latency)
 
-        def run():
-            if not self.alive:
-                return      # died with its executor
-            result = engine_replica.run_action(self.env, action)
+    def _send(self, action, latency):
+        if not self.alive:
+            return
+        if self.paused:
+            self.cloud.at(self.paused_until, self._send, action, latency)
+            return
+        checked_at = self.cloud.now
+        try:
+            refused = engine_replica.check_action(self.env, action)
+        except Exception as e:
+            refused = engine_replica.StaleLease('%s: %s' % (
+                type(e).__name__, e))
+        if refused is not None:
+            self._answer(model.Result(action, False, error='%s: %s' % (
+                type(refused).__name__, refused)))
+            return
+        timeout = self.env.side_effect_timeout(action)
+        timed_out = timeout and latency > timeout
+
+        def land():
+            self.env.checked_at = checked_at
+            result = engine_replica.perform(self.env, action)
+            self.env.checked_at = None
+            if timed_out:
+                return
             if isinstance(action, model.Evacuate):
-                self.cloud.at(self.cloud.now + API_GAP, answer, result)
+                self.cloud.at(self.cloud.now + API_GAP, self._answer, result)
             else:
-                answer(result)
+                self._answer(result)
+        self.cloud.at(self.cloud.now + latency, land)
+        if timed_out:
+            self.cloud.at(self.cloud.now + timeout, self._answer,
+                          model.Result(action, False, error='Timeout: no '
+                                       'answer within %.1f s' % timeout))
 
-        def answer(result):
-            if self.alive:
-                self.loop.deliver(result)
-                self.cloud.wake(self.name)
-        self.cloud.at(self.cloud.now + latency, run)
+    def _answer(self, result):
+        if self.alive:
+            self._after_pause(self._deliver, result)
+
+    def _deliver(self, result):
+        if self.alive:
+            self.loop.deliver(result)
+            self.cloud.wake(self.name)
 
     def tick(self):
         if not self.alive:
             return
+        if self.paused:
+            self.cloud.at(self.paused_until, self.tick)
+            return
+        now = self.env.clock()
         for _ in range(20):
-            wake = self.loop.tick(self.cloud.now)
+            wake = self.loop.tick(now)
             if not self.loop.wants_another_look:
                 break
-        self.next_wake = wake
-        self.cloud.at(wake, self._timer, wake)
+        self.next_wake = wake - self.env.skew
+        self.cloud.at(self.next_wake, self._timer, self.next_wake)
 
     def _timer(self, wake):
         if self.alive and self.next_wake == wake:
@@ -455,7 +600,7 @@ class SimReplica:
 
 
 class SimCloud:
-    def __init__(self, timings=None, settings=None):
+    def __init__(self, timings=None, settings=None, lost_after=300.0):
         self.timings = timings or Timings()
         self.settings = settings or core.Settings()
         self.now = 0.0
@@ -467,14 +612,25 @@ class SimCloud:
         self.leases = Leases(self)
         self.engines = {}
         self._incarnations = {}
-        self.nova_down = False
-        self.history_down = False
+        self.engine_skews = {}
+        self.down = set()          # parts of the control plane stopped
         self.heartbeats = True
         # {'timings': {timeout, quorum_timeout, feed_interval}}: monitors
-        # probe their segment peers and feed their watchdogs.
+        # probe their peers and feed their watchdogs.
         self.peer_probes = None
+        # host -> the peers its monitor is configured with (default: the
+        # other hosts of its segment, reserved ones included).
+        self.monitor_peers = {}
+        # (sender, receiver): one-way cuts of the storage link between two
+        # hosts.
+        self.blocked = set()
+        # host -> peers whose old datagrams an attacker replays to it.
+        self.replayed = {}
+        # host -> the guests really running on it (vm ids).
+        self.guests = {}
+        # vm id -> the next evacuation of it fails after the spawn.
+        self.fail_after_spawn = set()
         self.lines = []
-        self.violations = []
         self._queue = []
         self._seq = itertools.count()
         self._wakes = set()
@@ -482,6 +638,25 @@ class SimCloud:
         self.event_delay = self.timings.event_delay
         self._ids = itertools.count(1)
         self._consumer = itertools.count()
+        # (observer, peer, 'answer' | 'contact') -> since when it has
+        # been failing (None: working).
+        self._pairs = {}
+        self._pair_reports = {}    # (observer, peer) -> WatchdogReport
+        self._last_views = {}      # observer -> its last published view
+        self.judge = sim_judge.Judge(self, lost_after)
+
+    # Compatibility with scripts that stop one part at a time.
+    @property
+    def nova_down(self):
+        return NOVA_API in self.down
+
+    @property
+    def history_down(self):
+        return HISTORY in self.down
+
+    @property
+    def violations(self):
+        return self.judge.violations
 
     # -- the clock -----------------------------------------------------------
 
@@ -493,8 +668,9 @@ class SimCloud:
             when, _, fn, args = heapq.heappop(self._queue)
             self.now = max(self.now, when)
             fn(*args)
-            self._check_invariants()
+            self.judge.check()
         self.now = max(self.now, until)
+        self.judge.check()
 
     def wake(self, name):
         """Tick a replica at the current instant (once per instant)."""
@@ -512,22 +688,63 @@ class SimCloud:
     def log(self, text):
         self.lines.append('%7.1f %s' % (self.now, text))
 
-    # -- the world -----------------------------------------------------------
+    # -- heartbeats ------------------------------------------------------------
+
+    def coordination_beats(self, host):
+        """Its heartbeat reaches the coordination backend."""
+        return host.sends(MANAGEMENT) and REDIS not in self.down
+
+    def coordination_answers(self, host):
+        """Its heartbeat reaches the backend and the answer comes back:
+        what its own quorum counts."""
+        return self.coordination_beats(host) and host.receives(MANAGEMENT)
+
+    def nova_beats(self, host):
+        """nova-compute writes Nova's DB heartbeat (through RabbitMQ and
+        the conductor)."""
+        return host.compute_running and host.sends(MANAGEMENT) and \
+            not ({CONDUCTOR, RABBIT, DATABASE} & self.down)
 
     def last_beat(self, host):
         """When nova-compute on ``host`` last wrote Nova's heartbeat."""
-        if host.beating and host.compute_running:
+        if self.nova_beats(host):
             return self.now - (self.now % self.timings.report_interval)
-        return host.failed_at if host.failed_at is not None else 0.0
+        return host.nova_stopped_at if host.nova_stopped_at is not None \
+            else 0.0
 
     def liveness(self, host):
-        if host.beating:
+        if self.coordination_beats(host):
             return model.ALIVE
-        if self.now - host.failed_at >= self.timings.liveness_down_time:
+        if self.now - host.coord_stopped_at >= \
+                self.timings.liveness_down_time:
             return model.LOST
         return model.ALIVE
 
+    def healthy(self, host):
+        """Nothing is wrong with ``host`` that a fence would cure, and
+        the cloud can see it: powered, running, nova-compute alive, and
+        reachable both ways on its management network, or (where the
+        monitors probe their peers) answering a peer that is itself so
+        reachable.  A host cut from every channel the cloud has is not
+        healthy, whatever its guests do."""
+        if not (host.up and host.compute_running and
+                not host.reset_by_watchdog):
+            return False
+        if host.both_ways(MANAGEMENT):
+            return True
+        if not self.peer_probes:
+            return False
+        return any(self.answers(self.hosts[p], host) and
+                   self.hosts[p].both_ways(MANAGEMENT)
+                   for p in self.configured_peers(host.name)
+                   if p in self.hosts)
+
     # -- the peer channel and the watchdogs ------------------------------------
+
+    def configured_peers(self, host):
+        if host in self.monitor_peers:
+            return list(self.monitor_peers[host])
+        return self.segment_peers(host)
 
     def segment_peers(self, host):
         for agg in self.aggregates:
@@ -536,105 +753,224 @@ class SimCloud:
                 return [h for h in agg.hosts if h != host]
         return []
 
+    def _link(self, sender, receiver):
+        """A datagram from ``sender`` reaches ``receiver`` on the storage
+        network."""
+        return sender.sends(STORAGE) and receiver.receives(STORAGE) and \
+            (sender.name, receiver.name) not in self.blocked
+
+    def answers(self, observer, peer):
+        """``peer`` answers ``observer``'s probes: both ways work."""
+        return self._link(observer, peer) and self._link(peer, observer)
+
+    def contact(self, observer, peer):
+        """Anything of ``peer``'s reaches ``observer`` (its probes too),
+        or an attacker replays its old datagrams there."""
+        return self._link(peer, observer) or \
+            peer.name in self.replayed.get(observer.name, ())
+
     def watchdog_report(self, host):
         if not host.watchdog or not self.peer_probes:
             return None
-        return channels.WatchdogReport(kind=host.watchdog, armed=True,
-                                       **self.peer_probes['timings'])
+        return channels.WatchdogReport(
+            kind=host.watchdog, armed=True,
+            peers=tuple(sorted(self.configured_peers(host.name))),
+            **self.peer_probes['timings'])
+
+    def _pair_ages(self, observer, peer):
+        ages = {}
+        for kind in ('answer', 'contact'):
+            since = self._pairs.get((observer, peer, kind), 'never')
+            if since is None:
+                ages[kind] = 0.1
+            elif since == 'never':
+                ages[kind] = None
+            else:
+                ages[kind] = self.now - since
+        return ages
 
     def peer_views(self, hosts):
-        """What the monitors that reach the coordination backend
-        publish (None when the cloud has no peer probes)."""
+        """What the monitors publish in the coordination backend: a
+        monitor that reaches it publishes its view now; one that stopped
+        reaching it left its last view there until its membership
+        expires.  None when the cloud has no peer probes."""
         if not self.peer_probes:
             return None
         views = {}
         for name in sorted(hosts):
             observer = self.hosts.get(name)
-            if observer is None or not observer.beating:
+            if observer is None:
                 continue
-            heard, watchdogs = {}, {}
-            for peer_name in self.segment_peers(name):
-                peer = self.hosts[peer_name]
-                if observer.probing and peer.probing:
-                    heard[peer_name] = 0.1
-                else:
-                    lost = max(t for t in (peer.peer_lost_at,
-                                           observer.peer_lost_at)
-                               if t is not None)
-                    heard[peer_name] = self.now - lost
-                report = self.watchdog_report(peer)
+            if not self.coordination_beats(observer):
+                last = self._last_views.get(name)
+                if last is not None and self.liveness(observer) == \
+                        model.ALIVE:
+                    views[name] = last
+                continue
+            heard, contact, watchdogs = {}, {}, {}
+            for peer_name in self.configured_peers(name):
+                ages = self._pair_ages(name, peer_name)
+                heard[peer_name] = ages['answer']
+                contact[peer_name] = ages['contact']
+                report = self._pair_reports.get((name, peer_name))
                 if report is not None:
                     watchdogs[peer_name] = report
-            views[name] = channels.PeerView(
-                name, self.now, heard, watchdogs,
-                self.watchdog_report(observer))
+            view = channels.PeerView(
+                name, self.now + observer.skew, heard, watchdogs,
+                self.watchdog_report(observer), contact=contact)
+            self._last_views[name] = view
+            views[name] = view
         return views
 
     def has_quorum(self, host):
-        if host.beating:
+        """The monitor's own quorum: its coordination heartbeat answered,
+        or a majority of its peers heard from."""
+        if self.coordination_answers(host):
             return True
-        if not host.probing:
+        if not host.up:
             return False
-        peers = self.segment_peers(host.name)
-        hearing = sum(1 for p in peers if self.hosts[p].probing)
-        return bool(peers) and hearing >= channels.majority(len(peers))
+        peers = self.configured_peers(host.name)
+        heard = {p: self.now for p in peers
+                 if self.answers(host, self.hosts[p]) or
+                 self.contact(host, self.hosts[p])}
+        return channels.peer_quorum(peers, heard, self.now, 0.0)
 
     def changed(self):
-        """After a host's power or networks changed: who its peers still
-        hear, and whose watchdog stops being fed."""
+        """After the world changed: heartbeats that stopped, who its peers
+        still hear, whose watchdog stops being fed, what the monitors
+        report."""
         for host in sorted(self.hosts.values(), key=lambda h: h.name):
-            if host.probing:
-                host.peer_lost_at = None
-            elif host.peer_lost_at is None:
-                host.peer_lost_at = self.now
-            if host.power != 'on':
-                host.quorum_lost_at, host.reset_by_watchdog = None, False
-                continue
-            if self.has_quorum(host):
-                host.quorum_lost_at = None
-            elif host.watchdog and host.quorum_lost_at is None:
-                host.quorum_lost_at = self.now
-                t = self.peer_probes['timings']
-                self.at(self.now + t['quorum_timeout'] + t['timeout'],
-                        self._watchdog_fires, host, self.now)
+            self._beats_changed(host)
+        if self.peer_probes:
+            for host in sorted(self.hosts.values(), key=lambda h: h.name):
+                self._pairs_changed(host)
+        for host in sorted(self.hosts.values(), key=lambda h: h.name):
+            self._quorum_changed(host)
+
+    def _beats_changed(self, host):
+        if self.coordination_beats(host):
+            host.coord_stopped_at = None
+        elif host.coord_stopped_at is None:
+            host.coord_stopped_at = self.now
+            # The servicegroup watcher tells every replica once the
+            # heartbeat is overdue (the coordination backend's down time).
+            self.at(self.now + self.timings.liveness_down_time, self.wake_all)
+        if self.nova_beats(host):
+            host.nova_stopped_at = None
+        elif host.nova_stopped_at is None:
+            host.nova_stopped_at = self.now
+
+    def _pairs_changed(self, observer):
+        for peer_name in self.configured_peers(observer.name):
+            peer = self.hosts[peer_name]
+            for kind, working in (
+                    ('answer', self.answers(observer, peer)),
+                    ('contact', self.contact(observer, peer))):
+                key = (observer.name, peer_name, kind)
+                if working:
+                    self._pairs[key] = None
+                elif self._pairs.get(key, 'never') is None:
+                    self._pairs[key] = self.now
+            if self.answers(observer, peer):
+                report = self.watchdog_report(peer)
+                if report is not None:
+                    self._pair_reports[(observer.name, peer_name)] = report
+
+    def _quorum_changed(self, host):
+        if host.power != 'on':
+            host.quorum_lost_at, host.reset_by_watchdog = None, False
+            return
+        if self.has_quorum(host):
+            host.quorum_lost_at = None
+        elif host.watchdog and host.quorum_lost_at is None and \
+                self.peer_probes:
+            host.quorum_lost_at = self.now
+            t = self.peer_probes['timings']
+            self.at(self.now + t['quorum_timeout'] + t['timeout'],
+                    self._watchdog_fires, host, self.now)
 
     def _watchdog_fires(self, host, lost_at):
         if host.quorum_lost_at != lost_at or host.power != 'on':
             return        # quorum came back, or the host went off
-        if host.hung and host.watchdog != 'hardware':
-            # A frozen kernel freezes softdog and the software watchdog.
+        if host.hung and host.watchdog != 'hardware' and not (
+                host.watchdog == 'ipmi' and self._bmc_alive(host)):
+            # A frozen kernel freezes softdog and the software watchdog;
+            # the BMC's watchdog fires only if the BMC lives.
             self.log('%s: its %s watchdog is frozen with it' % (
                 host.name, host.watchdog))
             return
+        if host.watchdog == 'ipmi' and not self._bmc_alive(host):
+            self.log('%s: its ipmi watchdog died with its BMC' % host.name)
+            return
         host.reset_by_watchdog = True
+        self.guests[host.name] = set()
+        host.compute_running = False
         self.log('%s: its %s watchdog fired: the guests are gone' % (
             host.name, host.watchdog))
+        self.changed()
+        if host.watchdog != 'software':
+            # A reset: the host boots again (its networks as they are).
+            self.at(self.now + self.timings.boot_time, self._booted, host,
+                    self.now)
+
+    def _booted(self, host, reset_at):
+        if not host.reset_by_watchdog or host.power != 'on':
+            return        # powered off (or cycled) meanwhile
+        host.reset_by_watchdog = host.hung = False
+        host.compute_running = True
+        host.quorum_lost_at = None
+        # Nova's power sync finds the guests gone and stops them.
+        for server in self.servers.values():
+            if server.host == host.name and server.status == 'ACTIVE':
+                server.status = 'SHUTOFF'
+        self.log('%s: booted after its watchdog reset' % host.name)
+        self.changed()
+        self.wake_all()
+
+    # -- BMCs ------------------------------------------------------------------
+
+    def _bmc_alive(self, host):
+        return host.bmc in ('ok', 'slow', 'stale')
 
     def bmc_power(self, host):
-        if host.bmc != 'ok' and host.bmc != 'slow':
+        if host.bmc == 'stale':
+            return host.bmc_frozen_power or host.power
+        if not self._bmc_alive(host):
             return 'unknown'
         return host.power
 
-    def fence(self, host):
-        if host.bmc == 'unreachable':
+    def fence(self, host, who, checked_at=None):
+        if host.bmc == 'unreachable' or host.bmc == 'dead':
             return _fence_result(host, 'failed', 'unknown',
                                  'BMC unreachable')
         if host.bmc == 'wrong_password':
             return _fence_result(host, 'failed', 'unknown',
                                  'the BMC refused the credentials')
-        if host.power == 'off':
+        if self.bmc_power(host) == 'off':
             return _fence_result(host, 'already_off', 'off',
                                  'the BMC reports the host already off')
+        self.judge.fenced(host, who, self.now if checked_at is None
+                          else checked_at)
         self.power_off(host)
         return _fence_result(host, 'fenced', 'off',
                              'the BMC confirmed power off')
 
     def power_off(self, host):
-        if host.beating:
-            host.failed_at = self.now
         host.power = 'off'
+        self.guests[host.name] = set()
+        if host.bmc_dies_with_host:
+            host.bmc = 'dead'
         self.changed()
-        self.at(self.now + self.timings.liveness_down_time, self.wake_all)
+
+    def power_on(self, host):
+        host.power, host.hung = 'on', False
+        host.compute_running, host.reset_by_watchdog = True, False
+        host.process_down_at = None
+        if host.bmc == 'dead':
+            host.bmc = 'ok'
+        self.guests[host.name] = set()
+        self.changed()
+        self.wake_all()
 
     def latency(self, action):
         if isinstance(action, (model.Fence, model.ReadPower)):
@@ -646,6 +982,9 @@ class SimCloud:
 
     # -- Nova ------------------------------------------------------------------
 
+    def _rpc_works(self):
+        return not ({CONDUCTOR, RABBIT, DATABASE} & self.down)
+
     def nova_evacuate(self, vm, keep_running, who):
         server = self.servers[vm]
         source = self.hosts[server.host]
@@ -656,15 +995,7 @@ class SimCloud:
                               % source.name)
         if server.task_state is not None:
             raise NovaRefused(409, 'task_state %s' % server.task_state)
-        fenced = [r for r in self.history.records
-                  if r[1] == 'transition' and
-                  (r[3].get('incident') or '').startswith(
-                      states.key_for(source.name, 0)[:-1]) and
-                  ' -> fenced:' in r[2]]
-        if not fenced:
-            self.violations.append('%s evacuated from %s with no fence '
-                                   'proof in the history' % (
-                                       server.name, source.name))
+        self.judge.evacuation_asked(server, source)
         # As Nova's API does: the task state first, the migration record a
         # moment later, and only then the answer (API_GAP).
         server.task_state = 'rebuilding'
@@ -688,6 +1019,11 @@ class SimCloud:
         return changed
 
     def _schedule(self, migration, keep_running):
+        if not self._rpc_works():
+            # The conductor, the bus or the database is down: the request
+            # waits in its queue.
+            self.at(self.now + 1.0, self._schedule, migration, keep_running)
+            return
         server = self.servers[migration.instance]
         target = self._choose_target(migration.source)
         if target is None:
@@ -703,6 +1039,9 @@ class SimCloud:
                 migration, keep_running)
 
     def _rebuilt(self, migration, keep_running):
+        if not self._rpc_works():
+            self.at(self.now + 1.0, self._rebuilt, migration, keep_running)
+            return
         server = self.servers[migration.instance]
         if server.status == 'DELETED':
             # Deleted under the rebuild: Nova aborts it.
@@ -711,16 +1050,25 @@ class SimCloud:
             self.log('nova: %s evacuation error: deleted' % server.name)
             self.notify_rebuild()
             return
+        running = keep_running and self.timings.keep_running_honoured
+        if server.id in self.fail_after_spawn:
+            # The guest was spawned on the destination, then the rebuild
+            # failed: Nova leaves the server on its source in ERROR, and
+            # the guest keeps running where it was spawned.
+            self.fail_after_spawn.discard(server.id)
+            self._update(migration, status='failed')
+            server.task_state, server.status = None, 'ERROR'
+            self.guests.setdefault(migration.dest, set()).add(server.id)
+            self.log('nova: %s evacuation failed on %s after the guest was '
+                     'spawned there' % (server.name, migration.dest))
+            self.notify_rebuild()
+            return
         migration = self._update(migration, status='done')
-        source = self.hosts[migration.source]
-        if source.guests_run:
-            self.violations.append(
-                '%s runs twice: on %s (powered on) and on %s' % (
-                    server.name, source.name, migration.dest))
         server.host = migration.dest
         server.task_state = None
-        server.status = 'ACTIVE' if keep_running and \
-            self.timings.keep_running_honoured else 'SHUTOFF'
+        server.status = 'ACTIVE' if running else 'SHUTOFF'
+        if running:
+            self.guests.setdefault(migration.dest, set()).add(server.id)
         self.log('nova: %s rebuilt on %s (%s)' % (
             server.name, migration.dest, server.status))
         self.notify_rebuild()
@@ -737,7 +1085,7 @@ class SimCloud:
         candidates = []
         for host in sorted(self.hosts.values(), key=lambda h: h.name):
             if host.name == source or host.disabled or \
-                    not host.beating or host.forced_down:
+                    not self.nova_beats(host) or host.forced_down:
                 continue
             if used.get(host.name, 0) >= host.capacity:
                 continue
@@ -771,6 +1119,11 @@ class SimCloud:
         def done():
             server.task_state = None
             server.status = want
+            ledger = self.guests.setdefault(server.host, set())
+            if want == 'ACTIVE':
+                ledger.add(server.id)
+            else:
+                ledger.discard(server.id)
         self.at(self.now + self.timings.power_time, done)
 
     def remove_from_aggregate(self, host, aggregate_id):
@@ -789,7 +1142,7 @@ class SimCloud:
         self._incarnations[name] = self._incarnations.get(name, 0) + 1
         count = self._incarnations[name]
         engine = SimReplica(self, name if count == 1 else '%s.%d' % (
-            name, count), self.settings)
+            name, count), self.settings, self.engine_skews.get(name, 0.0))
         self.engines[name] = engine
         self.wake(name)
         return engine
@@ -801,6 +1154,9 @@ class SimCloud:
     def publish(self, host, kind):
         """A host report ('down' or 'up') to one replica (competing
         consumers), through the bus's rules."""
+        if RABBIT in self.down:
+            self.log('bus: report %s %s lost (RabbitMQ down)' % (kind, host))
+            return
         rule = self._bus_rules.pop(0) if self._bus_rules else None
         if rule == 'drop':
             self.log('bus: report %s %s dropped' % (kind, host))
@@ -815,22 +1171,19 @@ class SimCloud:
             def deliver(name=name):
                 engine = self.engines.get(name)
                 if engine is not None:
-                    engine.env.reports.append((host, kind, self.now))
+                    engine.env.reports.append(
+                        (host, kind, engine.env.clock()))
                     self.wake(name)
             self.at(self.now + self.event_delay, deliver)
 
     def notify_rebuild(self):
         """Nova's instance.rebuild.* notifications make every replica look
         (the one that owns the moves acts)."""
-        self.at(self.now + self.event_delay, self.wake_all)
+        if RABBIT not in self.down:
+            self.at(self.now + self.event_delay, self.wake_all)
 
     def bus_rule(self, rule):
         self._bus_rules.append(rule)
-
-    # -- invariants -------------------------------------------------------------
-
-    def _check_invariants(self):
-        pass
 
     def evacuations(self, vm):
         return [m for m in self.migrations if m.instance == vm and

@@ -1,0 +1,190 @@
+"""The simulator's strict judge: the promise, checked at every instant.
+
+It reads what really happens in the simulated world (each host's ledger
+of running guests, its power, its health) and the history only for what
+an operator would see; never the engine's opinion of itself.
+
+==============  ==============================================================
+violation       when
+==============  ==============================================================
+twice           a VM's guest runs on two hosts that are powered on (a hung
+                host's guests count: they may resume at any moment)
+healthy_fenced  a fence powered off a host that was healthy (powered,
+                running, nova-compute alive, and seen by the cloud: its
+                management network works both ways, or a peer so reachable
+                hears it) continuously since before the executor picked
+                the fence up
+no_proof        Nova was asked to evacuate a VM from a host whose incident
+                has no fence proof in the history
+lost            an HA VM stayed on a dead host (off, hung, or reset by its
+                watchdog) for ``lost_after`` seconds with no excuse an
+                operator can see: its host's incident parked, held with an
+                alert or by the operator's own choice (maintenance, a
+                segment turned off), ended partial with the VM listed as
+                failed, or closed by an operator after the VM was stranded
+==============  ==============================================================
+
+Each violation is reported once per VM (or fence) with the time it began.
+"""
+
+from nova_ha.engine import states
+from nova_ha.model import aggregates as ha_aggregates
+
+TWICE = 'twice'
+HEALTHY_FENCED = 'healthy_fenced'
+NO_PROOF = 'no_proof'
+LOST = 'lost'
+KINDS = (TWICE, HEALTHY_FENCED, NO_PROOF, LOST)
+
+
+class Judge:
+
+    def __init__(self, cloud, lost_after=300.0):
+        self.cloud = cloud
+        self.lost_after = lost_after
+        self.found = []           # (kind, text)
+        self._twice = set()
+        self._lost = set()
+        self._stranded = {}       # vm id -> since
+        self._healthy_since = {}  # host -> since (absent: not healthy)
+
+    @property
+    def violations(self):
+        return [text for _, text in self.found]
+
+    def kinds(self):
+        return sorted({kind for kind, _ in self.found})
+
+    def _violation(self, kind, text):
+        self.found.append((kind, text))
+        self.cloud.log('VIOLATION %s: %s' % (kind, text))
+
+    # -- at every instant --------------------------------------------------------
+
+    def check(self):
+        cloud = self.cloud
+        now = cloud.now
+        for host in cloud.hosts.values():
+            if cloud.healthy(host):
+                self._healthy_since.setdefault(host.name, now)
+            else:
+                self._healthy_since.pop(host.name, None)
+        self._check_twice()
+        self._check_stranded(now)
+
+    def _check_twice(self):
+        where = {}
+        for name, guests in self.cloud.guests.items():
+            host = self.cloud.hosts.get(name)
+            if host is None or not host.guests_run:
+                continue
+            for vm in guests:
+                where.setdefault(vm, []).append(name)
+        for vm, hosts in sorted(where.items()):
+            if len(hosts) > 1 and vm not in self._twice:
+                self._twice.add(vm)
+                self._violation(TWICE, '%s runs on %s at once' % (
+                    self._name(vm), ' and '.join(sorted(hosts))))
+
+    def _name(self, vm):
+        server = self.cloud.servers.get(vm)
+        return server.name if server else vm
+
+    def _check_stranded(self, now):
+        for server in self.cloud.servers.values():
+            if not self._stranded_now(server):
+                self._stranded.pop(server.id, None)
+                continue
+            since = self._stranded.setdefault(server.id, now)
+            if server.id in self._lost or now - since < self.lost_after:
+                continue
+            if self.excuse(server, since) is None:
+                self._lost.add(server.id)
+                self._violation(LOST, '%s has been on dead host %s since '
+                                '%.1f with no recovery and no alert an '
+                                'operator can act on' % (
+                                    server.name, server.host, since))
+
+    def _stranded_now(self, server):
+        if server.status in ('DELETED', 'SOFT_DELETED'):
+            return False
+        host = self.cloud.hosts.get(server.host)
+        if host is None or not (host.power != 'on' or host.hung or
+                                host.reset_by_watchdog):
+            return False
+        return self.is_ha(server)
+
+    def is_ha(self, server):
+        if str(server.metadata.get('ha:enabled', '')).lower() == 'true':
+            return True
+        view = ha_aggregates.host_view_of(self.cloud.aggregates, server.host)
+        return bool(view.segment and view.segment.evacuate_all)
+
+    def pending(self):
+        """HA VMs stranded without an excuse whose verdict is still to
+        come (a run is not over while there are some)."""
+        return [vm for vm, since in self._stranded.items()
+                if vm not in self._lost and
+                self.excuse(self.cloud.servers[vm], since) is None]
+
+    def excuse(self, server, since):
+        """Why an operator knows about the stranded VM, or None."""
+        host = server.host
+        view = ha_aggregates.host_view_of(self.cloud.aggregates, host)
+        h = self.cloud.hosts[host]
+        if view.maintenance or (h.disabled and (h.disabled_reason or '')
+                                .startswith(ha_aggregates
+                                            .MAINTENANCE_REASON_PREFIX)):
+            return 'maintenance'
+        if view.segment is not None and not view.segment.enabled:
+            return 'segment turned off'
+        for row in self.cloud.history.incidents.values():
+            if row['host'] != host:
+                continue
+            state = row['state']
+            if state == states.PARKED:
+                return 'parked'
+            if state == states.HELD and self._alerted(row, since):
+                return 'held with an alert'
+            if state == states.HELD and str(row['facts'].get('held', '')) \
+                    .endswith(('in maintenance: HA is silenced for it',
+                               'has ha:enabled=false')):
+                return 'held by the operator\'s choice'
+            if state == states.PARTIAL and row['since'] >= since and (
+                    row['facts'].get('moved') or {}).get(
+                        server.id, {}).get('outcome') == 'failed':
+                return 'partial'
+            if state == states.CLOSED and self._closed_after(row, since):
+                return 'closed by an operator'
+        return None
+
+    def _alerted(self, row, since):
+        return any(kind == 'alert' and fields.get('incident') == row['key']
+                   and at >= since
+                   for at, kind, _, fields in self.cloud.history.records)
+
+    def _closed_after(self, row, since):
+        return any(kind == 'operator.close' and
+                   fields.get('incident') == row['key'] and at >= since
+                   for at, kind, _, fields in self.cloud.history.records)
+
+    # -- at the moment of an act ---------------------------------------------------
+
+    def fenced(self, host, who, checked_at):
+        """A BMC is about to power ``host`` off, on a request the
+        executor checked at ``checked_at``."""
+        since = self._healthy_since.get(host.name)
+        if since is not None and since < checked_at:
+            self._violation(HEALTHY_FENCED, '%s powered %s off, healthy '
+                            'since %.1f' % (who, host.name, since))
+
+    def evacuation_asked(self, server, source):
+        prefix = states.key_for(source.name, 0)[:-1]
+        fenced = [r for r in self.cloud.history.records
+                  if r[1] == 'transition' and
+                  (r[3].get('incident') or '').startswith(prefix) and
+                  ' -> fenced:' in r[2]]
+        if not fenced:
+            self._violation(NO_PROOF, '%s evacuated from %s with no fence '
+                            'proof in the history' % (server.name,
+                                                      source.name))
