@@ -123,12 +123,13 @@ class Host:
     nova_stopped_at: float = None    # its Nova DB beat stopped
     quorum_lost_at: float = None
     reset_by_watchdog: bool = False
+    booting: bool = False            # reset by its watchdog, not yet up
     process_down_at: float = None    # its monitor reported nova-compute dead
 
     @property
     def up(self):
-        """Its processes run (powered on, not frozen)."""
-        return self.power == 'on' and not self.hung
+        """Its processes run (powered on, not frozen, not rebooting)."""
+        return self.power == 'on' and not self.hung and not self.booting
 
     def sends(self, network):
         return self.up and (network, TX) not in self.cut
@@ -770,12 +771,19 @@ class SimCloud:
             peer.name in self.replayed.get(observer.name, ())
 
     def watchdog_report(self, host):
-        if not host.watchdog or not self.peer_probes:
+        if not self.armed(host):
             return None
         return channels.WatchdogReport(
             kind=host.watchdog, armed=True,
             peers=tuple(sorted(self.configured_peers(host.name))),
             **self.peer_probes['timings'])
+
+    def armed(self, host):
+        """Its monitor arms its watchdog: one is configured, and so are
+        peers (the monitor refuses a watchdog fed on the coordination
+        backend alone: an outage of the backend would reset every host)."""
+        return bool(host.watchdog and self.peer_probes and
+                    self.configured_peers(host.name))
 
     def _pair_ages(self, observer, peer):
         ages = {}
@@ -882,8 +890,7 @@ class SimCloud:
             return
         if self.has_quorum(host):
             host.quorum_lost_at = None
-        elif host.watchdog and host.quorum_lost_at is None and \
-                self.peer_probes:
+        elif self.armed(host) and host.quorum_lost_at is None:
             host.quorum_lost_at = self.now
             t = self.peer_probes['timings']
             self.at(self.now + t['quorum_timeout'] + t['timeout'],
@@ -892,31 +899,31 @@ class SimCloud:
     def _watchdog_fires(self, host, lost_at):
         if host.quorum_lost_at != lost_at or host.power != 'on':
             return        # quorum came back, or the host went off
-        if host.hung and host.watchdog != 'hardware' and not (
-                host.watchdog == 'ipmi' and self._bmc_alive(host)):
-            # A frozen kernel freezes softdog and the software watchdog;
-            # the BMC's watchdog fires only if the BMC lives.
+        if host.watchdog == 'ipmi' and not self._bmc_alive(host):
+            # The BMC's own watchdog goes with the BMC.
+            self.log('%s: its ipmi watchdog died with its BMC' % host.name)
+            return
+        if host.hung and host.watchdog in ('softdog', 'software'):
+            # A frozen kernel freezes softdog and the software watchdog.
             self.log('%s: its %s watchdog is frozen with it' % (
                 host.name, host.watchdog))
-            return
-        if host.watchdog == 'ipmi' and not self._bmc_alive(host):
-            self.log('%s: its ipmi watchdog died with its BMC' % host.name)
             return
         host.reset_by_watchdog = True
         self.guests[host.name] = set()
         host.compute_running = False
         self.log('%s: its %s watchdog fired: the guests are gone' % (
             host.name, host.watchdog))
-        self.changed()
         if host.watchdog != 'software':
             # A reset: the host boots again (its networks as they are).
+            host.booting = True
             self.at(self.now + self.timings.boot_time, self._booted, host,
                     self.now)
+        self.changed()
 
     def _booted(self, host, reset_at):
-        if not host.reset_by_watchdog or host.power != 'on':
+        if not host.booting or host.power != 'on':
             return        # powered off (or cycled) meanwhile
-        host.reset_by_watchdog = host.hung = False
+        host.reset_by_watchdog = host.hung = host.booting = False
         host.compute_running = True
         host.quorum_lost_at = None
         # Nova's power sync finds the guests gone and stops them.
@@ -963,7 +970,7 @@ class SimCloud:
         self.changed()
 
     def power_on(self, host):
-        host.power, host.hung = 'on', False
+        host.power, host.hung, host.booting = 'on', False, False
         host.compute_running, host.reset_by_watchdog = True, False
         host.process_down_at = None
         if host.bmc == 'dead':
@@ -1049,6 +1056,13 @@ class SimCloud:
             server.task_state = None
             self.log('nova: %s evacuation error: deleted' % server.name)
             self.notify_rebuild()
+            return
+        dest = self.hosts[migration.dest]
+        if not (dest.up and dest.compute_running):
+            # The destination's nova-compute died under the rebuild:
+            # nothing will ever finish it (the migration stays in flight).
+            self.log('nova: %s rebuild on %s stopped: its nova-compute is '
+                     'gone' % (server.name, dest.name))
             return
         running = keep_running and self.timings.keep_running_honoured
         if server.id in self.fail_after_spawn:

@@ -47,9 +47,12 @@ class UnsafeTimings(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class RungSettings:
-    # Watchdog kinds whose firing the engine believes: a software watchdog
-    # is a process, and a frozen kernel freezes it too.
-    kinds: tuple = (HARDWARE, SOFTDOG)
+    # Watchdog kinds whose firing the engine believes: only a device that
+    # resets a wedged kernel.  softdog is a kernel timer and the software
+    # watchdog a process: a hung host freezes both, and its guests resume
+    # after its VMs were rebuilt elsewhere.  The IPMI watchdog lives in
+    # the BMC whose failure is why the rung is used at all.
+    kinds: tuple = (HARDWARE,)
     margin: float = 5.0
     # An armed report counts only if the host sent it this close to the
     # loss of its heartbeat ("armed within the last interval").

@@ -177,3 +177,12 @@ def test_confirm_with_peers(bmc, peers, nova_age, lost_for, rule):
 def test_confirm_refuses_an_unknown_peer_verdict():
     with pytest.raises(ValueError):
         confirm.confirm_host_down(True, 'on', 1.0, peers='maybe')
+
+
+@pytest.mark.parametrize('kind', ['softdog', 'ipmi', 'software'])
+def test_by_default_only_a_hardware_watchdog_is_believed(kind):
+    report = channels.WatchdogReport(kind, True, 10.0, 3.0, 1.0)
+    rung = self_fence.judge('a1', PEERS, silent_peers(10.0, report), OPENED,
+                            NOW + 60, self_fence.RungSettings())
+    assert not rung.possible
+    assert 'not one the engine believes (hardware)' in rung.reason
