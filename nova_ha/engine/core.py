@@ -440,6 +440,12 @@ def _take_over(s):
 def _advance(s, incident):
     """Run the handler of the incident's state, and of each state it moves
     to within this step (a decision needs no second look)."""
+    if incident.state in states.BEFORE_FENCE and \
+            incident.fact('liveness_lost_at') is None and \
+            (s.obs.liveness or {}).get(incident.host) == model.LOST:
+        # When this incident first saw the host's coordination heartbeat
+        # lost: the host wrote none after it (the watchdog rung's start).
+        incident = s.remember(incident, liveness_lost_at=s.now)
     for _ in range(8):
         before = incident.state
         _HANDLERS[before](s, incident)
@@ -628,9 +634,16 @@ def _confirming(s, incident):
             else 'decision', outcome=decision.action)
     if decision.action == sg_confirm.FENCE:
         _judge_guards(s, incident)
-    elif decision.rule in ('R6', 'R7') and _watchdog_rung(s, incident):
         return
-    elif decision.action == sg_confirm.ALERT and \
+    if decision.rule in ('R6', 'R7'):
+        waiting = _watchdog_rung(s, incident)
+        if s.incidents[incident.key].state != states.CONFIRMING or \
+                waiting and decision.rule == 'R6':
+            return     # proven, or the rung's safe time is ahead
+        # Overdue with the rung still waiting (a peer the host announced
+        # may still answer it): parked for an operator, the rung still
+        # consulted there.
+    if decision.action == sg_confirm.ALERT and \
             decision.rule not in ('R4', 'R11'):
         s.move(incident, states.PARKED, 'no proof of power-off can be had '
                '(%s): an operator must confirm %s down or repair its BMC' % (
@@ -656,6 +669,24 @@ def _peer_channel(s, host):
                                 s.settings.peers)
 
 
+def _alive_evidence(s, incident):
+    """What shows the host alive now (why no rung or attestation may act
+    on it), or None.  The three inputs of a monitor's own quorum: its
+    coordination heartbeat, peers that hear it, and its own peer view in
+    the backend."""
+    host = incident.host
+    if (s.obs.liveness or {}).get(host) == model.ALIVE:
+        return 'its coordination heartbeat is alive'
+    peers = _peer_channel(s, host)
+    if peers.verdict == channels.REACHABLE:
+        return 'its segment peers hear it (%s)' % peers.reason
+    own = (s.obs.peer_views or {}).get(host)
+    if own is not None and \
+            s.now - own.at <= s.settings.peers.view_max_age:
+        return 'it still publishes its peer view'
+    return None
+
+
 def _watchdog_rung(s, incident):
     """The ladder's second rung, when the BMC cannot prove the host off:
     True when it decided (proof taken, or waiting for the safe time)."""
@@ -663,14 +694,23 @@ def _watchdog_rung(s, incident):
     if (incident.fact('proof') or {}).get('rung') == 'watchdog':
         _judge_guards(s, incident)     # proven on an earlier look
         return True
-    peers, ladder = _segment_peers(s, host)
+    _, ladder = _segment_peers(s, host)
     if 'watchdog' not in ladder:
         return False
-    rung = self_fence.judge(host, peers, s.obs.peer_views or {},
-                            incident.opened_at, s.now, s.settings.watchdog)
+    if incident.fact('policy') == COMPUTE_DEAD:
+        rung = self_fence.RungJudgement(False, 'the host lives (only its '
+                                        'nova-compute is dead): its BMC '
+                                        'alone can fence it')
+    else:
+        alive = _alive_evidence(s, incident)
+        rung = self_fence.RungJudgement(False, alive) if alive else \
+            self_fence.judge(host, s.obs.peer_views or {},
+                             incident.fact('liveness_lost_at'), s.now,
+                             s.settings.watchdog, s.settings.peers)
     if not rung.possible:
         if incident.fact('watchdog') != rung.reason:
-            incident = s.remember(incident, watchdog=rung.reason)
+            incident = s.remember(incident, watchdog=rung.reason,
+                                  until=None)
             s.note(incident, 'watchdog rung for %s: %s' % (host, rung.reason))
         return False
     if s.now < rung.safe_at:

@@ -16,6 +16,7 @@ from nova_ha.engine import guards
 from nova_ha.engine import model
 from nova_ha.engine import states
 from nova_ha.model import aggregates as ha_aggregates
+from nova_ha.servicegroup import channels
 
 LOG = logging.getLogger(__name__)
 
@@ -176,7 +177,23 @@ def _peer_views(env, state, aggregates, services):
         if view.segment is not None:
             wanted |= guards.group_hosts(aggregates, services,
                                          view.segment.name)
-    return _read('the coordination backend', env.peer_views, wanted)
+    views = _read('the coordination backend', env.peer_views, wanted)
+    if not views:
+        return views
+    # The peers a suspect's monitor announced count for its quorum even
+    # where the engine's segments do not list them: read theirs too.
+    announced = set()
+    for host in hosts:
+        report, _ = channels.latest_watchdog(host, views)
+        if report is not None and report.peers:
+            announced |= set(report.peers)
+    more = announced - wanted
+    if more:
+        extra = _read('the coordination backend', env.peer_views, more)
+        if extra is None:
+            return None
+        views = dict(views, **extra)
+    return views
 
 
 # Above this many VMs to read, one list of the cloud's servers changed

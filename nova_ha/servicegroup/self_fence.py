@@ -13,10 +13,16 @@ rules, specialised to what the engine can bound:
     lost_at = max(coordination lost, peer majority lost)
     safe_at = lost_at + Q + F + W + margin
 
-- coordination lost: the incident opened on the host's expired
-  coordination heartbeat, so it wrote none after ``opened_at``;
-- peer majority lost: ``channels.peer_quorum_lost_at`` (a peer that heard
-  nothing from the host cannot have answered it);
+- coordination lost: when the engine first saw the host's coordination
+  heartbeat lost in this incident (it wrote none after that); a host
+  whose heartbeat was never seen lost (an escalation that opened on a
+  live host) may hold quorum through the backend: no rung;
+- peer majority lost: ``channels.peer_quorum_lost_at`` over the peers
+  the host announced (a peer that heard nothing from the host cannot
+  have answered it); the engine's idea of the segment is not used, since
+  a peer only the host's monitor lists still counts for its quorum;
+- a host that still publishes its own peer view reaches the backend: it
+  lives, and no wait makes its watchdog a proof;
 - Q, F (feed interval) and W are what the host itself announced in its
   probe answers, never the engine's guess; F covers a feed decided just
   before the check that stopped feeding;
@@ -109,13 +115,16 @@ def safe_at(lost_at, report, margin):
         report.timeout + margin
 
 
-def judge(host, peers, views, opened_at, now, settings=RungSettings()):
+def judge(host, views, lost_at, now, settings=RungSettings(),
+          thresholds=channels.PeerThresholds()):
     """Whether the watchdog rung may prove ``host`` powered off, and when.
 
-    :param peers: the other hosts of its segment
     :param views: observer -> channels.PeerView (the host's own included,
-        when the backend still has it)
-    :param opened_at: when the incident opened on its lost heartbeat
+        when the backend still has it), of the host and of the peers it
+        announced
+    :param lost_at: when the engine first saw the host's coordination
+        heartbeat lost in this incident (None: never: the host may still
+        hold quorum through the backend, and the rung is not possible)
     """
     report, reported_at = channels.latest_watchdog(host, views)
     if report is None or not report.armed:
@@ -124,19 +133,32 @@ def judge(host, peers, views, opened_at, now, settings=RungSettings()):
         return RungJudgement(False, 'its watchdog is %s, not one the engine '
                              'believes (%s)' % (report.kind,
                                                 ', '.join(settings.kinds)))
-    if reported_at < opened_at - settings.evidence_window:
+    if report.peers is None:
+        return RungJudgement(False, 'it did not announce the peers its '
+                             'quorum counts')
+    if lost_at is None:
+        return RungJudgement(False, 'its coordination heartbeat has not '
+                             'been seen lost')
+    own = views.get(host)
+    if own is not None and now - own.at <= thresholds.view_max_age:
+        return RungJudgement(False, 'it still publishes its peer view: it '
+                             'lives')
+    if reported_at < lost_at - settings.evidence_window:
         return RungJudgement(False, 'its armed watchdog was last reported '
                              '%.0f s before the heartbeat loss'
-                             % (opened_at - reported_at))
-    peers_lost = channels.peer_quorum_lost_at(host, peers, views, now)
-    lost_at = max(opened_at, peers_lost)
+                             % (lost_at - reported_at))
+    # Over the peers whose answers the host itself counts: one the
+    # engine's segment does not list may still be answering it.
+    peers_lost = channels.peer_quorum_lost_at(host, report.peers, views,
+                                              now)
+    lost_at = max(lost_at, peers_lost)
     at = safe_at(lost_at, report, settings.margin)
     proof = {'rung': 'watchdog', 'kind': report.kind,
              'timeout': report.timeout,
              'quorum_timeout': report.quorum_timeout,
              'feed_interval': report.feed_interval,
              'margin': settings.margin, 'lost_at': round(lost_at, 3),
-             'safe_at': round(at, 3)}
+             'safe_at': round(at, 3), 'peers': sorted(report.peers)}
     if now < at:
         return RungJudgement(True, '%s watchdog (%.0f s) armed: it has '
                              'reset the host by %.1f s from now' % (

@@ -102,13 +102,16 @@ def test_guards_are_judged_only_on_a_fresh_look():
 
 def _confirming_step(power, service, now=100.1, peer_views=None,
                      metadata=None):
-    """One step of an incident of c1 opened at 100.0, in confirming."""
+    """One step of an incident of c1 opened at 100.0 on its lost
+    heartbeat, in confirming."""
     incident = states.Incident('host_failure:c1:1', 'c1', states.CONFIRMING,
-                               100.0, 100.0, token=1)
+                               100.0, 100.0, token=1,
+                               facts={'liveness_lost_at': 100.0})
     state = core.EngineState(incidents={incident.key: incident},
                              power=power)
     stored = model.StoredIncident(incident.key, 'c1', states.CONFIRMING,
-                                  100.0, 100.0, 'me', 1, {})
+                                  100.0, 100.0, 'me', 1,
+                                  dict(incident.facts))
     obs = model.Observation(
         me='me', services={'c1': service, 'c2': model.Service('c2')},
         liveness={'c1': model.LOST},
@@ -186,7 +189,8 @@ def test_an_isolated_host_is_never_fenced_while_its_peers_hear_it():
 
 
 ARMED = channels.WatchdogReport('softdog', True, timeout=10.0,
-                                quorum_timeout=3.0, feed_interval=1.0)
+                                quorum_timeout=3.0, feed_interval=1.0,
+                                peers=('c2',))
 
 
 def test_a_dead_bmc_is_replaced_by_the_watchdog_after_the_safe_wait():

@@ -8,7 +8,8 @@ from nova_ha.servicegroup import self_fence
 
 NOW = 1000.0
 ARMED = channels.WatchdogReport(kind='softdog', armed=True, timeout=10.0,
-                                quorum_timeout=3.0, feed_interval=1.0)
+                                quorum_timeout=3.0, feed_interval=1.0,
+                                peers=('a2', 'a3', 'a4'))
 
 
 def view(observer, at=NOW, watchdogs=None, watchdog=None, **heard):
@@ -107,14 +108,18 @@ def silent_peers(age=10.0, report=ARMED):
      NOW, False, None),
     # a kind the engine does not believe (a frozen kernel freezes it)
     (silent_peers(10.0, channels.WatchdogReport(
-        'software', True, 10.0, 3.0, 1.0)), NOW, False, None),
+        'software', True, 10.0, 3.0, 1.0, ('a2', 'a3', 'a4'))), NOW, False,
+     None),
+    # it did not say which peers its quorum counts
+    (silent_peers(10.0, channels.WatchdogReport(
+        'softdog', True, 10.0, 3.0, 1.0)), NOW, False, None),
     # armed, but reported long before the loss
     (silent_peers(30.0), NOW, False, None),
     # nothing reported at all
     ({}, NOW, False, None),
 ])
 def test_watchdog_rung(given, now, possible, safe_at):
-    rung = self_fence.judge('a1', PEERS, given, OPENED, now, SETTINGS)
+    rung = self_fence.judge('a1', given, OPENED, now, SETTINGS)
     assert rung.possible is possible, rung.reason
     assert rung.safe_at == safe_at
     if possible:
@@ -123,9 +128,31 @@ def test_watchdog_rung(given, now, possible, safe_at):
 
 
 def test_a_host_without_peers_counts_from_its_heartbeat_loss():
-    own = views(view('c1', at=OPENED - 1, watchdog=ARMED))
-    rung = self_fence.judge('c1', (), own, OPENED, NOW, SETTINGS)
+    alone = channels.WatchdogReport('softdog', True, 10.0, 3.0, 1.0, ())
+    own = views(view('c1', at=OPENED - 1, watchdog=alone))
+    rung = self_fence.judge('c1', own, OPENED, NOW, SETTINGS)
     assert rung.safe_at == OPENED + 3 + 1 + 10 + 5
+
+
+def test_a_host_that_still_publishes_its_view_lives():
+    own = views(view('c1', at=NOW - 0.5, watchdog=ARMED))
+    rung = self_fence.judge('c1', own, OPENED, NOW, SETTINGS)
+    assert not rung.possible and 'publishes' in rung.reason
+
+
+def test_a_heartbeat_never_seen_lost_gives_no_rung():
+    rung = self_fence.judge('a1', silent_peers(10.0), None, NOW, SETTINGS)
+    assert not rung.possible and 'not been seen lost' in rung.reason
+
+
+def test_the_quorum_is_bounded_over_the_peers_the_host_announced():
+    # a2, a3 and a4 heard nothing for 10 s, but a1 also counts a9, which
+    # heard it 0.5 s ago: a1 may still hold its quorum.
+    report = channels.WatchdogReport('softdog', True, 10.0, 3.0, 1.0,
+                                     ('a2', 'a9'))
+    given = dict(silent_peers(10.0, report), a9=view('a9', a1=0.5))
+    rung = self_fence.judge('a1', given, OPENED, NOW, SETTINGS)
+    assert rung.safe_at == NOW - 0.5 + 19.0
 
 
 @pytest.mark.parametrize('timings, error', [
@@ -181,8 +208,9 @@ def test_confirm_refuses_an_unknown_peer_verdict():
 
 @pytest.mark.parametrize('kind', ['softdog', 'ipmi', 'software'])
 def test_by_default_only_a_hardware_watchdog_is_believed(kind):
-    report = channels.WatchdogReport(kind, True, 10.0, 3.0, 1.0)
-    rung = self_fence.judge('a1', PEERS, silent_peers(10.0, report), OPENED,
+    report = channels.WatchdogReport(kind, True, 10.0, 3.0, 1.0,
+                                     ('a2', 'a3', 'a4'))
+    rung = self_fence.judge('a1', silent_peers(10.0, report), OPENED,
                             NOW + 60, self_fence.RungSettings())
     assert not rung.possible
     assert 'not one the engine believes (hardware)' in rung.reason
