@@ -571,8 +571,14 @@ def _detected(s, incident):
                kind='alert', outcome='escalated')
     back = _host_back(s, incident)
     if back:
+        if incident.fact('proof'):
+            _proof_void(s, incident, back)
         s.move(incident, states.CANCELLED, back)
         return
+    alive = _alive_evidence(s, incident) if incident.fact('proof') else None
+    if alive:
+        _proof_void(s, incident, alive)
+        incident = s.remember(incident, proof=None, watchdog=None)
     if incident.fact('proof') or incident.fact('policy') == COMPUTE_DEAD:
         _judge_guards(s, incident)
         return
@@ -808,8 +814,18 @@ def _service_dict(service):
 
 def _held(s, incident):
     back = _host_back(s, incident)
-    if back and not incident.fact('proof'):
+    if back:
+        if incident.fact('proof'):
+            _proof_void(s, incident, back)
         s.move(incident, states.CANCELLED, back)
+        return
+    alive = _alive_evidence(s, incident) if incident.fact('proof') else None
+    if alive:
+        # Isolated rather than back: the proof goes, the channels decide.
+        _proof_void(s, incident, alive)
+        s.move(incident, states.DETECTED, 'its proof of power-off is '
+               'void: %s; confirming again' % alive, proof=None,
+               watchdog=None)
         return
     until = incident.fact('until')
     if until is not None and s.now < until:
@@ -817,13 +833,27 @@ def _held(s, incident):
     _judge_guards(s, incident)
 
 
+def _proof_void(s, incident, evidence):
+    """An attestation or a watchdog proof contradicted by signs of life:
+    never acted on, and an operator is told."""
+    proof = incident.fact('proof') or {}
+    who = 'operator %s attested' % proof.get('who') \
+        if proof.get('rung') == 'operator' else \
+        'its %s rung proved' % proof.get('rung')
+    s.note(incident, '%s %s powered off, but %s: the proof is void and '
+           'nothing is evacuated on it' % (who, incident.host, evidence),
+           kind='alert', outcome='proof_void')
+
+
 def _fencing(s, incident):
     attempt = incident.fact('fence_attempt', 1)
     next_at = incident.fact('next_fence_at')
     if next_at is not None and s.now < next_at:
         return
-    action = model.Fence(incident=incident.key, token=incident.token,
-                         host=incident.host, attempt=attempt)
+    action = model.Fence(
+        incident=incident.key, token=incident.token, host=incident.host,
+        attempt=attempt,
+        unless_alive=incident.fact('policy') != COMPUTE_DEAD)
     result = s.fence_results.pop(action.id, None)
     if result is None:
         s.issue(action)
@@ -890,7 +920,8 @@ def _fenced(s, incident):
                    p['name'] or p['id'], p['priority']) for p in plan)
                or 'none', len(servers) - len(plan)))
     s.move(incident, states.EVACUATING, '%d VMs to move' % len(plan),
-           plan=plan, moved={}, started=s.now)
+           plan=plan, moved={}, started=s.now,
+           fenced_at=incident.fact('fenced_at', incident.since))
 
 
 def _forced_down(incident, service):
@@ -911,6 +942,7 @@ def _evacuating(s, incident):
     in_hand = {action_id.split(':')[1] for action_id in
                s.issued | set(s.obs.inflight)
                if action_id.split(':')[0] in _VM_ACTIONS}
+    alive = _alive_after_proof(s, incident)
     for vm in plan:
         vm_id = vm['id']
         if vm_id in done:
@@ -957,6 +989,8 @@ def _evacuating(s, incident):
                        'followed, never reset or evacuated behind it' % (
                            label, moving.type, moving.status),
                        kind='alert', instance=vm_id)
+        elif alive and verdict in ('stale_task', 'ready', 'failed_try'):
+            continue     # nothing starts a copy of a VM of a live host
         elif verdict == 'stale_task':
             s.issue(model.ResetStaleTask(
                 incident=incident.key, token=incident.token, vm=vm_id,
@@ -979,7 +1013,7 @@ def _evacuating(s, incident):
             if s.issue(model.Evacuate(
                     incident=incident.key, token=incident.token, vm=vm_id,
                     keep_running=server.status == 'ACTIVE',
-                    attempt=tried + 1)):
+                    attempt=tried + 1, source=host)):
                 # Recorded before it is sent (the history is written
                 # ahead of every side effect): an owner that dies right
                 # after still leaves the request in the history.
@@ -995,6 +1029,24 @@ def _evacuating(s, incident):
 
 
 _VM_ACTIONS = ('Evacuate', 'ResetStaleTask', 'SetPower')
+# A host fenced through its BMC still looks alive this long (its last
+# heartbeat and views expire): waited for quietly, then alerted.
+ALIVE_AFTER_PROOF = 10.0
+
+
+def _alive_after_proof(s, incident):
+    """Signs of life of a host whose proof says it is off (someone
+    powered it on, or the proof was wrong): no VM of it is evacuated
+    while they last, and an operator is told once."""
+    alive = _host_back(s, incident) or _alive_evidence(s, incident)
+    if not alive:
+        return None
+    fenced_at = incident.fact('fenced_at', incident.since)
+    if s.now - fenced_at >= ALIVE_AFTER_PROOF and \
+            not incident.fact('alive_alerted'):
+        incident = s.remember(incident, alive_alerted=True)
+        _proof_void(s, incident, alive)
+    return alive
 
 
 def _failed(s, incident, vm, why):

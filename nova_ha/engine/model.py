@@ -138,6 +138,12 @@ class Action:
     def guarded(self):
         return self.GUARDED
 
+    @property
+    def needs_dead(self):
+        """The host that must not heartbeat when this action is sent (it
+        fences the host, or starts a copy of its VMs); None."""
+        return None
+
 
 @dataclasses.dataclass(frozen=True)
 class OpenIncident(Action):
@@ -196,7 +202,14 @@ class ReadPower(Action):
 class Fence(Action):
     host: str = None
     attempt: int = 1
+    # False only for the escalation of a dead nova-compute, which fences
+    # a host that lives by design.
+    unless_alive: bool = True
     TARGET = ('host', 'attempt')
+
+    @property
+    def needs_dead(self):
+        return self.host if self.unless_alive else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,7 +231,12 @@ class Evacuate(Action):
     vm: str = None
     keep_running: bool = True
     attempt: int = 1
+    source: str = None
     TARGET = ('vm', 'attempt')
+
+    @property
+    def needs_dead(self):
+        return self.source
 
 
 @dataclasses.dataclass(frozen=True)

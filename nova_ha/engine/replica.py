@@ -32,6 +32,10 @@ class StaleLease(Exception):
     pass
 
 
+class HostAlive(Exception):
+    """The host heartbeats: it is not fenced, nor its VMs copied."""
+
+
 def check_action(env, action):
     """Why ``action`` may not run now (a StaleLease), or None.  Checked
     by the executor just before the request goes on the wire."""
@@ -45,6 +49,16 @@ def check_action(env, action):
         return StaleLease('lease of %s at generation %d is no longer ours '
                           '(or too little of it is left)' % (
                               action.incident, action.token))
+    # Liveness wins, at the last moment too: the core decided on a look
+    # that may be old by now (a paused process, a slow queue).
+    host = action.needs_dead
+    if host is not None:
+        try:
+            alive = (env.liveness() or {}).get(host) == model.ALIVE
+        except engine_env.Unavailable:
+            alive = False       # unknown: the core's proof stands
+        if alive:
+            return HostAlive('%s heartbeats again' % host)
     return None
 
 
@@ -160,8 +174,10 @@ def observe(env, state, results, inflight, aggregates=None, services=None,
                                             services))
 
 
-# Incidents in these states are judged on the peer channel.
-_PEER_STATES = (states.DETECTED, states.CONFIRMING, states.PARKED)
+# Incidents in these states are judged on the peer channel (and its
+# signs of life stop an attestation, a rung or an evacuation).
+_PEER_STATES = (states.DETECTED, states.CONFIRMING, states.PARKED,
+                states.HELD, states.FENCED, states.EVACUATING)
 
 
 def _peer_views(env, state, aggregates, services):

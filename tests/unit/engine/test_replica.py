@@ -37,6 +37,8 @@ def test_stale_token_is_refused_before_the_side_effect():
 
 def test_current_token_acts():
     cloud, env, stored = _cloud_with_incident()
+    scenario.apply(cloud, 'hang a2')
+    cloud.hosts['a2'].coord_stopped_at = -5.0     # its heartbeat expired
     result = replica.run_action(env, model.Fence(
         incident=stored.key, token=1, host='a2'))
     assert result.ok and cloud.hosts['a2'].power == 'off'
@@ -75,6 +77,9 @@ class _MovesEnv:
 
     def renew(self, key, token):
         return True
+
+    def peer_views(self, hosts):
+        return None
 
     def migrations(self, vm_ids, host=None, since=None):
         return {'vm-a': (model.Migration('m1', 'vm-a', 'evacuation', 'done',
@@ -138,3 +143,25 @@ def test_a_failed_move_is_read_at_once():
                                  'a1', 'a2', 10.0),)}
     replica.observe(env, _evacuating_state(), (), (), settled_due=False)
     assert env.server_reads == [['vm-a']]
+
+
+def test_a_host_that_heartbeats_again_is_neither_fenced_nor_copied():
+    # The core decided on an older look; the host is back when the
+    # executor picks the actions up.
+    cloud, env, stored = _cloud_with_incident()
+    cloud.hosts['a2'].forced_down = True
+    fence = replica.run_action(env, model.Fence(
+        incident=stored.key, token=1, host='a2'))
+    assert not fence.ok and 'HostAlive' in fence.error
+    assert cloud.hosts['a2'].power == 'on'
+    evacuate = replica.run_action(env, model.Evacuate(
+        incident=stored.key, token=1, vm='vm-01', source='a1'))
+    assert not evacuate.ok and 'HostAlive' in evacuate.error
+    assert cloud.migrations == []
+
+
+def test_the_escalation_of_a_dead_nova_compute_fences_a_live_host():
+    cloud, env, stored = _cloud_with_incident()
+    fence = replica.run_action(env, model.Fence(
+        incident=stored.key, token=1, host='a2', unless_alive=False))
+    assert fence.ok and cloud.hosts['a2'].power == 'off'
