@@ -618,8 +618,19 @@ def _confirming(s, incident):
     host = incident.host
     back = _host_back(s, incident)
     if back:
+        if incident.fact('proof'):
+            _proof_void(s, incident, back)
         s.move(incident, states.CANCELLED, back)
         return
+    if (incident.fact('proof') or {}).get('rung') == 'operator':
+        # An operator's confirm-down while the channels still confirm:
+        # acted on at once, unless the host shows signs of life.
+        alive = _alive_evidence(s, incident)
+        if not alive:
+            _judge_guards(s, incident)
+            return
+        _proof_void(s, incident, alive)
+        incident = s.remember(incident, proof=None)
     age = _nova_heartbeat_age((s.obs.services or {}).get(host))
     power = _power(s, host, since=incident.opened_at)
     if power == 'unknown' and (host not in s.power or
@@ -690,6 +701,10 @@ def _alive_evidence(s, incident):
     if own is not None and \
             s.now - own.at <= s.settings.peers.view_max_age:
         return 'it still publishes its peer view'
+    service = (s.obs.services or {}).get(host)
+    if incident.fact('policy') != COMPUTE_DEAD and service is not None \
+            and _reported_since(service, incident, s.now):
+        return 'nova-compute reported to Nova after the incident opened'
     return None
 
 

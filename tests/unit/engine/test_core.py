@@ -197,15 +197,17 @@ def test_a_dead_bmc_is_replaced_by_the_watchdog_after_the_safe_wait():
     # Opened at 100; its peer last heard it at 99.5: safe at
     # 100 + 3 + 1 + 10 + 5 = 119.
     power = {'c1': ('unknown', 101.0)}
-    service = model.Service('c1', up=True, heartbeat_age=1.0)
-    early = _confirming_step(power, service, now=110.0,
-                             peer_views=_peer(10.5, 110.0, ARMED))
+    # nova-compute last reported at 95, before the loss.
+    early = _confirming_step(power, model.Service(
+        'c1', up=True, heartbeat_age=15.0), now=110.0,
+        peer_views=_peer(10.5, 110.0, ARMED))
     assert not _fences(early)
     assert states.FENCED not in _saved_states(early)
     (save,) = [a for a in early if isinstance(a, model.Save)]
     assert save.facts['until'] == 119.0
-    done = _confirming_step(power, service, now=119.0,
-                            peer_views=_peer(19.5, 119.0, ARMED))
+    done = _confirming_step(power, model.Service(
+        'c1', up=True, heartbeat_age=24.0), now=119.0,
+        peer_views=_peer(19.5, 119.0, ARMED))
     assert states.FENCED in _saved_states(done)
     (save,) = [a for a in done if isinstance(a, model.Save)]
     assert save.facts['proof']['rung'] == 'watchdog'
@@ -269,3 +271,43 @@ def test_no_escalation_of_a_dead_nova_compute_unless_asked():
     _, actions = core.step(core.EngineState(), obs, 600.0, core.Settings(
         default_fence_driver='ipmi', compute_dead_fence_after=300.0))
     assert [a for a in actions if isinstance(a, model.OpenIncident)]
+
+
+def _attested_confirming_step(service):
+    """c1 confirming since 100 (opened on its lost heartbeat, BMC
+    unreachable); an operator attests it off; one step at 140."""
+    incident = states.Incident('host_failure:c1:1', 'c1', states.CONFIRMING,
+                               100.0, 100.0, token=1,
+                               facts={'liveness_lost_at': 100.0})
+    stored = model.StoredIncident(
+        incident.key, 'c1', states.CONFIRMING, 100.0, 100.0, 'me', 1,
+        dict(incident.facts), operator={'confirm_down': {
+            'who': 'alice', 'reason': 'it is off'}})
+    obs = model.Observation(
+        me='me', services={'c1': service, 'c2': model.Service('c2')},
+        liveness={'c1': model.LOST},
+        aggregates=(model.Aggregate('1', 'seg', ('c1', 'c2'),
+                                    {'ha:segment': 'seg'}),),
+        incidents=(stored,), leases={incident.key: 'mine'}, servers={},
+        vms={}, migrations={}, fresh=True)
+    state = core.EngineState(incidents={incident.key: incident},
+                             power={'c1': ('unknown', 139.0)})
+    _, actions = core.step(state, obs, 140.0,
+                           core.Settings(default_fence_driver='ipmi'))
+    return actions
+
+
+def test_a_confirm_down_while_confirming_is_acted_on():
+    actions = _attested_confirming_step(
+        model.Service('c1', up=False, heartbeat_age=45.0))
+    assert states.FENCED in _saved_states(actions)
+
+
+def test_a_confirm_down_is_void_while_nova_compute_still_reports():
+    # nova-compute reported 2 s ago, 38 s after the incident opened: the
+    # host lives (only its coordination link is down).
+    actions = _attested_confirming_step(
+        model.Service('c1', up=True, heartbeat_age=2.0))
+    assert states.FENCED not in _saved_states(actions)
+    assert [a for a in actions if isinstance(a, model.Save) and any(
+        getattr(r, 'outcome', None) == 'proof_void' for r in a.records)]
