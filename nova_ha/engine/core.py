@@ -413,11 +413,15 @@ def _still_recovered(s, host, last):
     """Nova still shows the host as nova-ha left it after recovering it
     (forced down): the same failure, not a new one.  A host disabled for
     a dead nova-compute, or brought back by an operator, is not.  A host
-    whose incident an operator closed is left to them until this replica
-    sees it alive again."""
+    whose incident an operator closed is left to them until it shows it
+    lived since the close: this replica saw it alive, or nova-compute
+    reported to Nova after it (a durable record, which a restarted
+    replica and a cloud without coordination heartbeats still have)."""
     service = (s.obs.services or {}).get(host)
     if last.state == states.CLOSED and \
-            s.alive_at.get(host, float('-inf')) < last.since:
+            s.alive_at.get(host, float('-inf')) < last.since and \
+            not (service is not None and
+                 _reported_after(service, last.since, s.now)):
         return True     # an operator took it in hand; until it is back
     return last.state in (states.RECOVERED, states.PARTIAL, states.CLOSED) \
         and service is not None and service.forced_down
@@ -504,8 +508,14 @@ def _reported_since(service, incident, now):
     "up" alone says nothing: it counts a host up until its heartbeat is
     older than Nova's down time (60 s), and a replica that takes the
     incident over has not seen the report that opened it."""
+    return _reported_after(service, incident.opened_at, now)
+
+
+def _reported_after(service, at, now):
+    """nova-compute reported to Nova after ``at`` (the engine's clock;
+    Nova's stamps agree within CLOCK_MARGIN)."""
     age = service.heartbeat_age
-    return age is not None and age + CLOCK_MARGIN < now - incident.opened_at
+    return age is not None and age + CLOCK_MARGIN < now - at
 
 
 def _failures(s, incident):
