@@ -87,6 +87,24 @@ def make_fencer(conf):
     return lambda host: fencing.fence_host(host, conf)
 
 
+def make_fence_deadline(conf):
+    """host -> the longest its fence may take: the procedure checks
+    [fencing] timeout between BMC calls, so one call (the host's
+    request_timeout) may overrun it, and closing the BMC session is one
+    more; the first read and power-off request take two calls whatever
+    the timeout."""
+    from nova_ha import fencing
+
+    def deadline(host):
+        try:
+            call = fencing.load_bmc_config(host, conf).options[
+                'request_timeout']
+        except fencing.FenceConfigError:
+            call = conf.fencing.request_timeout    # fails at once anyway
+        return max(conf.fencing.timeout, call) + 2 * call
+    return deadline
+
+
 def make_power_reader(conf):
     """BMC power state for the second-channel confirmation; None when the
     host has no BMC to ask (no configuration, or the noop driver)."""
@@ -186,15 +204,63 @@ def build_host_engine(conf, nova, history, name=None):
     me = name or '%s:%d' % (socket.gethostname(), os.getpid())
     from nova_ha import servicegroup
     from nova_ha.servicegroup import peer_views
+    leases = real_env.ToozLeases(conf.engine.coordination_url,
+                                 'nova-ha-engine-' + me)
     env = real_env.RealEnvironment(
-        me, nova, history, real_env.ToozLeases(
-            conf.engine.coordination_url, 'nova-ha-engine-' + me),
-        make_fencer(conf), make_power_reader(conf),
+        me, nova, history, leases, make_fencer(conf),
+        make_power_reader(conf),
         peer_reader=peer_views.PeerViewReader(
-            servicegroup.configured_url(conf), 'nova-ha-engine-peers-' + me))
+            servicegroup.configured_url(conf), 'nova-ha-engine-peers-' + me),
+        nova_timeout=conf.engine.nova_api_timeout,
+        fence_deadline=make_fence_deadline(conf))
+    renew_every = None if leases.ttl is None else leases.ttl / RENEWALS
+    check_lease_time(conf, leases.ttl, renew_every, env.side_effect_timeout)
     return engine_daemon.Daemon(
         env, core_settings_from(conf),
-        request_workers=conf.engine.evacuation_request_workers)
+        request_workers=conf.engine.evacuation_request_workers,
+        renew_every=renew_every)
+
+
+# Renewals of each lease within its lifetime while the loop waits: what
+# is left of a lease when a side effect starts is at least
+# (RENEWALS - 1) / RENEWALS of it, less the look under way.
+RENEWALS = 4
+
+
+def check_lease_time(conf, ttl, renew_every, side_effect_timeout):
+    """Say at start when a side effect may take longer than what is left
+    of a lease between renewals: the executor refuses to start it (it could
+    outlive the lease), so it would never run.  Returns the complaints."""
+    if ttl is None:
+        return []            # leases without a TTL: held until released
+    from nova_ha.engine import model
+    from nova_ha.fencing import registry
+    bounds = [('a Nova call ([engine] nova_api_timeout)',
+               side_effect_timeout(model.ForceDown()))]
+    fences = {}
+    for host in registry.configured_hosts(conf):
+        seconds = side_effect_timeout(model.Fence(host=host))
+        fences.setdefault(seconds, []).append(host)
+    bounds += [('the fence of %s ([fencing] timeout and the BMC calls that '
+                'may overrun it)' % _some(hosts), seconds)
+               for seconds, hosts in sorted(fences.items())]
+    left = ttl - renew_every
+    complaints = [(what, seconds) for what, seconds in bounds
+                  if seconds > left]
+    for what, seconds in complaints:
+        LOG.error('%s may take %.1f s, but a lease of [engine] '
+                  'coordination_url (lock_timeout %.0f s) may have only %.1f '
+                  's left between renewals: the engine will refuse every '
+                  'such side effect. Raise lock_timeout above %.0f s or '
+                  'shorten that timeout.', what, seconds, ttl, left,
+                  seconds * RENEWALS / (RENEWALS - 1))
+    return complaints
+
+
+def _some(hosts, shown=3):
+    more = len(hosts) - shown
+    return ', '.join(hosts[:shown]) + (' and %d more' % more if more > 0
+                                       else '')
 
 
 def main(argv=None):

@@ -9,14 +9,23 @@ effects run on two bounded pools: evacuation requests on their own
 order), everything else on ``workers``.  Each call they make is bounded by
 its client's timeout, so a hung dependency comes back as a failed result
 (an observation), never as a stuck loop.
+
+Leases live only by the loop's progress: each look renews them, and so
+does the loop while it waits between looks (every ``renew_every``
+seconds, a fraction of the lease time), never another thread.  A loop
+stuck in a look loses them, and a worker refuses to start a guarded
+action whose lease may lapse before the action ends (checked when the
+worker picks it up, not when it was queued).
 """
 
 import concurrent.futures
+import math
 import threading
 import time
 
 from oslo_log import log as logging
 
+from nova_ha.engine import env as engine_env
 from nova_ha.engine import model
 from nova_ha.engine import replica as engine_replica
 
@@ -26,7 +35,8 @@ LOG = logging.getLogger(__name__)
 class Daemon:
 
     def __init__(self, env, settings, workers=8, request_workers=1,
-                 clock=time.time, min_gap=0.3, news_gap=1.0):
+                 clock=time.time, min_gap=0.3, news_gap=1.0,
+                 renew_every=None):
         self.env = env
         self.settings = settings
         self._clock = clock
@@ -51,10 +61,17 @@ class Daemon:
         # one look follows several of them.
         self.min_gap = min_gap
         self.news_gap = max(min_gap, news_gap)
+        # Seconds between renewals of the leases while the loop waits
+        # (None: only each look renews them, for leases without a TTL).
+        self.renew_every = renew_every
+        self._renewed_at = -math.inf      # monotonic
 
     def _submit(self, action):
         pool = self._requests if isinstance(action, model.Evacuate) \
             else self._pool
+        # Checked (replica.check_action) and run in the worker, when it
+        # picks the action up: it may have waited behind others since it
+        # was queued, and its lease must still last as long as it may.
         future = pool.submit(engine_replica.run_action, self.env, action)
         future.add_done_callback(self._done)
 
@@ -84,6 +101,9 @@ class Daemon:
 
     def tick(self):
         """One look (tests call it directly); when to look again."""
+        # Each look renews the leases (taken before: never later than the
+        # renewals themselves).
+        self._renewed_at = time.monotonic()
         with self._lock:
             wake_at = self.replica.tick(self._clock())
             looks = 1
@@ -103,7 +123,7 @@ class Daemon:
                 LOG.exception('engine loop failed; looking again')
                 wake_at = self._clock() + 1.0
             looked = self._clock()
-            woken = self._wake.wait(max(0.0, wake_at - looked))
+            woken = self._wait(wake_at)
             self._wake.clear()
             if not woken:
                 continue        # the core's own timer: look now
@@ -117,6 +137,44 @@ class Daemon:
                 self._clock() - looked)
             if gap > 0 and not self._stop.is_set():
                 self._stop.wait(gap)
+
+    def _wait(self, wake_at):
+        """Wait for an event until ``wake_at`` (the core's clock),
+        renewing the leases whenever they are due first; True when an
+        event came."""
+        while True:
+            left = wake_at - self._clock()
+            renew_in = self._renew_due() - time.monotonic()
+            if renew_in >= left:
+                return self._wake.wait(max(0.0, left))
+            if self._wake.wait(max(0.0, renew_in)):
+                return True
+            self.renew_leases()
+
+    def _renew_due(self):
+        if self.renew_every is None or self._stop.is_set() or \
+                not self.replica.state.incidents:
+            return math.inf
+        return self._renewed_at + self.renew_every
+
+    def renew_leases(self):
+        """Renew the lease of every incident this replica owns; one that
+        is lost makes the loop look at once (the look finds it lost and
+        stops acting on it)."""
+        self._renewed_at = time.monotonic()
+        owned = sorted((key, incident.token) for key, incident
+                       in self.replica.state.incidents.items())
+        lost = [key for key, token in owned if not self._renew(key, token)]
+        if lost:
+            LOG.warning('lost the lease of %s', ', '.join(lost))
+            self.wake()
+
+    def _renew(self, key, token):
+        try:
+            return self.env.renew(key, token)
+        except engine_env.Unavailable as e:
+            LOG.warning('could not renew the lease of %s: %s', key, e)
+            return False
 
     def start(self):
         self._thread = threading.Thread(target=self.run,

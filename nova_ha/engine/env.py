@@ -78,8 +78,14 @@ class Environment(abc.ABC):
         """True when nobody holds the lease of incident ``key``."""
 
     @abc.abstractmethod
-    def lease_valid(self, key, token):
-        """Checked before every side effect: ours, at this generation."""
+    def lease_valid(self, key, token, within=0.0):
+        """Checked before every side effect: ours, at this generation, and
+        for at least ``within`` more seconds."""
+
+    def side_effect_timeout(self, action):
+        """The longest ``action``'s side effect may take (seconds), so that
+        it ends before a lease checked with ``within`` of it lapses."""
+        return 0.0
 
     @abc.abstractmethod
     def open_incident(self, host, sequence, reason):

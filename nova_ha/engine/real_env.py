@@ -6,12 +6,21 @@ drivers, and the SQL history, whose incidents carry the owner and the
 generation (the fencing token).  Liveness comes from the servicegroup
 watchers (a ``LivenessBoard`` they write), host reports from the
 listeners (``report``).
+
+A side effect is checked against its lease for as long as it may take
+(``lease_valid(key, token, within=side_effect_timeout(action))``), and
+held to that: a Nova side effect sends no request past its deadline
+(``RequestDeadlines``), a fence is given up at its own.
 """
 
 import collections
+import concurrent.futures
+import contextlib
 import datetime
+import math
 import threading
 import time
+import urllib.parse
 import uuid
 
 from oslo_log import log as logging
@@ -28,6 +37,23 @@ LOG = logging.getLogger(__name__)
 # Nova compares changes-since with its writers' clocks; the engine reads a
 # little further back than it needs to (clocks agree within this, NTP).
 CLOCK_MARGIN = 10.0
+
+#: Seconds a Nova side effect may take unless told ([engine]
+#: nova_api_timeout's default).
+NOVA_TIMEOUT = 30.0
+
+#: Seconds a fence may take unless told: [fencing] timeout's default,
+#: overrun by one BMC call of request_timeout's default, and the close of
+#: the BMC session.
+FENCE_DEADLINE = 60.0 + 2 * 5.0
+
+
+class FenceTimeout(Exception):
+    """A fence did not end within its deadline."""
+
+
+class SideEffectDeadline(Exception):
+    """A request of a side effect would have left after its deadline."""
 
 
 def _epoch(value):
@@ -65,23 +91,107 @@ class LivenessBoard:
             return dict(self._hosts)
 
 
-class ToozLeases:
-    """One tooz lock per incident.  With Redis the lock's TTL is the
-    coordination URL's ``lock_timeout``; tooz's heartbeat extends the locks
-    this process holds, and ``renew`` checks that the backend still names
-    us as the owner (after a backend restart it does not)."""
+class RequestDeadlines:
+    """Holds the HTTP requests a thread sends to Nova to a deadline.
 
-    def __init__(self, url, member_id=None):
+    openstacksdk's timeout (keystoneauth's) bounds one request's connect
+    and each of its reads; a side effect may send several (a token, the
+    version discovery, a look-up of the service, the call itself), and
+    keystoneauth retries some.  Under ``until(seconds)`` no request leaves
+    the thread once the deadline has passed, and each may wait only what
+    is left of it.  Other threads, the VM flows' on the same connection,
+    are not held.
+    """
+
+    def __init__(self):
+        self._local = threading.local()
+
+    @classmethod
+    def install(cls, nova):
+        """Deadlines for the requests of ``nova``'s openstacksdk
+        connection (a stand-in without one sends no request)."""
+        deadlines = cls()
+        session = getattr(getattr(nova, 'conn', None), 'session', None)
+        http = getattr(session, 'session', None)     # requests.Session
+        if http is not None:
+            deadlines._hold(http)
+        return deadlines
+
+    def _hold(self, http):
+        send = http.request
+
+        def request(method, url, **kwargs):
+            left = self._left()
+            if left is not None:
+                if left <= 0:
+                    raise SideEffectDeadline(
+                        '%s %s not sent: the side effect is past its '
+                        'deadline' % (method, urllib.parse.urlsplit(
+                            url).path))
+                kwargs['timeout'] = _clip(kwargs.get('timeout'), left)
+            return send(method, url, **kwargs)
+        http.request = request
+
+    @contextlib.contextmanager
+    def until(self, seconds):
+        self._local.deadline = time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            self._local.deadline = None
+
+    def _left(self):
+        deadline = getattr(self._local, 'deadline', None)
+        return None if deadline is None else deadline - time.monotonic()
+
+
+def _clip(timeout, left):
+    """A requests timeout (None, seconds, or (connect, read)) no longer
+    than ``left``."""
+    if isinstance(timeout, tuple):
+        return tuple(left if t is None else min(t, left) for t in timeout)
+    return left if timeout is None else min(timeout, left)
+
+
+class ToozLeases:
+    """One tooz lock per incident, kept only by the loop's progress.
+
+    With Redis (and etcd, memcached) the lock's TTL is the coordination
+    URL's ``lock_timeout``, and nothing but ``renew``, which the loop calls
+    on every look, extends it: a loop blocked longer than that (on a
+    silent database, say) loses its leases, and another replica can take
+    its incidents over while it cannot act.  tooz's heart is therefore
+    never started: it re-acquires every lock its coordinator holds on each
+    beat (RedisDriver.heartbeat), whatever the loop does.  This coordinator
+    joins no group, so it needs no membership heartbeat either; liveness
+    is kept by coordinators of its own (servicegroup).
+
+    Each lease's local expiry is read on this process's monotonic clock
+    before the request that took or renewed it was sent, so it is never
+    later than the backend's; a renewal that fails extends nothing (the
+    lease is dropped).  Backends without a TTL (file://, ZooKeeper, whose
+    locks live as long as the process or its session) leave it unbounded.
+    """
+
+    def __init__(self, url, member_id=None, clock=time.monotonic):
         from tooz import coordination
         self.coordinator = coordination.get_coordinator(
             url, (member_id or 'nova-ha-engine-%s' % uuid.uuid4()).encode())
-        self.coordinator.start(start_heart=True)
+        self.coordinator.start(start_heart=False)
         sg_backend.one_try_per_command(self.coordinator)
+        lock_timeout = getattr(self.coordinator, 'lock_timeout', None)
+        #: Seconds a lease lives unless renewed; None: until released.
+        self.ttl = float(lock_timeout) if lock_timeout else None
+        self._clock = clock
         self._locks = {}
+        self._expiry = {}        # key -> local expiry (monotonic)
         self._guard = threading.Lock()
 
     def _lock(self, key):
         return self.coordinator.get_lock(('nova-ha-incident-' + key).encode())
+
+    def _expires(self, sent_at):
+        return math.inf if self.ttl is None else sent_at + self.ttl
 
     def acquire(self, key):
         from tooz import ToozError
@@ -89,12 +199,14 @@ class ToozLeases:
             if key in self._locks:
                 return True
             lock = self._lock(key)
+            sent_at = self._clock()
             try:
                 got = lock.acquire(blocking=False)
             except ToozError as e:
                 raise engine_env.Unavailable(str(e)) from e
             if got:
                 self._locks[key] = lock
+                self._expiry[key] = self._expires(sent_at)
             return bool(got)
 
     def owned(self, key):
@@ -114,22 +226,37 @@ class ToozLeases:
             raise engine_env.Unavailable(str(e)) from e
 
     def renew(self, key):
+        """Extend the lease by the TTL from now; False (and dropped) when
+        the backend no longer names us or does not answer."""
         from tooz import ToozError
         with self._guard:
             lock = self._locks.get(key)
         if lock is None:
             return False
+        sent_at = self._clock()
         try:
             if not self.owned(key):
                 raise ToozError('the backend no longer names us')
             heartbeat = getattr(lock, 'heartbeat', None)
-            if heartbeat is not None:     # a lock with a TTL (Redis)
-                heartbeat()
-            return True
+            if heartbeat is not None and not heartbeat():
+                raise ToozError('the lock could not be extended')
         except (ToozError, engine_env.Unavailable) as e:
             LOG.warning('lease of %s lost: %s', key, e)
             self.forget(key)
             return False
+        with self._guard:
+            if self._locks.get(key) is lock:
+                self._expiry[key] = self._expires(sent_at)
+        return True
+
+    def time_left(self, key):
+        """Seconds the lease of ``key`` surely lasts by the local expiry
+        (0 when it is not held here, math.inf without a TTL)."""
+        with self._guard:
+            expiry = self._expiry.get(key)
+        if expiry is None:
+            return 0.0
+        return max(0.0, expiry - self._clock())
 
     def held_here(self, key):
         with self._guard:
@@ -138,11 +265,13 @@ class ToozLeases:
     def forget(self, key):
         with self._guard:
             self._locks.pop(key, None)
+            self._expiry.pop(key, None)
 
     def release(self, key):
         from tooz import ToozError
         with self._guard:
             lock = self._locks.pop(key, None)
+            self._expiry.pop(key, None)
         if lock is not None:
             try:
                 lock.release()
@@ -157,16 +286,28 @@ class ToozLeases:
 
 class RealEnvironment(engine_env.Environment):
     """``fencer(host)`` -> FenceResult; ``power_reader(host)`` -> 'on' |
-    'off' | 'unknown'."""
+    'off' | 'unknown'.
+
+    ``nova_timeout``: seconds one Nova side effect may take, every request
+    it sends included (``[engine] nova_api_timeout``); ``fence_deadline``:
+    host -> seconds its fence may take (``[fencing] timeout`` and the BMC
+    calls that may overrun it).  Each side effect is held to its own
+    (``side_effect_timeout``), so that one checked against a lease that
+    outlasts it ends before the lease can lapse."""
 
     def __init__(self, me, nova, history, leases, fencer, power_reader,
-                 liveness=None, clock=time.time, peer_reader=None):
+                 liveness=None, clock=time.time, peer_reader=None,
+                 nova_timeout=NOVA_TIMEOUT, fence_deadline=None):
         self.me = me
         self.nova = nova
         self.history = history
         self.leases = leases
         self._fencer = fencer
         self._power_reader = power_reader
+        self._nova_timeout = float(nova_timeout)
+        self._fence_deadline = fence_deadline or (lambda host:
+                                                  FENCE_DEADLINE)
+        self._requests = RequestDeadlines.install(nova)
         self.liveness_board = liveness or LivenessBoard()
         self._clock = clock
         self._reports = collections.deque()
@@ -296,11 +437,26 @@ class RealEnvironment(engine_env.Environment):
             return True      # kept: take_over uses it
         return False
 
-    def lease_valid(self, key, token):
+    def lease_valid(self, key, token, within=0.0):
+        if self.leases.time_left(key) < within:
+            return False          # known without asking anyone
         if not self.leases.owned(key):
             return False
         row = self._history_call(self.history.get_incident, key)
-        return row is not None and row.is_open and row.generation == token
+        if row is None or not row.is_open or row.generation != token:
+            return False
+        # Both answers took time out of the lease.
+        return self.leases.time_left(key) >= within
+
+    def side_effect_timeout(self, action):
+        if isinstance(action, model.Fence):
+            return self._fence_deadline(action.host)
+        if isinstance(action, _NOVA_SIDE_EFFECTS):
+            return self._nova_timeout
+        # The history's writes carry the generation into the statement,
+        # which the database refuses once another owner bumped it; the
+        # rest (notes, reads of a BMC, lease verbs) is not guarded.
+        return 0.0
 
     def open_incident(self, host, sequence, reason):
         key = states.key_for(host, sequence)
@@ -385,39 +541,75 @@ class RealEnvironment(engine_env.Environment):
         return self._power_reader(host) or 'unknown'
 
     def fence(self, host):
-        return self._fencer(host)
+        # The drivers bound each BMC call and the procedure checks its
+        # deadline between calls; a driver that does not (a call stuck in
+        # a library) must not hold the action past what the lease was
+        # checked for.  Its thread is left to end by itself: a late
+        # power-off of this host is what was asked, and its result, which
+        # nobody reads, is no proof.
+        deadline = self._fence_deadline(host)
+        done = concurrent.futures.Future()
+        threading.Thread(target=_settle, args=(done, self._fencer, host),
+                         name='nova-ha-fence-%s' % host, daemon=True).start()
+        try:
+            return done.result(timeout=deadline)
+        except concurrent.futures.TimeoutError:
+            raise FenceTimeout('the fence of %s did not end within its '
+                               'deadline of %.1f s' % (host, deadline)) \
+                from None
 
     def force_down(self, host, service_id):
-        self.nova.force_down(host, service_id=service_id)
+        with self._requests.until(self._nova_timeout):
+            self.nova.force_down(host, service_id=service_id)
 
     def disable(self, host, reason):
-        self.nova.disable(host, reason)
+        with self._requests.until(self._nova_timeout):
+            self.nova.disable(host, reason)
 
     def evacuate(self, vm, keep_running):
-        self.nova.evacuate(vm, keep_running=keep_running)
+        with self._requests.until(self._nova_timeout):
+            self.nova.evacuate(vm, keep_running=keep_running)
 
     def reset_stale_task(self, vm, source, task_state, to_state):
-        server = self.nova.server(vm)
-        if server['host'] != source or server['task_state'] != task_state:
-            return 'changed since it was read'
-        moving = [m for m in self.nova.moves_from(source)
-                  if m['instance'] == vm and
-            m['status'] in model.MIGRATION_IN_FLIGHT]
-        if moving:
-            return 'a move is in flight (%s)' % moving[-1]['status']
-        self.nova.reset_state(vm, to_state)
-        return 'reset'
+        # One deadline for the reads and the reset: the reads are what
+        # makes the reset safe, and they must be recent.
+        with self._requests.until(self._nova_timeout):
+            server = self.nova.server(vm)
+            if server['host'] != source or \
+                    server['task_state'] != task_state:
+                return 'changed since it was read'
+            moving = [m for m in self.nova.moves_from(source)
+                      if m['instance'] == vm and
+                      m['status'] in model.MIGRATION_IN_FLIGHT]
+            if moving:
+                return 'a move is in flight (%s)' % moving[-1]['status']
+            self.nova.reset_state(vm, to_state)
+            return 'reset'
 
     def set_power(self, vm, want):
-        if want == 'ACTIVE':
-            self.nova.start(vm)
-        elif want == 'SHUTOFF':
-            self.nova.stop(vm)
-        else:
-            self.nova.reset_state(vm, 'error')
+        with self._requests.until(self._nova_timeout):
+            if want == 'ACTIVE':
+                self.nova.start(vm)
+            elif want == 'SHUTOFF':
+                self.nova.stop(vm)
+            else:
+                self.nova.reset_state(vm, 'error')
 
     def release_reserved(self, host, aggregate):
-        self.nova.remove_host_from_aggregate(aggregate, host)
+        with self._requests.until(self._nova_timeout):
+            self.nova.remove_host_from_aggregate(aggregate, host)
+
+
+_NOVA_SIDE_EFFECTS = (model.ForceDown, model.Disable, model.Evacuate,
+                      model.ResetStaleTask, model.SetPower,
+                      model.ReleaseReserved)
+
+
+def _settle(future, fn, *args):
+    try:
+        future.set_result(fn(*args))
+    except BaseException as e:      # handed to the waiting caller
+        future.set_exception(e)
 
 
 def _server(s):
