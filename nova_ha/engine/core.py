@@ -92,6 +92,8 @@ class EngineState:
     # A guard waits for a look that reads Nova afresh (not reused reads).
     needs_fresh: bool = False
     alive_at: dict = dataclasses.field(default_factory=dict)  # host -> at
+    # A control-plane outage was alerted (and not yet over).
+    outage: Optional[str] = None
 
 
 class _Step:
@@ -109,6 +111,7 @@ class _Step:
         self.fence_results = dict(state.fence_results)
         self.failed_requests = dict(state.failed_requests)
         self.alive_at = dict(state.alive_at)
+        self.outage = state.outage
         self.actions = []
         self.saves = {}          # key -> list of TransitionRecord
         self.dirty = set()
@@ -171,7 +174,7 @@ class _Step:
             power=self.power, reported=self.reported,
             fence_results=self.fence_results,
             failed_requests=self.failed_requests,
-            alive_at=self.alive_at,
+            alive_at=self.alive_at, outage=self.outage,
             needs_fresh=self.needs_fresh,
             look_again=self.needs_fresh or self.adopted or any(
                 not isinstance(r, model.Note)
@@ -357,6 +360,8 @@ def _suspects(s):
                    'alive' % host, kind='event.unconfirmed', host=host)
         else:
             s.reported[host] = at
+    if s.settings.compute_dead_fence_after and obs.services is not None:
+        _control_plane_outage(s)      # alerted as it starts
     hosts = set(obs.services or ()) | set(obs.liveness or ()) | \
         set(s.reported)
     for host in sorted(hosts):
@@ -473,12 +478,35 @@ def _handlers():
 
 def _compute_dead_for(s, service):
     """Seconds nova-compute has been silent past the escalation's
-    deadline, or None (escalation off, not forced down by us, reporting)."""
+    deadline, or None: escalation off, forced down by us, reporting, no
+    monitor reporting it dead (Nova's silence alone is also what an
+    outage of the conductor or the bus looks like), or many hosts silent
+    together (such an outage)."""
     after = s.settings.compute_dead_fence_after
     if not after or service is None or service.forced_down:
         return None
     age = service.heartbeat_age
-    return age if age is not None and age >= after else None
+    if age is None or age < after:
+        return None
+    if service.host not in (s.obs.process_down or {}):
+        return None
+    if _control_plane_outage(s):
+        return None
+    return age
+
+
+def _control_plane_outage(s):
+    """The reason many hosts look dead to Nova at once, alerted once per
+    outage (the escalation of a dead nova-compute stands down)."""
+    reason = guards.control_plane_outage(
+        s.obs.services, s.settings.confirm.nova_heartbeat_stale_s,
+        s.settings.storm)
+    if reason and not s.outage:
+        s.note(None, '%s: the escalation of a dead nova-compute stands '
+               'down until it ends' % reason, kind='alert',
+               outcome='control_plane_outage')
+    s.outage = reason
+    return reason
 
 
 def _host_back(s, incident):
@@ -771,6 +799,15 @@ def _judge_guards(s, incident):
         s.needs_fresh = True     # judged on a look that reads Nova again
         return
     host = incident.host
+    if incident.fact('policy') == COMPUTE_DEAD and \
+            _compute_dead_for(s, obs.services.get(host)) is None:
+        why = 'the escalation of a dead nova-compute on %s stands down: ' \
+            '%s' % (host, _control_plane_outage(s) or 'its monitor no '
+                    'longer reports nova-compute dead')
+        if incident.state != states.HELD or incident.fact('held') != why:
+            s.move(incident, states.HELD, why, held=why,
+                   until=s.now + s.settings.reconcile_interval)
+        return
     view = ha_aggregates.host_view_of(obs.aggregates, host)
     group = guards.group_of(view)
     members = guards.group_hosts(obs.aggregates, obs.services, group)

@@ -37,6 +37,12 @@ class Environment(abc.ABC):
         ``hosts`` that publish one; None where there is no peer channel."""
         return None
 
+    def process_down(self):
+        """host -> since when its nova-ha-monitor has reported its
+        nova-compute dead while the host lives (the report stands until
+        the monitor reports it back); None where it is not known."""
+        return None
+
     @abc.abstractmethod
     def aggregates(self):
         """A tuple of model.Aggregate."""

@@ -135,6 +135,8 @@ class Draw:
                 probes['peers'] = {h: [p for p in loose if p != h]
                                    for h in loose}
             spec['peer_probes'] = probes
+        # nova-computes report to Nova each at its own moment.
+        spec['beat_phase'] = {h: round(r.uniform(0, 10), 1) for h in hosts}
         skew = {}
         for name in hosts + self.engines:
             if r.random() < 0.3:
@@ -279,9 +281,9 @@ class Draw:
         engine = self.r.choice(self.engines)
         what = self.r.choice(('kill', 'cut', 'pause'))
         if what == 'kill':
+            # Killed, and started again by its service manager.
             self.at(t, 'kill %s' % engine)
-            if self.r.random() < 0.7:
-                self.at(self.later(t), 'start %s' % engine)
+            self.at(self.later(t), 'start %s' % engine)
         elif what == 'cut':
             self.at(t, 'cut %s' % engine)
             if self.r.random() < 0.7:

@@ -121,3 +121,20 @@ def run_index(incidents, key, settle_time):
             return index
         previous = opened
     return 0
+
+
+def control_plane_outage(services, stale_after, storm):
+    """Many nova-computes silent in Nova at once: the conductor, the bus
+    or Nova's database is down, not that many processes (a sign of life
+    is missing everywhere, so it proves nothing anywhere).  A reason, or
+    None.  Hosts forced down are left out (their silence is known)."""
+    counted = [s for s in (services or {}).values() if not s.forced_down]
+    stale = sorted(s.host for s in counted
+                   if s.heartbeat_age is not None and
+                   s.heartbeat_age > stale_after)
+    if len(stale) >= 2 and len(stale) >= storm.max_share * len(counted):
+        return '%d of %d nova-computes have not reported to Nova for %.0f s' \
+            ' (%s): a control-plane outage' % (
+                len(stale), len(counted), stale_after,
+                ', '.join(stale[:8]) + (', ...' if len(stale) > 8 else ''))
+    return None

@@ -111,6 +111,9 @@ class Observation:
     # observer host -> servicegroup.channels.PeerView of the suspects'
     # segments (None: not read, or the backend did not answer).
     peer_views: Optional[dict] = None
+    # host -> since when its monitor reports nova-compute dead on the live
+    # host (None: not known).
+    process_down: Optional[dict] = None
 
 
 # -- actions ----------------------------------------------------------------

@@ -171,7 +171,8 @@ def observe(env, state, results, inflight, aggregates=None, services=None,
         migrations=migrations, reports=tuple(env.take_reports()),
         results=tuple(results), inflight=frozenset(inflight),
         fresh=fresh, peer_views=_peer_views(env, state, aggregates,
-                                            services))
+                                            services),
+        process_down=_read('the history', env.process_down))
 
 
 # Incidents in these states are judged on the peer channel (and its

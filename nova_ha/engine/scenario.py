@@ -92,6 +92,8 @@ def build(cloud_spec):
             **probes)}
         for host, kind in watchdogs.items():
             _host(cloud, host).watchdog = kind
+    for host, phase in (spec.get('beat_phase') or {}).items():
+        _host(cloud, host).beat_phase = float(phase)
     for host, skew in (spec.get('skew') or {}).items():
         if host in cloud.hosts:
             cloud.hosts[host].skew = float(skew)

@@ -118,12 +118,14 @@ class Host:
     cut: set = dataclasses.field(default_factory=set)
     watchdog: str = None       # hardware | ipmi | softdog | software | None
     skew: float = 0.0          # its clock minus the true time
+    beat_phase: float = 0.0    # when in report_interval it reports to Nova
     # Bookkeeping of the world (not what anyone reports).
     coord_stopped_at: float = None   # its coordination beat stopped
     nova_stopped_at: float = None    # its Nova DB beat stopped
     quorum_lost_at: float = None
     reset_by_watchdog: bool = False
     booting: bool = False            # reset by its watchdog, not yet up
+    compute_died_at: float = None    # nova-compute dead on the live host
     process_down_at: float = None    # its monitor reported nova-compute dead
 
     @property
@@ -242,6 +244,11 @@ class SimEnv(engine_env.Environment):
     def aggregates(self):
         self._nova()
         return tuple(self.cloud.aggregates)
+
+    def process_down(self):
+        self._history()
+        return {h.name: h.process_down_at for h in self.cloud.hosts.values()
+                if h.process_down_at is not None}
 
     def incidents(self):
         self._history()
@@ -708,10 +715,11 @@ class SimCloud:
 
     def last_beat(self, host):
         """When nova-compute on ``host`` last wrote Nova's heartbeat."""
-        if self.nova_beats(host):
-            return self.now - (self.now % self.timings.report_interval)
-        return host.nova_stopped_at if host.nova_stopped_at is not None \
-            else 0.0
+        at = self.now if self.nova_beats(host) else host.nova_stopped_at
+        if at is None:
+            return 0.0
+        # Its last report at or before ``at``, every report_interval.
+        return at - ((at - host.beat_phase) % self.timings.report_interval)
 
     def liveness(self, host):
         if self.coordination_beats(host):
@@ -867,6 +875,28 @@ class SimCloud:
             host.nova_stopped_at = None
         elif host.nova_stopped_at is None:
             host.nova_stopped_at = self.now
+        # nova-ha-monitor restarts a dead nova-compute; when it cannot, it
+        # reports process.down (the engine's process flow records it), and
+        # process.up once it runs again.
+        dead = host.up and not host.compute_running
+        if not dead:
+            host.process_down_at = None
+            host.compute_died_at = None
+        elif host.compute_died_at is None:
+            host.compute_died_at = self.now
+            self.at(self.now + self.timings.process_report_after,
+                    self._monitor_reports, host, self.now)
+
+    def _monitor_reports(self, host, died_at):
+        if host.compute_died_at != died_at or host.process_down_at:
+            return       # back meanwhile, or reported already
+        if RABBIT in self.down or not host.sends(MANAGEMENT):
+            # Its outbox keeps the report until the bus takes it.
+            self.at(self.now + 5.0, self._monitor_reports, host, died_at)
+            return
+        host.process_down_at = self.now
+        self.log('%s: nova-ha-monitor reports nova-compute dead' % host.name)
+        self.wake_all()
 
     def _pairs_changed(self, observer):
         for peer_name in self.configured_peers(observer.name):

@@ -259,18 +259,37 @@ def test_a_dead_nova_compute_escalation_ends_when_it_reports_again():
     assert states.CANCELLED in step(3.0)
 
 
-def test_no_escalation_of_a_dead_nova_compute_unless_asked():
+def _escalation_opens(process_down, services=None, **settings):
+    services = services or {
+        'c1': model.Service('c1', up=False, heartbeat_age=500.0),
+        'c2': model.Service('c2', heartbeat_age=3.0),
+        'c3': model.Service('c3', heartbeat_age=3.0)}
     obs = model.Observation(
-        me='me', services={'c1': model.Service('c1', up=False,
-                                               heartbeat_age=500.0)},
-        liveness={'c1': model.ALIVE}, aggregates=(), incidents=(),
-        leases={}, servers={}, vms={}, migrations={}, fresh=True)
-    _, actions = core.step(core.EngineState(), obs, 600.0,
-                           core.Settings(default_fence_driver='ipmi'))
-    assert not [a for a in actions if isinstance(a, model.OpenIncident)]
+        me='me', services=services, liveness={'c1': model.ALIVE},
+        aggregates=(), incidents=(), leases={}, servers={}, vms={},
+        migrations={}, fresh=True, process_down=process_down)
     _, actions = core.step(core.EngineState(), obs, 600.0, core.Settings(
-        default_fence_driver='ipmi', compute_dead_fence_after=300.0))
-    assert [a for a in actions if isinstance(a, model.OpenIncident)]
+        default_fence_driver='ipmi', **settings))
+    return [a.host for a in actions if isinstance(a, model.OpenIncident)]
+
+
+def test_no_escalation_of_a_dead_nova_compute_unless_asked():
+    assert _escalation_opens({'c1': 200.0}) == []
+    assert _escalation_opens(
+        {'c1': 200.0}, compute_dead_fence_after=300.0) == ['c1']
+
+
+def test_no_escalation_without_the_monitors_report():
+    # Nova's silence alone is also what a conductor outage looks like.
+    assert _escalation_opens({}, compute_dead_fence_after=300.0) == []
+    assert _escalation_opens(None, compute_dead_fence_after=300.0) == []
+
+
+def test_no_escalation_while_many_hosts_are_silent_together():
+    silent = {h: model.Service(h, up=False, heartbeat_age=500.0)
+              for h in ('c1', 'c2', 'c3')}
+    assert _escalation_opens({'c1': 200.0}, silent,
+                             compute_dead_fence_after=300.0) == []
 
 
 def _attested_confirming_step(service):

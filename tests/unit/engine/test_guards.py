@@ -62,3 +62,32 @@ def test_run_index_chains_reports_less_than_settle_apart():
     reports = {(0.0, 'a'), (0.5, 'b'), (1.2, 'c'), (5.0, 'd')}
     assert [guards.run_index(reports, k, 1.0) for k in 'abcd'] == \
         [0, 1, 2, 0]
+
+
+def _service(host, age, forced_down=False):
+    from nova_ha.engine import model
+    return model.Service(host, heartbeat_age=age, forced_down=forced_down)
+
+
+def test_many_nova_computes_silent_together_are_a_control_plane_outage():
+    services = {h: _service(h, 45.0) for h in ('a1', 'a2', 'a3')}
+    services['a4'] = _service('a4', 2.0)
+    reason = guards.control_plane_outage(services, 20.0,
+                                         guards.StormSettings())
+    assert reason.startswith('3 of 4 nova-computes')
+
+
+def test_one_silent_nova_compute_is_no_outage():
+    services = {h: _service(h, 2.0) for h in ('a1', 'a2', 'a3')}
+    services['a4'] = _service('a4', 45.0)
+    assert guards.control_plane_outage(services, 20.0,
+                                       guards.StormSettings()) is None
+
+
+def test_hosts_forced_down_are_not_counted():
+    services = {h: _service(h, 45.0, forced_down=True)
+                for h in ('a1', 'a2')}
+    services['a3'] = _service('a3', 45.0)
+    services['a4'] = _service('a4', 2.0)
+    assert guards.control_plane_outage(services, 20.0,
+                                       guards.StormSettings()) is None
