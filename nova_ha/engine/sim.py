@@ -840,16 +840,15 @@ class SimCloud:
 
     def has_quorum(self, host):
         """The monitor's own quorum: its coordination heartbeat answered,
-        or a majority of its peers heard from."""
+        or a majority of its peers answered its own probes."""
         if self.coordination_answers(host):
             return True
         if not host.up:
             return False
         peers = self.configured_peers(host.name)
-        heard = {p: self.now for p in peers
-                 if self.answers(host, self.hosts[p]) or
-                 self.contact(host, self.hosts[p])}
-        return channels.peer_quorum(peers, heard, self.now, 0.0)
+        answered = {p: self.now for p in peers
+                    if self.answers(host, self.hosts[p])}
+        return channels.peer_quorum(peers, answered, self.now, 0.0)
 
     def changed(self):
         """After the world changed: heartbeats that stopped, who its peers

@@ -211,12 +211,13 @@ def judge_peers(host, peers, views, now, thresholds=PeerThresholds()):
 def peer_quorum_lost_at(host, peers, views, now):
     """The time after which ``host`` cannot have had answers from a
     majority of its peers (NEVER without peers: it never holds quorum
-    through them).  A peer whose view is missing or stale may be hearing
-    it right now."""
+    through them).  A peer answers only a probe that reached it: its
+    ``contact`` with the host bounds the answers.  A peer whose view is
+    missing may be hearing it right now."""
     peers = sorted(set(peers) - {host})
     if not peers:
         return NEVER
-    heard = sorted(views[p].last_heard(host) if p in views else now
+    heard = sorted(views[p].last_contact(host) if p in views else now
                    for p in peers)
     return heard[majority(len(peers)) - 1]
 

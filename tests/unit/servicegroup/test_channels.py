@@ -214,3 +214,26 @@ def test_by_default_only_a_hardware_watchdog_is_believed(kind):
                             NOW + 60, self_fence.RungSettings())
     assert not rung.possible
     assert 'not one the engine believes (hardware)' in rung.reason
+
+
+def test_peer_quorum_counts_answers_to_ones_own_probes():
+    answered = {'a2': NOW - 1.0, 'a3': NOW - 10.0}
+    assert channels.peer_quorum(('a2', 'a3', 'a4'), answered, NOW, 3.0) \
+        is False
+    answered['a4'] = NOW - 2.0
+    assert channels.peer_quorum(('a2', 'a3', 'a4'), answered, NOW, 3.0)
+    assert channels.peer_quorum((), {}, NOW, 3.0) is False
+
+
+def test_a_peers_contact_bounds_the_hosts_quorum():
+    # a2 got no answer from a1 for 10 s, but a1's probes reached a2 until
+    # 1 s ago: a2 may have answered a1 until then.
+    contact = channels.PeerView('a2', NOW, {'a1': 10.0},
+                                contact={'a1': 1.0})
+    given = views(contact, view('a3', a1=10.0), view('a4', a1=10.0))
+    assert channels.peer_quorum_lost_at('a1', PEERS, given, NOW) == \
+        NOW - 10.0
+    given['a3'] = channels.PeerView('a3', NOW, {'a1': 10.0},
+                                    contact={'a1': 2.0})
+    assert channels.peer_quorum_lost_at('a1', PEERS, given, NOW) == \
+        NOW - 2.0
