@@ -1051,6 +1051,15 @@ def _evacuating(s, incident):
                        'followed, never reset or evacuated behind it' % (
                            label, moving.type, moving.status),
                        kind='alert', instance=vm_id)
+        elif verdict == 'failed_on':
+            failed = moves.latest_try(migrations, host, since)
+            done[vm_id] = _failed(s, incident, vm, 'it failed on %s, where '
+                                  'its guest may have been spawned and still '
+                                  'run: not retried elsewhere' % failed.dest)
+            s.note(incident, 'evacuation of %s failed on %s after Nova chose '
+                   'it: check %s for a guest of it before recovering it by '
+                   'hand' % (label, failed.dest, failed.dest), kind='alert',
+                   instance=vm_id, outcome='failed_on_destination')
         elif alive and verdict in ('stale_task', 'ready', 'failed_try'):
             continue     # nothing starts a copy of a VM of a live host
         elif verdict == 'stale_task':

@@ -14,8 +14,10 @@ foreign      another kind of move is in flight (a live migration caught by
 stale_task   on the failed host with a task state and no move in flight:
              the task died with the host; reset it (proof: the records)
 ready        on the failed host, idle: ask Nova to evacuate it
-failed_try   its last evacuation failed in Nova: ready again if attempts
-             remain
+failed_try   its last evacuation failed in Nova before a destination was
+             chosen (no valid host): ready again if attempts remain
+failed_on    its last evacuation failed on its destination: the guest may
+             have been spawned there and run on; never retried elsewhere
 moved        on another host and idle: restore its power state, then done
 ===========  ================================================================
 """
@@ -54,9 +56,12 @@ def judge(server, migrations, failed_host, since):
         return 'stale_task'
     tries = [m for m in migrations if m.type == 'evacuation' and
              m.created >= since and m.source == failed_host]
-    if tries and max(tries, key=lambda m: m.created).status in \
-            model.MIGRATION_FAILED:
-        return 'failed_try'
+    last = max(tries, key=lambda m: m.created) if tries else None
+    if last is not None and last.status in model.MIGRATION_FAILED:
+        # Nova fails an evacuation on its destination after it may have
+        # spawned the guest (the server stays on its source, in ERROR):
+        # another try elsewhere could run it twice.
+        return 'failed_on' if last.dest else 'failed_try'
     return 'ready'
 
 
@@ -65,3 +70,11 @@ def tries(migrations, failed_host, since):
     since the incident opened."""
     return sum(1 for m in migrations or () if m.type == 'evacuation' and
                m.source == failed_host and m.created >= since)
+
+
+def latest_try(migrations, failed_host, since):
+    """The newest evacuation of this VM from ``failed_host`` since the
+    incident opened, or None."""
+    tries = [m for m in migrations or () if m.type == 'evacuation' and
+             m.source == failed_host and m.created >= since]
+    return max(tries, key=lambda m: m.created) if tries else None

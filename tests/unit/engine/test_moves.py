@@ -12,9 +12,9 @@ def _server(host=HOST, status='ACTIVE', task=None):
     return model.Server('vm', 'vm', host, status, task)
 
 
-def _mig(status, type_='evacuation', created=10.0, source=HOST):
+def _mig(status, type_='evacuation', created=10.0, source=HOST, dest=None):
     return model.Migration('m-%s' % status, 'vm', type_, status, source,
-                           'c2', created)
+                           dest, created)
 
 
 @pytest.mark.parametrize('server,migrations,verdict', [
@@ -31,9 +31,12 @@ def _mig(status, type_='evacuation', created=10.0, source=HOST):
     # A task state with nothing in flight died with the host: reset it.
     (_server(task='powering-off'), (), 'stale_task'),
     (_server(task='rebuilding'), (_mig('error'),), 'stale_task'),
+    # No valid host: no destination was chosen, another try is safe.
     (_server(), (_mig('error'),), 'failed_try'),
+    # Failed on its destination: the guest may run there.
+    (_server(status='ERROR'), (_mig('failed', dest='c2'),), 'failed_on'),
     (_server(), (_mig('error', created=1.0),), 'ready'),   # before us
-    (_server('c2'), (_mig('done'),), 'moved'),
+    (_server('c2'), (_mig('done', dest='c2'),), 'moved'),
     (_server('c2', task='powering-on'), (_mig('done'),), 'in_flight'),
 ])
 def test_judge(server, migrations, verdict):
