@@ -9,8 +9,9 @@
   module or libvirt binding is logged while the rest keeps running.
 
 A process group that cannot work as configured (a pid-file check without
-a pid file, a broken pattern) is a MonitorConfigError raised before
-anything starts, with the group and option named.
+a pid file, a broken pattern), peers listed without the segment's probe
+key, or watchdog timings that would reset a healthy host, is a
+MonitorConfigError raised before anything starts, with the option named.
 """
 
 import importlib
@@ -135,6 +136,27 @@ def start_libvirt_monitor(conf, publisher):
     return monitor
 
 
+def peer_prober(conf, host, watchdog_report):
+    """The PeerProber of [monitor_peers]; MonitorConfigError when the
+    peers are listed without the segment's key (there is no unsigned
+    mode: a forged answer would feed a host's watchdog, or announce one it
+    does not have) or the probe address cannot be bound."""
+    options = conf.monitor_peers
+    try:
+        if peers_lib.parse_peers(options.peers, host) and not options.key:
+            raise MonitorConfigError(
+                '[monitor_peers] key is required when peers are listed: '
+                'set the same key on every host of the segment (e.g. from '
+                'openssl rand -hex 32)')
+        return peers_lib.PeerProber.from_conf(conf, host,
+                                              watchdog_report=watchdog_report)
+    except peers_lib.PeerConfigError as exc:
+        raise MonitorConfigError(str(exc))
+    except OSError as exc:
+        raise MonitorConfigError('[monitor_peers] address %s, port %d: %s' % (
+            options.address, options.port, exc))
+
+
 class MonitorService:
     """Every monitor of one compute host, started and stopped together."""
 
@@ -152,11 +174,7 @@ class MonitorService:
         self.libvirt = None
         self.peers = None
         if conf.monitor_peers.enabled:
-            try:
-                self.peers = peers_lib.PeerProber.from_conf(
-                    conf, self.host, watchdog_report=self._watchdog_report)
-            except (ValueError, OSError) as exc:
-                raise MonitorConfigError('[monitor_peers] %s' % exc)
+            self.peers = peer_prober(conf, self.host, self._watchdog_report)
         if conf.watchdog.kind != 'none':
             options = conf.watchdog
             try:
@@ -186,6 +204,9 @@ class MonitorService:
         return self.peers.last_heard_at() if self.peers else None
 
     def has_quorum(self, within):
+        """The heartbeat reached the coordination backend, or a majority
+        of the peers answered our own probes, within ``within`` seconds
+        (probes received from them do not count: see peers)."""
         ok_at = self._coordination_ok_at()
         if ok_at is not None and time.time() - ok_at <= within:
             return True

@@ -33,11 +33,18 @@ PEERS_OPTS = [
                  help='Seconds between two probes of every peer; the view '
                       'is published as often.'),
     cfg.StrOpt('key', secret=True,
-               help='Key shared by the monitors of a segment: probes and '
-                    'answers carry an HMAC-SHA256 with it, and unsigned or '
-                    'wrongly signed datagrams are dropped. Unset: the probe '
-                    'network is trusted (a forged answer could announce a '
-                    'watchdog the host does not have).'),
+               help='Key shared by the monitors of a segment, required when '
+                    'peers are listed (nova-ha-monitor refuses to start '
+                    'without it): every probe and answer carries an '
+                    'HMAC-SHA256 with it, and datagrams that are unsigned, '
+                    'wrongly signed, or answers replayed or not to this '
+                    'monitor\'s own probes are dropped. Set the same value '
+                    'on every host of the segment and a different one per '
+                    'segment, e.g. from openssl rand -hex 32. Anyone with it '
+                    'can forge answers on the probe network, which could '
+                    'keep a cut-off host feeding its watchdog or announce a '
+                    'watchdog a host does not have: keep it as secret as '
+                    'the BMC passwords.'),
 ]
 
 WATCHDOG_GROUP = cfg.OptGroup(

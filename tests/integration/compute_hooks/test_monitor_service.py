@@ -86,6 +86,36 @@ class TestConfigErrors(MonitorProcessTestCase):
                       'pid_file is required with check = pidfile',
                       self.logged())
 
+    def peers_config(self, key_line):
+        # Peer probes alone, on loopback: nothing else to start.
+        return self.write_config('\n'.join([
+            '[DEFAULT]', 'transport_url = fake://', 'debug = true',
+            '[monitor]', 'host = %s' % self.host, 'libvirt_events = false',
+            'host_heartbeat = false',
+            '[monitor_nova_compute]', 'enabled = false',
+            '[monitor_peers]', 'enabled = true', 'address = 127.0.0.1',
+            'port = 0', 'peers = h2=127.0.0.2', key_line, '']))
+
+    def test_peers_without_a_probe_key_exit_2_with_the_option_named(self):
+        process = self.run_monitor(self.peers_config(''))
+        self.assertEqual(2, process.wait(60))
+        self.assertIn('nova-ha-monitor cannot start: [monitor_peers] key',
+                      self.logged())
+
+    def test_the_probe_key_never_reaches_the_log(self):
+        key = 'probe-key-%s' % uuid.uuid4().hex
+        process = self.run_monitor(self.peers_config('key = %s' % key))
+        deadline = time.monotonic() + 60
+        while 'nova-ha-monitor running' not in self.logged():
+            self.assertIsNone(process.poll(), self.logged())
+            self.assertLess(time.monotonic(), deadline, self.logged())
+            time.sleep(0.1)
+        time.sleep(0.5)           # a few probe rounds, logged at debug
+        process.send_signal(signal.SIGTERM)
+        self.assertEqual(0, process.wait(30), self.logged())
+        self.assertIn('probing peers h2', self.logged())
+        self.assertNotIn(key, self.logged())
+
     def test_check_mode_prints_each_reading(self):
         config = self.write_config(
             '[monitor]\nhost = %s\n[monitor_nova_compute]\ncheck = pidfile\n'

@@ -1,8 +1,8 @@
-"""The software watchdog and the peer probes as real processes and sockets.
+"""The software watchdog as a real process.
 
-Nothing is mocked: the watchdog is its own process reading its FIFO, the
-victims are real processes it must SIGKILL, and the probes are UDP
-datagrams on loopback between two PeerProbers.
+Nothing is mocked: the watchdog is its own process reading its FIFO, and
+the victims are real processes it must SIGKILL.  (The peer probes are in
+test_peer_probes.)
 """
 
 import os
@@ -13,7 +13,6 @@ import uuid
 
 import pytest
 
-from nova_ha.compute_hooks import peers
 from nova_ha.compute_hooks import watchdog
 
 
@@ -111,54 +110,3 @@ def test_a_restarted_monitor_feeds_the_running_watchdog(dog, tag):
         assert victim.poll() is None
     finally:
         victim.kill()
-
-
-# -- peer probes ---------------------------------------------------------------
-
-def _pair(key_a='k', key_b='k', report=None):
-    a = peers.PeerProber('h1', '127.0.0.1', 0, {}, 0.1, key=key_a)
-    b = peers.PeerProber('h2', '127.0.0.1', 0, {}, 0.1, key=key_b,
-                         watchdog_report=report)
-    # Each on its own ephemeral port: point them at each other.
-    a.port = b._sock.getsockname()[1]
-    b.port = a._sock.getsockname()[1]
-    a.peers = {'h2': '127.0.0.1'}
-    b.peers = {'h1': '127.0.0.1'}
-    return a, b
-
-
-def test_peers_hear_each_other_and_carry_the_watchdog_report():
-    from nova_ha.servicegroup import channels
-    report = channels.WatchdogReport('softdog', True, 10.0, 3.0, 1.0)
-    a, b = _pair(report=lambda: report)
-    a.start()
-    b.start()
-    try:
-        # (a probe received counts as hearing the peer: its answer, with
-        # the watchdog report, may come a moment later)
-        assert _wait(lambda: a.peer_majority_within(0.5) and
-                     b.peer_majority_within(0.5) and
-                     'h2' in a.view().watchdogs, 10.0)
-        view = a.view()
-        assert view.heard['h2'] < 0.5
-        assert view.watchdogs['h2'] == report
-        b.stop()                      # h2 "hangs": nothing answers
-        time.sleep(0.6)
-        assert not a.peer_majority_within(0.5)
-        assert a.view().heard['h2'] >= 0.5
-    finally:
-        a.stop()
-        b.stop()
-
-
-def test_a_wrong_key_is_never_heard():
-    a, b = _pair(key_a='one', key_b='two')
-    a.start()
-    b.start()
-    try:
-        time.sleep(0.6)
-        assert a.view().heard['h2'] is None
-        assert b.view().heard['h1'] is None
-    finally:
-        a.stop()
-        b.stop()
