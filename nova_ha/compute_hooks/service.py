@@ -227,7 +227,8 @@ class MonitorService:
             return
         self.feeder = watchdog_lib.QuorumFeeder(
             armed, self.has_quorum, options.feed_interval,
-            options.quorum_timeout)
+            options.quorum_timeout,
+            peers=sorted(self.peers.peers) if self.peers else ())
         self.feeder.start()
 
     def start(self):

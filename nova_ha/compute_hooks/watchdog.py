@@ -3,21 +3,31 @@
 Kinds (``[watchdog] kind``): a watchdog device (``hardware``), the softdog
 module (``softdog``, loaded with modprobe), or the software watchdog
 process (``software``, nova_ha.compute_hooks.soft_watchdog); ``auto``
-takes the first that works, in that order.  Which one is armed is logged
-and announced to the segment peers in every probe answer
+takes the first that works, in that order.
+
+What a device really is comes from the kernel, not from what was asked
+for: its ``identity`` in sysfs (/sys/class/watchdog/watchdogN), else the
+one the driver gives (WDIOC_GETSUPPORT).  "Software Watchdog" is softdog
+(a kernel timer: frozen with a wedged kernel), an identity naming IPMI is
+the BMC's watchdog (it dies with the BMC, whose failure is what sends the
+engine to the watchdog rung), anything else is hardware.  The kind found
+is logged and announced to the segment peers in every probe answer
 (``report()``), because the engine believes only an armed watchdog of a
 kind it trusts.
 
 ``QuorumFeeder`` feeds every ``feed_interval`` while the host heartbeat
-reached the coordination backend, or a majority of the peers answered,
-within ``quorum_timeout``; otherwise it stops feeding, and the watchdog
-fires ``timeout`` later.  A clean stop disarms the watchdog (the magic
-close), so a stopped monitor does not reset its host; a crashed one does,
-after ``timeout``, unless it is restarted in time (then it feeds again).
+reached the coordination backend, or a majority of the peers answered its
+own probes, within ``quorum_timeout``; otherwise it stops feeding, and
+the watchdog fires ``timeout`` later.  It announces the watchdog armed
+only while its last feed went through.  A clean stop disarms the
+watchdog (the magic close), so a stopped monitor does not reset its host;
+a crashed one does, after ``timeout``, unless it is restarted in time
+(then it feeds again).
 """
 
 import fcntl
 import os
+import stat
 import struct
 import subprocess
 import sys
@@ -33,20 +43,117 @@ LOG = logging.getLogger(__name__)
 
 # linux/watchdog.h: _IOWR('W', 6, int)
 WDIOC_SETTIMEOUT = 0xC0045706
+# linux/watchdog.h: _IOR('W', 0, struct watchdog_info), 40 bytes: options,
+# firmware_version, identity[32]
+WDIOC_GETSUPPORT = 0x80285700
 MAGIC_CLOSE = b'V'
+
+SYSFS_WATCHDOG = '/sys/class/watchdog'
+SOFTDOG_IDENTITY = 'Software Watchdog'
+# The misc device of the first watchdog (/dev/watchdog), 10:130.
+MISC_MAJOR = 10
+WATCHDOG_MINOR = 130
+LEGACY_NAME = 'watchdog'
 
 
 class WatchdogError(RuntimeError):
     pass
 
 
-class DeviceWatchdog:
-    """/dev/watchdog (a hardware watchdog, or softdog's)."""
+def kind_of_identity(identity):
+    """The kind of a watchdog device from its driver's identity."""
+    if identity.strip() == SOFTDOG_IDENTITY:
+        return self_fence.SOFTDOG
+    if 'ipmi' in identity.lower():
+        return self_fence.IPMI
+    return self_fence.HARDWARE
 
-    def __init__(self, kind, device, timeout):
-        self.kind = kind
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _sysfs_name(device, sysfs):
+    """The watchdogN entry of ``device``: by its device numbers when it is
+    a character device, else by its name."""
+    try:
+        st = os.stat(device)
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISCHR(st.st_mode):
+        major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        if (major, minor) == (MISC_MAJOR, WATCHDOG_MINOR):
+            return 'watchdog0'
+        numbers = '%d:%d' % (major, minor)
+        try:
+            entries = sorted(os.listdir(sysfs))
+        except OSError:
+            entries = []
+        for entry in entries:
+            if _read(os.path.join(sysfs, entry, 'dev')) == numbers:
+                return entry
+    name = os.path.basename(device)
+    # The legacy /dev/watchdog is always the first one registered.
+    return 'watchdog0' if name == LEGACY_NAME else name
+
+
+def sysfs_identity(device, sysfs=SYSFS_WATCHDOG):
+    """The identity sysfs gives the watchdog behind ``device``; None when
+    it has none (no such entry, or a kernel without watchdog sysfs)."""
+    identity = _read(os.path.join(sysfs, _sysfs_name(device, sysfs),
+                                  'identity'))
+    return identity or None
+
+
+def driver_identity(fd):
+    """The identity the driver of an open watchdog gives; None if none."""
+    info = bytearray(40)
+    try:
+        fcntl.ioctl(fd, WDIOC_GETSUPPORT, info)
+    except OSError:
+        return None
+    identity = bytes(info[8:]).split(b'\0')[0].decode('ascii', 'replace')
+    return identity.strip() or None
+
+
+def announced_kind(requested, device, identity):
+    """(kind, warning or None): the kind a device is announced as.
+
+    A device that cannot be identified is announced as softdog, never as
+    hardware: engines believing hardware only must not count on it.
+    """
+    if identity is None:
+        return self_fence.SOFTDOG, (
+            'cannot tell which watchdog %s is (no sysfs identity, none from '
+            'its driver): announced as %s, so that engines believing only '
+            'hardware watchdogs do not count on it' % (
+                device, self_fence.SOFTDOG))
+    kind = kind_of_identity(identity)
+    if requested == self_fence.HARDWARE and kind != self_fence.HARDWARE:
+        return kind, (
+            '[watchdog] kind = hardware, but %s is %r: armed and announced '
+            'as %s; engines take the watchdog rung for this host only if '
+            'their [watchdog_rung] kinds include %s' % (
+                device, identity, kind, kind))
+    return kind, None
+
+
+class DeviceWatchdog:
+    """A watchdog device: hardware, the BMC's (ipmi) or softdog's.
+
+    ``kind`` is what the device turns out to be once armed (None before).
+    """
+
+    def __init__(self, requested, device, timeout, sysfs=SYSFS_WATCHDOG):
+        self.requested = requested
+        self.kind = None
         self.device = device
         self.timeout = timeout
+        self._sysfs = sysfs
         self._fd = None
 
     def arm(self):
@@ -65,6 +172,15 @@ class DeviceWatchdog:
             self._fd = None
             raise WatchdogError('%s refuses a %.0f s timeout: %s' % (
                 self.device, self.timeout, e))
+        identity = sysfs_identity(self.device, self._sysfs) or \
+            driver_identity(self._fd)
+        self.kind, warning = announced_kind(self.requested, self.device,
+                                            identity)
+        if warning:
+            LOG.warning('%s', warning)
+        else:
+            LOG.info('%s is %r: a %s watchdog', self.device, identity,
+                     self.kind)
 
     def feed(self):
         os.write(self._fd, b'\0')
@@ -165,9 +281,10 @@ def _load_softdog(timeout):
         return False
 
 
-def arm_from_conf(conf):
+def arm_from_conf(conf, sysfs=SYSFS_WATCHDOG):
     """The armed watchdog of ``[watchdog] kind``, or None for none; raises
-    WatchdogError when the kind asked for cannot be armed."""
+    WatchdogError when the kind asked for cannot be armed.  A device is
+    announced as what ``sysfs`` (or its driver) says it is."""
     options = conf.watchdog
     kind = options.kind
     if kind == 'none':
@@ -176,14 +293,14 @@ def arm_from_conf(conf):
     if kind in ('auto', self_fence.HARDWARE) and (
             kind == self_fence.HARDWARE or os.path.exists(options.device)):
         candidates.append(lambda: DeviceWatchdog(
-            self_fence.HARDWARE, options.device, options.timeout))
+            kind, options.device, options.timeout, sysfs))
     if kind in ('auto', self_fence.SOFTDOG):
         def softdog():
             if not os.path.exists(options.device) and \
                     not _load_softdog(options.timeout):
                 raise WatchdogError('softdog cannot be loaded')
             return DeviceWatchdog(self_fence.SOFTDOG, options.device,
-                                  options.timeout)
+                                  options.timeout, sysfs)
         candidates.append(softdog)
     if kind in ('auto', self_fence.SOFTWARE):
         candidates.append(lambda: SoftwareWatchdog(
@@ -207,25 +324,50 @@ def arm_from_conf(conf):
 
 
 class QuorumFeeder:
-    """Feed ``watchdog`` while ``has_quorum(quorum_timeout)`` holds."""
+    """Feed ``watchdog`` while ``has_quorum(quorum_timeout)`` holds.
+
+    :param peers: the peers whose answers count for the quorum, announced
+        with the watchdog so that the engine bounds the quorum over them
+    """
 
     def __init__(self, watchdog, has_quorum, feed_interval, quorum_timeout,
-                 clock=time.monotonic):
+                 peers=(), clock=time.monotonic):
         self.watchdog = watchdog
         self._has_quorum = has_quorum
         self.feed_interval = feed_interval
         self.quorum_timeout = quorum_timeout
+        self.peers = tuple(sorted(peers))
         self._clock = clock
         self._stop = threading.Event()
         self._thread = None
         self.feeding = True
+        # Armed just now, which fed it (or started its timer).
+        self.last_feed_ok = True
 
     def report(self):
+        """The watchdog as announced: armed only while its last feed went
+        through (a dead software watchdog, a device gone, fire nothing)."""
         return channels.WatchdogReport(
-            kind=self.watchdog.kind, armed=True,
+            kind=self.watchdog.kind, armed=self.last_feed_ok,
             timeout=self.watchdog.timeout,
             quorum_timeout=self.quorum_timeout,
-            feed_interval=self.feed_interval)
+            feed_interval=self.feed_interval, peers=self.peers)
+
+    def _feed(self):
+        try:
+            self.watchdog.feed()
+        except OSError as e:
+            if self.last_feed_ok:
+                LOG.error('feeding the %s watchdog failed (%s): announced '
+                          'as not armed, so engines do not count on it',
+                          self.watchdog.kind, e)
+            self.last_feed_ok = False
+            return False
+        if not self.last_feed_ok:
+            LOG.warning('the %s watchdog is fed again: announced as armed',
+                        self.watchdog.kind)
+        self.last_feed_ok = True
+        return True
 
     def tick(self):
         """One feeding decision; returns whether it fed."""
@@ -234,13 +376,7 @@ class QuorumFeeder:
                 LOG.warning('quorum is back: feeding the %s watchdog again',
                             self.watchdog.kind)
             self.feeding = True
-            try:
-                self.watchdog.feed()
-            except OSError as e:
-                LOG.error('feeding the %s watchdog failed: %s',
-                          self.watchdog.kind, e)
-                return False
-            return True
+            return self._feed()
         if self.feeding:
             LOG.error('quorum lost: neither the coordination backend nor a '
                       'majority of the peers answered for %.1f s; the %s '

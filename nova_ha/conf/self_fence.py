@@ -60,23 +60,32 @@ WATCHDOG_OPTS = [
     cfg.StrOpt('kind', default='none',
                choices=[('none', 'no watchdog: the watchdog rung is never '
                                  'available for this host'),
-                        ('auto', 'hardware when the device exists, else '
-                                 'softdog when it can be loaded, else '
-                                 'software'),
-                        ('hardware', 'the device in "device" (an IPMI or '
-                                     'chipset watchdog): resets the host '
-                                     'whatever hangs'),
+                        ('auto', 'the device when it exists (announced '
+                                 'as what it is), else softdog when it can '
+                                 'be loaded, else software'),
+                        ('hardware', 'the device in "device", announced '
+                                     'as what the kernel says it is: '
+                                     'hardware for a chipset or board '
+                                     'watchdog (resets the host whatever '
+                                     'hangs), ipmi for the BMC\'s (dies '
+                                     'with the BMC), softdog for softdog\'s; '
+                                     'anything but hardware is logged as a '
+                                     'warning'),
                         ('softdog', 'the softdog kernel module: resets the '
                                     'host unless the kernel itself hangs'),
                         ('software', 'a process that SIGKILLs the guests '
                                      'and nova-compute: useless when the '
                                      'host freezes, engines do not believe '
                                      'it unless told to')],
-               help='Which watchdog to arm. The kind armed is logged and '
-                    'announced to the peers; with none the engine falls '
-                    'back to the operator rung when the BMC is dead.'),
+               help='Which watchdog to arm. The kind armed (a device\'s '
+                    'from its identity in /sys/class/watchdog) is logged '
+                    'and announced to the peers, armed only while it is '
+                    'fed; with none the engine falls back to the operator '
+                    'rung when the BMC is dead.'),
     cfg.StrOpt('device', default='/dev/watchdog',
-               help='The watchdog device for hardware and softdog.'),
+               help='The watchdog device for hardware, softdog and auto '
+                    '(/dev/watchdog is the first one registered; '
+                    '/dev/watchdogN picks another).'),
     cfg.FloatOpt('timeout', default=10.0, min=1.0,
                  help='Seconds after the last feed at which the watchdog '
                       'fires.'),

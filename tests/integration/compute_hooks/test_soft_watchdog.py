@@ -6,6 +6,7 @@ test_peer_probes.)
 """
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import uuid
 import pytest
 
 from nova_ha.compute_hooks import watchdog
+from nova_ha.servicegroup import channels
 
 
 def _victim(tag):
@@ -110,3 +112,63 @@ def test_a_restarted_monitor_feeds_the_running_watchdog(dog, tag):
         assert victim.poll() is None
     finally:
         victim.kill()
+
+
+# -- what the monitor announces ------------------------------------------------
+
+def test_the_report_is_unarmed_once_the_watchdog_process_is_gone(dog):
+    # The engine takes the watchdog rung only for an armed watchdog: a
+    # software watchdog that died (OOM killer, an operator's kill) fires
+    # nothing, and its host must stop announcing it.
+    wd = dog(timeout=5.0)
+    wd.arm()
+    feeder = watchdog.QuorumFeeder(wd, lambda within: True, 0.5, 3.0,
+                                   peers=['h3', 'h2'])
+    assert feeder.tick()
+    assert feeder.report() == channels.WatchdogReport(
+        kind='software', armed=True, timeout=5.0, quorum_timeout=3.0,
+        feed_interval=0.5, peers=('h2', 'h3'))
+    with open(wd.pid_file) as f:
+        os.kill(int(f.read()), signal.SIGKILL)
+    assert _wait(lambda: not feeder.tick(), 5.0)
+    report = feeder.report()
+    assert not report.armed
+    assert report.kind == 'software'
+    assert not feeder.tick()
+    assert not feeder.report().armed
+
+
+def test_the_monitor_announces_its_watchdog_with_the_peers_of_its_quorum(
+        tmp_path, tag):
+    from oslo_config import cfg
+
+    from nova_ha import conf as ha_conf
+    from nova_ha.compute_hooks import service
+
+    conf = cfg.ConfigOpts()
+    for module in ha_conf._MODULES:
+        module.register_opts(conf)
+    conf([], default_config_files=[], default_config_dirs=[])
+    for group, options in {
+            'monitor': {'host': 'h1', 'host_heartbeat': False,
+                        'libvirt_events': False},
+            'monitor_nova_compute': {'enabled': False},
+            # Peers that never answer, on loopback.
+            'monitor_peers': {'enabled': True, 'address': '127.0.0.1',
+                              'port': 0, 'key': 'k',
+                              'peers': ['h3=127.0.0.33', 'h2=127.0.0.32']},
+            'watchdog': {'kind': 'software', 'timeout': 5.0,
+                         'feed_interval': 0.5, 'quorum_timeout': 3.0,
+                         'work_dir': str(tmp_path / 'wd'),
+                         'kill_patterns': [tag]}}.items():
+        for name, value in options.items():
+            conf.set_override(name, value, group)
+    monitor = service.MonitorService(conf, publisher=object())
+    monitor.start()
+    try:
+        report = monitor.peers.view().watchdog
+        assert report == channels.WatchdogReport(
+            kind='software', armed=True, timeout=5.0, quorum_timeout=3.0,
+            feed_interval=0.5, peers=('h2', 'h3'))
+    finally:
+        monitor.stop()
