@@ -7,6 +7,7 @@ them from the segment's settings).
 """
 
 from oslo_config import cfg
+from oslo_config import types
 
 PEERS_GROUP = cfg.OptGroup(
     'monitor_peers', title='nova-ha-monitor: probes of the segment peers',
@@ -116,9 +117,23 @@ RUNG_GROUP = cfg.OptGroup(
          '+ timeout + margin.')
 
 RUNG_OPTS = [
-    cfg.ListOpt('kinds', default=['hardware', 'softdog'],
-                help='Watchdog kinds whose firing is believed. Add software '
-                     'only where a frozen host is not a concern (the lab).'),
+    cfg.ListOpt('kinds', default=['hardware'],
+                item_type=types.String(choices=[
+                    ('hardware', 'a chipset or board watchdog device'),
+                    ('ipmi', 'the BMC\'s watchdog'),
+                    ('softdog', 'the softdog kernel module'),
+                    ('software', 'nova-ha\'s software watchdog process')]),
+                help='Watchdog kinds whose firing the engine takes as proof '
+                     'that a host whose BMC cannot be reached has reset '
+                     'itself. Only hardware is safe: it resets the host '
+                     'whatever hangs. Each other kind is an opt-in that '
+                     'risks a VM running twice, on the host and on the host '
+                     'it was rebuilt on: ipmi fires through the BMC, the very '
+                     'BMC the rung assumes dead; softdog is a kernel timer, '
+                     'frozen with a wedged kernel, so a hung host\'s guests '
+                     'may resume after its VMs were rebuilt elsewhere; '
+                     'software is a process, frozen with the host. Opt in '
+                     'only where that cannot happen (a test lab).'),
     cfg.FloatOpt('margin', default=5.0,
                  help='Seconds added to the safe wait for clock skew between '
                       'hosts and engines and for the watchdog\'s own '

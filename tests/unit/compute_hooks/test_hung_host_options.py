@@ -1,5 +1,6 @@
-"""The options of the hung-host channels as nova-ha-monitor reads them:
-the probe key a segment must share."""
+"""The options of the hung-host channels as nova-ha-monitor and the engine
+read them: the probe key a segment must share, the watchdog kinds the
+engine believes by default."""
 
 import unittest
 
@@ -9,6 +10,7 @@ from oslo_config import fixture as config_fixture
 from nova_ha import conf as ha_conf
 from nova_ha.compute_hooks import service
 from nova_ha.conf import self_fence as self_fence_conf
+from nova_ha.servicegroup import self_fence
 
 
 class HungHostConfTestCase(unittest.TestCase):
@@ -70,3 +72,25 @@ class TestProbeKey(HungHostConfTestCase):
         self.assertTrue(key.secret)
         self.assertIsNone(key.default)
         self.assertIn('required', key.help)
+
+
+class TestRungKinds(HungHostConfTestCase):
+
+    def test_the_engine_believes_only_hardware_watchdogs_by_default(self):
+        self.assertEqual(['hardware'], self.conf.watchdog_rung.kinds)
+
+    def test_every_kind_of_the_rung_may_be_chosen(self):
+        self.set('watchdog_rung', kinds=list(self_fence.KINDS))
+        self.assertEqual(list(self_fence.KINDS),
+                         self.conf.watchdog_rung.kinds)
+
+    def test_an_unknown_kind_is_refused(self):
+        self.assertRaises(ValueError, self.set, 'watchdog_rung',
+                          kinds=['hardware', 'sofdog'])
+
+    def test_the_help_says_what_each_opt_in_risks(self):
+        (kinds,) = [o for o in self_fence_conf.RUNG_OPTS
+                    if o.name == 'kinds']
+        text = kinds.help.lower()
+        for word in ('ipmi', 'bmc', 'softdog', 'twice', 'software'):
+            self.assertIn(word, text)
