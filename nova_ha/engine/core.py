@@ -736,14 +736,46 @@ def _alive_evidence(s, incident):
     if peers.verdict == channels.REACHABLE:
         return 'its segment peers hear it (%s)' % peers.reason
     own = (s.obs.peer_views or {}).get(host)
-    if own is not None and \
-            s.now - own.at <= s.settings.peers.view_max_age:
+    if own is not None and channels.fresh(own, s.now, s.settings.peers):
         return 'it still publishes its peer view'
     service = (s.obs.services or {}).get(host)
     if incident.fact('policy') != COMPUTE_DEAD and service is not None \
             and _reported_since(service, incident, s.now):
         return 'nova-compute reported to Nova after the incident opened'
     return None
+
+
+def _proven_off(s):
+    """host -> since when its BMC proved it powered off, for the hosts
+    that have not heartbeated since (their stale views say nothing, but
+    they cannot answer anyone)."""
+    found = {}
+    for stored in s.obs.incidents or ():
+        proof = stored.facts.get('proof') or {}
+        if proof.get('rung') == 'bmc' and proof.get('at') is not None and \
+                (s.obs.liveness or {}).get(stored.host) != model.ALIVE:
+            found[stored.host] = max(found.get(stored.host, proof['at']),
+                                     proof['at'])
+    return found
+
+
+def _compare_peers(s, incident, rung):
+    """The peers the host's monitor counts against the engine's idea of
+    its segment: a difference is a configuration to fix (the rung
+    counts the host's own list either way)."""
+    announced = (rung.proof or {}).get('peers')
+    if announced is None:
+        return incident
+    segment, _ = _segment_peers(s, incident.host)
+    if set(announced) != set(segment) and \
+            not incident.fact('peers_differ'):
+        incident = s.remember(incident, peers_differ=True)
+        s.note(incident, "%s's monitor counts the peers %s, its segment "
+               "has %s: check [monitor_peers] peers on its hosts" % (
+                   incident.host, ', '.join(announced) or 'none',
+                   ', '.join(segment) or 'none'), kind='alert',
+               outcome='peers_differ')
+    return incident
 
 
 def _watchdog_rung(s, incident):
@@ -765,7 +797,9 @@ def _watchdog_rung(s, incident):
         rung = self_fence.RungJudgement(False, alive) if alive else \
             self_fence.judge(host, s.obs.peer_views or {},
                              incident.fact('liveness_lost_at'), s.now,
-                             s.settings.watchdog, s.settings.peers)
+                             s.settings.watchdog, s.settings.peers,
+                             _proven_off(s))
+        incident = _compare_peers(s, incident, rung)
     if not rung.possible:
         if incident.fact('watchdog') != rung.reason:
             incident = s.remember(incident, watchdog=rung.reason,
@@ -930,7 +964,8 @@ def _fencing(s, incident):
         detail=value.to_dict() if hasattr(value, 'to_dict') else None)
     if outcome in ('fenced', 'already_off'):
         s.move(incident, states.FENCED, 'the BMC confirmed %s off' %
-               incident.host, proof={'rung': 'bmc', 'outcome': outcome},
+               incident.host, proof={'rung': 'bmc', 'outcome': outcome,
+                                     'at': s.now},
                next_fence_at=None)
     elif outcome == 'not_fenced':
         s.move(incident, states.FENCED, 'evacuating %s WITHOUT fencing: the'

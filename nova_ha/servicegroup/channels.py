@@ -183,8 +183,19 @@ def peer_quorum(peers, answered_at, now, within):
     return recent >= majority(len(peers))
 
 
+def fresh(view, now, thresholds=PeerThresholds()):
+    """The view was written recently enough to speak of now.  A view
+    whose time is far off the engine's clock either way (a stalled
+    observer, or a clock that drifted) says nothing of now."""
+    return abs(now - view.at) <= thresholds.view_max_age
+
+
 def judge_peers(host, peers, views, now, thresholds=PeerThresholds()):
     """The peer channel's verdict on ``host``.
+
+    Hearing is judged by the ages a view carries, measured on its
+    observer's own clock when it was written: comparing the observer's
+    clock with the engine's would turn a small skew into silence.
 
     :param peers: the other hosts of the host's segment (whose monitors
         probe it)
@@ -193,33 +204,53 @@ def judge_peers(host, peers, views, now, thresholds=PeerThresholds()):
     peers = sorted(set(peers) - {host})
     if not peers:
         return PeerJudgement(None, 'no peers in its segment')
-    fresh = [views[p] for p in peers if p in views and
-             now - views[p].at <= thresholds.view_max_age]
-    hearing = sorted(v.observer for v in fresh
-                     if now - v.last_heard(host) < thresholds.silent_after)
+    current = [views[p] for p in peers
+               if p in views and fresh(views[p], now, thresholds)]
+    hearing = sorted(v.observer for v in current
+                     if v.heard.get(host) is not None and
+                     v.heard[host] < thresholds.silent_after)
     if hearing:
         return PeerJudgement(REACHABLE, '%s still hear%s it' % (
             ', '.join(hearing), 's' if len(hearing) == 1 else ''))
     need = majority(len(peers))
-    if len(fresh) < need:
+    if len(current) < need:
         return PeerJudgement(None, 'only %d of %d peers report (%d needed)'
-                             % (len(fresh), len(peers), need))
+                             % (len(current), len(peers), need))
     return PeerJudgement(UNREACHABLE, '%s hear nothing from it' % ', '.join(
-        sorted(v.observer for v in fresh)))
+        sorted(v.observer for v in current)))
 
 
-def peer_quorum_lost_at(host, peers, views, now):
-    """The time after which ``host`` cannot have had answers from a
-    majority of its peers (NEVER without peers: it never holds quorum
-    through them).  A peer answers only a probe that reached it: its
-    ``contact`` with the host bounds the answers.  A peer whose view is
-    missing may be hearing it right now."""
+def peer_quorum_lost_at(host, peers, views, now,
+                        thresholds=PeerThresholds(), dead_since=None):
+    """The time, on the engine's clock, after which ``host`` cannot have
+    had answers from a majority of its peers (NEVER without peers: it
+    never holds quorum through them).
+
+    A peer answers only a probe that reached it, so its ``contact`` with
+    the host bounds the answers; a fresh view's contact age is counted
+    back from now, never from the view's own time (a peer whose clock
+    runs late would otherwise move the bound earlier).  A peer whose view
+    is missing or not fresh may be hearing the host right now, unless it
+    was itself proven powered off (``dead_since``: host -> since when).
+    """
     peers = sorted(set(peers) - {host})
     if not peers:
         return NEVER
-    heard = sorted(views[p].last_contact(host) if p in views else now
-                   for p in peers)
-    return heard[majority(len(peers)) - 1]
+    dead_since = dead_since or {}
+    bounds = []
+    for peer in peers:
+        view = views.get(peer)
+        if peer in dead_since:
+            bound = dead_since[peer]
+        elif view is None or not fresh(view, now, thresholds):
+            bound = now
+        else:
+            ages = [a for a in (view.heard.get(host),
+                                (view.contact or {}).get(host))
+                    if a is not None]
+            bound = now - min(ages) if ages else NEVER
+        bounds.append(min(bound, now))
+    return sorted(bounds)[majority(len(peers)) - 1]
 
 
 def latest_watchdog(host, views):

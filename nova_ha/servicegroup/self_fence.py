@@ -116,7 +116,7 @@ def safe_at(lost_at, report, margin):
 
 
 def judge(host, views, lost_at, now, settings=RungSettings(),
-          thresholds=channels.PeerThresholds()):
+          thresholds=channels.PeerThresholds(), dead_since=None):
     """Whether the watchdog rung may prove ``host`` powered off, and when.
 
     :param views: observer -> channels.PeerView (the host's own included,
@@ -125,6 +125,7 @@ def judge(host, views, lost_at, now, settings=RungSettings(),
     :param lost_at: when the engine first saw the host's coordination
         heartbeat lost in this incident (None: never: the host may still
         hold quorum through the backend, and the rung is not possible)
+    :param dead_since: peers proven powered off, and since when
     """
     report, reported_at = channels.latest_watchdog(host, views)
     if report is None or not report.armed:
@@ -140,7 +141,7 @@ def judge(host, views, lost_at, now, settings=RungSettings(),
         return RungJudgement(False, 'its coordination heartbeat has not '
                              'been seen lost')
     own = views.get(host)
-    if own is not None and now - own.at <= thresholds.view_max_age:
+    if own is not None and channels.fresh(own, now, thresholds):
         return RungJudgement(False, 'it still publishes its peer view: it '
                              'lives')
     if reported_at < lost_at - settings.evidence_window:
@@ -150,7 +151,7 @@ def judge(host, views, lost_at, now, settings=RungSettings(),
     # Over the peers whose answers the host itself counts: one the
     # engine's segment does not list may still be answering it.
     peers_lost = channels.peer_quorum_lost_at(host, report.peers, views,
-                                              now)
+                                              now, thresholds, dead_since)
     lost_at = max(lost_at, peers_lost)
     at = safe_at(lost_at, report, settings.margin)
     proof = {'rung': 'watchdog', 'kind': report.kind,

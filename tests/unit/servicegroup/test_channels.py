@@ -90,15 +90,17 @@ OPENED = 990.0
 SETTINGS = self_fence.RungSettings(kinds=('softdog',), margin=5.0)
 
 
-def silent_peers(age=10.0, report=ARMED):
-    return views(*(view(p, **{'a1': age}, watchdogs={'a1': report})
+def silent_peers(age=10.0, report=ARMED, at=NOW):
+    return views(*(view(p, at=at, **{'a1': age}, watchdogs={'a1': report})
                    for p in ('a2', 'a3', 'a4')))
 
 
 @pytest.mark.parametrize('given, now, possible, safe_at', [
     # opened 990, peers silent since 990: 990 + Q 3 + F 1 + W 10 + 5
     (silent_peers(10.0), NOW, True, 1009.0),
-    (silent_peers(10.0), 1009.0, True, 1009.0),
+    (silent_peers(19.0, at=1009.0), 1009.0, True, 1009.0),
+    # views too old to speak of now: the peers may hear it now
+    (silent_peers(10.0), 1009.0, True, 1009.0 + 19.0),
     # peers stopped hearing it later than the heartbeat loss: from then
     (silent_peers(4.0), NOW, True, 1015.0),
     # peers still hear it: quorum never lost, the wait keeps moving
@@ -237,3 +239,35 @@ def test_a_peers_contact_bounds_the_hosts_quorum():
                                     contact={'a1': 2.0})
     assert channels.peer_quorum_lost_at('a1', PEERS, given, NOW) == \
         NOW - 2.0
+
+
+def test_hearing_is_judged_on_the_observers_clock():
+    # The engine's clock runs 1.8 s ahead: a view written "now" on a2's
+    # clock, heard 0.1 s before, is not a silence.
+    given = views(view('a2', at=NOW - 1.8, a1=0.1), view('a3', a1=3.0))
+    assert channels.judge_peers('a1', PEERS, given, NOW).verdict == \
+        channels.REACHABLE
+
+
+def test_a_view_far_from_the_engines_clock_says_nothing():
+    given = views(view('a2', at=NOW + 5.0, a1=3.0), view('a3', a1=3.0))
+    assert channels.judge_peers('a1', PEERS, given, NOW).verdict is None
+
+
+def test_the_quorum_bound_is_counted_back_from_now():
+    # a3's clock runs 1.5 s late: its view (fresh) heard a1 5 s ago; the
+    # bound is now - 5, not its own time - 5.
+    given = views(view('a2', a1=4.0), view('a3', at=NOW - 1.5, a1=5.0),
+                  view('a4', a1=9.0))
+    assert channels.peer_quorum_lost_at('a1', PEERS, given, NOW) == \
+        NOW - 5.0
+
+
+def test_a_peer_proven_off_cannot_answer():
+    # a3 and a4 were powered off by their BMCs at 990: their old views
+    # say nothing of now, but they cannot have answered a1 since.
+    given = views(view('a2', a1=9.0))
+    assert channels.peer_quorum_lost_at('a1', PEERS, given, NOW) == NOW
+    assert channels.peer_quorum_lost_at(
+        'a1', PEERS, given, NOW, dead_since={'a3': 990.0, 'a4': 990.0}) \
+        == 990.0
