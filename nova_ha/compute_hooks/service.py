@@ -232,6 +232,12 @@ class MonitorService:
         self.feeder.start()
 
     def start(self):
+        if not self.conf.monitor.event_key:
+            # Not fatal: the processes are still restarted here; only the
+            # engine's part depends on the events.
+            LOG.warning('[monitor] event_key is not set: this host\'s '
+                        'events are unsigned, and engines refuse them '
+                        '([event_signing] required is true by default)')
         # The heartbeat first: restarting nova-compute must never look like
         # a dead host to the engine.
         if self.heartbeat is not None:

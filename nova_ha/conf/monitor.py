@@ -49,8 +49,9 @@ OPTS = [
                     'per host, e.g. with openssl rand -hex 32. '
                     'nova-ha-engine must have the same key for this host in '
                     '[event_signing] host_keys. Unset: events are not '
-                    'signed, and engines with [event_signing] required = '
-                    'true refuse them.'),
+                    'signed, and engines refuse them unless their '
+                    '[event_signing] required is turned off (it is on by '
+                    'default).'),
 ]
 
 # The process name (events.PROCESSES) -> its option group.

@@ -16,24 +16,29 @@ GROUP = cfg.OptGroup(
          'engine fence any host.')
 
 OPTS = [
-    cfg.BoolOpt('required', default=False,
-                help='When true the engine refuses, logs as errors and '
-                     'records (event.rejected in the history) monitor '
-                     'events that are unsigned, signed with a key other '
-                     'than their host\'s, about a host without a key in '
-                     'host_keys, about another host than the one whose '
-                     'monitor published them, or older (or further in the '
-                     'future) than max_age. When false unsigned events are '
-                     'accepted, and signed ones are refused only when a '
-                     'key for their host is configured and the signature '
-                     'does not match it. Turn it on once every host\'s '
-                     'monitor signs its events.'),
+    cfg.BoolOpt('required', default=True,
+                help='Refuse, log as errors and record (event.rejected in '
+                     'the history) monitor events that are unsigned, signed '
+                     'with a key other than their host\'s, about a host '
+                     'without a key in host_keys, about another host than '
+                     'the one whose monitor published them, or older (or '
+                     'further in the future) than max_age. Give every '
+                     'compute host its own [monitor] event_key and the '
+                     'engines every host\'s key in host_keys. Setting it to '
+                     'false accepts unsigned events: then anyone who can '
+                     'publish on the message bus (a compromised compute '
+                     'host, a leaked RabbitMQ account) is an attacker who '
+                     'can report any host dead and make the engine fence '
+                     'it and evacuate its VMs, or report VMs failed and '
+                     'have them rebuilt. It is an explicit trade of that '
+                     'safety for not provisioning keys; signed events '
+                     'whose host has a key are still checked.'),
     cfg.DictOpt('host_keys', default={}, secret=True,
                 help='Per-host keys, host1:key1,host2:key2, with the host '
                      'names of [monitor] host. Each key is the same as '
                      'that host\'s [monitor] event_key.'),
     cfg.FloatOpt('max_age', default=300.0, min=1.0,
-                 help='With required = true, seconds an event\'s time may '
+                 help='With required (the default), seconds an event\'s time may '
                       'lie in the past or in the future (clock skew) '
                       'before the event is refused as stale: a signed '
                       'event replayed later is refused even once the '

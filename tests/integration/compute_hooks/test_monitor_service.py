@@ -115,6 +115,8 @@ class TestConfigErrors(MonitorProcessTestCase):
         self.assertEqual(0, process.wait(30), self.logged())
         self.assertIn('probing peers h2', self.logged())
         self.assertNotIn(key, self.logged())
+        # No [monitor] event_key: the engines would refuse its events.
+        self.assertIn('[monitor] event_key is not set', self.logged())
 
     def test_check_mode_prints_each_reading(self):
         config = self.write_config(

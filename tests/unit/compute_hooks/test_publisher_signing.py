@@ -221,10 +221,12 @@ class TestFromConf(unittest.TestCase):
                     event_type, payload, publisher_id,
                     {HOST: OTHER_KEY}, True, now, 300))
 
-    def test_defaults_sign_nothing_and_require_nothing(self):
+    def test_defaults_sign_nothing_but_require_signatures(self):
+        # A monitor has no key until one is provisioned for its host; the
+        # engine refuses unsigned events unless told otherwise.
         conf = self.conf('[DEFAULT]\ntransport_url = fake://\n')
         self.assertIsNone(conf.monitor.event_key)
-        self.assertFalse(conf.event_signing.required)
+        self.assertTrue(conf.event_signing.required)
         self.assertEqual({}, conf.event_signing.host_keys)
         self.assertEqual(300.0, conf.event_signing.max_age)
         publisher = publisher_lib.from_conf(conf, HOST, 'libvirt')
