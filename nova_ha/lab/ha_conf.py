@@ -13,9 +13,20 @@ watchdog (a lab host has no watchdog device, and loading softdog here
 would reset the machine the whole lab runs on) and powers its guests off
 when isolated; the engines believe the software watchdog, which they must
 not in production (a frozen host freezes it too).
+
+Keys are provisioned as an installer would: each host signs its events
+with a key of its own (``[monitor] event_key``), which the engines hold in
+``[event_signing] host_keys``, and the hosts of a segment share a probe
+key (``[monitor_peers] key``) that no other segment has.  They are derived
+from one random secret of the lab (``secret_path``, made once, readable by
+its owner only), so that every rewrite of a file, a repaired host's
+monitor included, gives the same keys, and no two labs share any.
 """
 
+import hashlib
+import hmac
 import os
+import secrets
 import shlex
 import sys
 
@@ -76,7 +87,15 @@ timeout = 30
 retry_interval = 5
 
 [watchdog_rung]
-kinds = hardware,softdog,software
+# Lab only, an explicit opt-in: the lab's hosts have no watchdog device
+# (and softdog would reset the machine the whole lab runs on), so their
+# monitors arm the software watchdog.  A production engine must not
+# believe it: a frozen host freezes it too.
+kinds = hardware,software
+
+[event_signing]
+required = true
+host_keys = %(host_keys)s
 
 %(fencing)s"""
 
@@ -89,6 +108,7 @@ debug = false
 host = %(host)s
 libvirt_events = false
 host_heartbeat = true
+event_key = %(event_key)s
 
 [monitor_nova_compute]
 check = pidfile
@@ -133,11 +153,59 @@ def monitor_conf_path(layout, host):
     return os.path.join(layout.etc, 'hosts', host.name, 'nova-ha.conf')
 
 
+def secret_path(layout):
+    return os.path.join(layout.etc, 'nova-ha', 'keys.secret')
+
+
+def _lab_secret(layout):
+    """The lab's secret, made on first use.  Written aside and linked into
+    place, which fails if it exists: two writers never make different
+    ones, and none reads a half-written one."""
+    path = secret_path(layout)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not os.path.exists(path):
+        draft = '%s.%d' % (path, os.getpid())
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w') as out:
+            out.write(secrets.token_hex(32) + '\n')
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
+    with open(path) as f:
+        return f.read().strip().encode()
+
+
+def _derived_key(layout, purpose, name):
+    return hmac.new(_lab_secret(layout), ('%s:%s' % (purpose, name)).encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def event_key(layout, host):
+    """``host``'s key for signing its monitor's events."""
+    return _derived_key(layout, 'event-key', host.name)
+
+
+def peer_key(layout, segment):
+    """The probe key of the hosts of ``segment``."""
+    return _derived_key(layout, 'peer-key', segment)
+
+
+def host_keys(layout):
+    """``[event_signing] host_keys``: every host's event key."""
+    return ','.join('%s:%s' % (host.name, event_key(layout, host))
+                    for host in layout.hosts)
+
+
 def _write(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'w') as out:
+    # Readable by its owner only from the start: BMC passwords, keys.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, 'w') as out:
         out.write(text)
-    os.chmod(path, 0o600)   # BMC passwords
     return path
 
 
@@ -146,6 +214,7 @@ def write_engine_conf(layout):
         'transport_url': layout.transport_url(local=True),
         'redis_url': layout.redis_url,
         'history_url': layout.database_url('nova_ha'),
+        'host_keys': host_keys(layout),
         'fencing': fencing_sections(layout)})
 
 
@@ -159,6 +228,7 @@ def write_monitor_conf(layout, host, compute_pid_file):
     return _write(monitor_conf_path(layout, host), MONITOR_CONF % {
         'transport_url': layout.transport_url(),
         'host': host.name,
+        'event_key': event_key(layout, host),
         'pid_file': compute_pid_file,
         'restart_command': shlex.join(restart),
         'redis_url': layout.redis_url,
@@ -167,7 +237,8 @@ def write_monitor_conf(layout, host, compute_pid_file):
         'peer_port': lab_layout.PEER_PORT,
         'peers': ','.join('%s=%s' % (p.name, p.storage_address)
                           for p in peers),
-        'peer_key': 'lab-peers-%s' % (host.segment or 'none'),
+        # A host in no segment probes nobody: it needs no key.
+        'peer_key': peer_key(layout, host.segment) if peers else '',
         'watchdog_dir': os.path.join(layout.host_dir(host.name), 'watchdog'),
         'guests_off': shlex.join(guests_off),
         'gateway': lab_layout.BRIDGE_ADDRESS,
