@@ -3,8 +3,9 @@
 # DevStack plugin for nova-ha: installs nova-ha into the Python environment
 # Nova runs from, turns on its scheduler filters and weigher (and, with
 # NOVA_HA_SERVICEGROUP=True, its servicegroup driver) in nova.conf, writes
-# /etc/nova-ha/nova-ha.conf, creates the history database and runs
-# nova-ha-engine and nova-ha-monitor as DevStack services.
+# /etc/nova-ha/nova-ha.conf with the keys of signed monitor events and peer
+# probes, creates the history database and runs nova-ha-engine and
+# nova-ha-monitor as DevStack services.
 #
 # Untested here: see devstack/README.md.
 
@@ -83,9 +84,71 @@ function _nova_ha_liveness_options {
     fi
 }
 
+# A new random key: 32 bytes as hex.
+function _nova_ha_new_key {
+    $NOVA_HA_BIN_DIR/python -c 'import secrets; print(secrets.token_hex(32))'
+}
+
+# The key given in $2, else the one kept in $NOVA_HA_STATE_DIR/$1 (made
+# once, readable by the stack user only), so that restacking keeps it.
+function _nova_ha_kept_key {
+    local file=$NOVA_HA_STATE_DIR/$1 given=$2
+    if [[ -n "$given" ]]; then
+        echo "$given"
+        return
+    fi
+    if [[ ! -s $file ]]; then
+        (umask 077 && _nova_ha_new_key > $file)
+    fi
+    cat $file
+}
+
+# Nova's name of this node's compute host ([DEFAULT] host, else the
+# hostname, as nova-compute takes it).
+function _nova_ha_compute_host {
+    local host
+    host=$(iniget ${NOVA_CPU_CONF:-$NOVA_CONF} DEFAULT host)
+    echo ${host:-$(hostname)}
+}
+
+# Signed monitor events and peer probes: this node's monitor signs its
+# events with a key of its own, which the engine holds with the other
+# nodes' ($NOVA_HA_HOST_KEYS); the probe key is the segment's, the same on
+# every node ($NOVA_HA_PEER_KEY, or the one made here on a single node).
+# xtrace is off meanwhile: DevStack's log must never show a key.
+function _nova_ha_keys {
+    local xtrace host event_key host_keys=""
+    xtrace=$(set +o | grep xtrace)
+    set +o xtrace
+    if is_service_enabled nova-ha-monitor && is_service_enabled n-cpu; then
+        host=$(_nova_ha_compute_host)
+        event_key=$(_nova_ha_kept_key event-key "$NOVA_HA_EVENT_KEY")
+        iniset $NOVA_HA_CONF monitor host $host
+        iniset $NOVA_HA_CONF monitor event_key $event_key
+        iniset $NOVA_HA_CONF monitor_peers key \
+            $(_nova_ha_kept_key peer-key "$NOVA_HA_PEER_KEY")
+        host_keys=$host:$event_key
+    fi
+    if [[ -n "$NOVA_HA_HOST_KEYS" ]]; then
+        host_keys=${host_keys:+$host_keys,}$NOVA_HA_HOST_KEYS
+    fi
+    if is_service_enabled nova-ha-engine; then
+        if [[ -n "$host_keys" ]]; then
+            iniset $NOVA_HA_CONF event_signing host_keys "$host_keys"
+        else
+            echo "WARNING: nova-ha-engine has no host's event key: it" \
+                "refuses every monitor event until NOVA_HA_HOST_KEYS" \
+                "lists the compute hosts' keys" >&2
+        fi
+    fi
+    $xtrace
+}
+
 function configure_nova_ha {
     sudo install -d -o $STACK_USER $NOVA_HA_CONF_DIR $NOVA_HA_STATE_DIR
     rm -f $NOVA_HA_CONF
+    # Keys: readable by the stack user (the engine) and root (the monitor).
+    install -m 600 /dev/null $NOVA_HA_CONF
 
     iniset $NOVA_HA_CONF DEFAULT debug $ENABLE_DEBUG_LOG_LEVEL
     # Nova's notifications and the monitors' events (the default vhost).
@@ -105,6 +168,7 @@ function configure_nova_ha {
     # DevStack runs nova-compute as a systemd unit of its own.
     iniset $NOVA_HA_CONF monitor_nova_compute systemd_unit devstack@n-cpu.service
     _nova_ha_liveness_options $NOVA_HA_CONF
+    _nova_ha_keys
 }
 
 # A failover segment with this node's compute hosts, once Nova runs.
