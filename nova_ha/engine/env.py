@@ -11,6 +11,7 @@ never a stuck flow.
 """
 
 import abc
+import contextlib
 
 
 class Unavailable(Exception):
@@ -89,9 +90,19 @@ class Environment(abc.ABC):
         for at least ``within`` more seconds."""
 
     def side_effect_timeout(self, action):
-        """The longest ``action``'s side effect may take (seconds), so that
-        it ends before a lease checked with ``within`` of it lapses."""
+        """The longest ``action``'s side effect may take (seconds)."""
         return 0.0
+
+    def lease_left(self, key):
+        """Seconds left of this replica's lease of ``key`` by its own
+        clock (0: not held; infinite for a lease without a TTL)."""
+        return float('inf')
+
+    @contextlib.contextmanager
+    def deadline(self, seconds):
+        """Side effects run inside give up after ``seconds``: the lease
+        they were checked under ends then."""
+        yield
 
     @abc.abstractmethod
     def open_incident(self, host, sequence, reason):

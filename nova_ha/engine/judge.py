@@ -21,7 +21,8 @@ lost            an HA VM stayed on a dead host (off, hung, or reset by its
                 operator can see: its host's incident parked, held with an
                 alert or by the operator's own choice (maintenance, a
                 segment turned off), ended partial with the VM listed as
-                failed, or closed by an operator after the VM was stranded
+                failed, closed by an operator during this failure of the
+                host (not an earlier one), or an alert about the VM
 ==============  ==============================================================
 
 Each violation is reported once per VM (or fence) with the time it began.
@@ -47,6 +48,7 @@ class Judge:
         self._lost = set()
         self._stranded = {}       # vm id -> since
         self._healthy_since = {}  # host -> since (absent: not healthy)
+        self._failing_since = {}  # host -> since (absent: healthy)
 
     @property
     def violations(self):
@@ -67,8 +69,10 @@ class Judge:
         for host in cloud.hosts.values():
             if cloud.healthy(host):
                 self._healthy_since.setdefault(host.name, now)
+                self._failing_since.pop(host.name, None)
             else:
                 self._healthy_since.pop(host.name, None)
+                self._failing_since.setdefault(host.name, now)
         self._check_twice()
         self._check_stranded(now)
 
@@ -150,13 +154,27 @@ class Judge:
                     .endswith(('in maintenance: HA is silenced for it',
                                'has ha:enabled=false')):
                 return 'held by the operator\'s choice'
-            if state == states.PARTIAL and row['since'] >= since and (
+            if state == states.PARTIAL and self._ended_after(
+                    row, states.PARTIAL, since) and (
                     row['facts'].get('moved') or {}).get(
                         server.id, {}).get('outcome') == 'failed':
                 return 'partial'
-            if state == states.CLOSED and self._closed_after(row, since):
+            if state == states.CLOSED and self._closed_after(
+                    row, min(since, self._failing_since.get(host, since))):
                 return 'closed by an operator'
+        if any(kind == 'alert' and fields.get('instance') == server.id and
+               at >= since for at, kind, _, fields in
+               self.cloud.history.records):
+            return 'alerted about the VM'
         return None
+
+    def _ended_after(self, row, state, since):
+        """The incident moved to ``state`` at or after ``since`` (by the
+        world's clock: a replica's own may be off)."""
+        marker = ' -> %s:' % state
+        return any(kind == 'transition' and at >= since and
+                   fields.get('incident') == row['key'] and marker in text
+                   for at, kind, text, fields in self.cloud.history.records)
 
     def _alerted(self, row, since):
         return any(kind == 'alert' and fields.get('incident') == row['key']

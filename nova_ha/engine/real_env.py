@@ -308,6 +308,7 @@ class RealEnvironment(engine_env.Environment):
         self._fence_deadline = fence_deadline or (lambda host:
                                                   FENCE_DEADLINE)
         self._requests = RequestDeadlines.install(nova)
+        self._cap = threading.local()      # a side effect's deadline
         self.liveness_board = liveness or LivenessBoard()
         self._clock = clock
         self._reports = collections.deque()
@@ -351,6 +352,20 @@ class RealEnvironment(engine_env.Environment):
 
     def liveness(self):
         return self.liveness_board.snapshot()
+
+    def process_down(self):
+        """The monitors' reports of a dead nova-compute on a live host:
+        the process flow keeps each as an open process-failure incident
+        until the monitor reports the process back."""
+        from nova_ha.notifier import process_flow
+        rows = self._history_call(self.history.list_incidents,
+                                  open_only=True, kind=process_flow.KIND)
+        found = {}
+        for row in rows:
+            if (row.detail or {}).get('process') == 'nova-compute':
+                found[row.host] = min(found.get(row.host, math.inf),
+                                      _epoch(row.opened_at))
+        return found
 
     def peer_views(self, hosts):
         if self._peer_reader is None:
@@ -447,6 +462,26 @@ class RealEnvironment(engine_env.Environment):
             return False
         # Both answers took time out of the lease.
         return self.leases.time_left(key) >= within
+
+    def lease_left(self, key):
+        return self.leases.time_left(key)
+
+    @contextlib.contextmanager
+    def deadline(self, seconds):
+        """Side effects in this thread give up after ``seconds`` (their own
+        timeouts are cut to it)."""
+        self._cap.until = time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            self._cap.until = None
+
+    def _within(self, timeout):
+        """``timeout`` cut to this thread's deadline."""
+        until = getattr(self._cap, 'until', None)
+        if until is None:
+            return timeout
+        return max(0.0, min(timeout, until - time.monotonic()))
 
     def side_effect_timeout(self, action):
         if isinstance(action, model.Fence):
@@ -547,7 +582,7 @@ class RealEnvironment(engine_env.Environment):
         # checked for.  Its thread is left to end by itself: a late
         # power-off of this host is what was asked, and its result, which
         # nobody reads, is no proof.
-        deadline = self._fence_deadline(host)
+        deadline = self._within(self._fence_deadline(host))
         done = concurrent.futures.Future()
         threading.Thread(target=_settle, args=(done, self._fencer, host),
                          name='nova-ha-fence-%s' % host, daemon=True).start()
@@ -559,21 +594,21 @@ class RealEnvironment(engine_env.Environment):
                 from None
 
     def force_down(self, host, service_id):
-        with self._requests.until(self._nova_timeout):
+        with self._requests.until(self._within(self._nova_timeout)):
             self.nova.force_down(host, service_id=service_id)
 
     def disable(self, host, reason):
-        with self._requests.until(self._nova_timeout):
+        with self._requests.until(self._within(self._nova_timeout)):
             self.nova.disable(host, reason)
 
     def evacuate(self, vm, keep_running):
-        with self._requests.until(self._nova_timeout):
+        with self._requests.until(self._within(self._nova_timeout)):
             self.nova.evacuate(vm, keep_running=keep_running)
 
     def reset_stale_task(self, vm, source, task_state, to_state):
         # One deadline for the reads and the reset: the reads are what
         # makes the reset safe, and they must be recent.
-        with self._requests.until(self._nova_timeout):
+        with self._requests.until(self._within(self._nova_timeout)):
             server = self.nova.server(vm)
             if server['host'] != source or \
                     server['task_state'] != task_state:
@@ -587,7 +622,7 @@ class RealEnvironment(engine_env.Environment):
             return 'reset'
 
     def set_power(self, vm, want):
-        with self._requests.until(self._nova_timeout):
+        with self._requests.until(self._within(self._nova_timeout)):
             if want == 'ACTIVE':
                 self.nova.start(vm)
             elif want == 'SHUTOFF':
@@ -596,7 +631,7 @@ class RealEnvironment(engine_env.Environment):
                 self.nova.reset_state(vm, 'error')
 
     def release_reserved(self, host, aggregate):
-        with self._requests.until(self._nova_timeout):
+        with self._requests.until(self._within(self._nova_timeout)):
             self.nova.remove_host_from_aggregate(aggregate, host)
 
 

@@ -36,16 +36,33 @@ class HostAlive(Exception):
     """The host heartbeats: it is not fenced, nor its VMs copied."""
 
 
+# A side effect starts only with at least this much of its lease left
+# (seconds); it gives up when the lease would end.
+MIN_LEASE_TO_ACT = 1.0
+
+
+def deadline_of(env, action):
+    """How long ``action``'s side effect may run: its own timeout, cut to
+    what is left of the lease it was checked under (None: no bound)."""
+    timeout = env.side_effect_timeout(action)
+    if not action.guarded:
+        return timeout or None
+    left = env.lease_left(action.incident)
+    return min(timeout, left) if timeout else left
+
+
 def check_action(env, action):
-    """Why ``action`` may not run now (a StaleLease), or None.  Checked
-    by the executor just before the request goes on the wire."""
-    # The lease must still be ours, at this generation, for as long as
-    # the side effect may take: an owner paused before this point finds
-    # its lease lapsed, and a call it starts ends (by its timeout) before
-    # another replica can take the incident over.
+    """Why ``action`` may not run now (a StaleLease, a HostAlive), or
+    None.  Checked by the executor just before the request goes on the
+    wire."""
+    # The lease must still be ours, at this generation: an owner paused
+    # before this point finds its lease lapsed; a side effect it starts
+    # gives up when the lease ends (deadline_of), before another replica
+    # can take the incident over.
     if action.guarded and not env.lease_valid(
             action.incident, action.token,
-            within=env.side_effect_timeout(action)):
+            within=min(MIN_LEASE_TO_ACT, env.side_effect_timeout(action) or
+                       MIN_LEASE_TO_ACT)):
         return StaleLease('lease of %s at generation %d is no longer ours '
                           '(or too little of it is left)' % (
                               action.incident, action.token))
@@ -65,7 +82,13 @@ def check_action(env, action):
 def perform(env, action):
     """Carry out ``action`` (already checked); the Result."""
     try:
-        return model.Result(action, True, _dispatch(env, action))
+        deadline = deadline_of(env, action)
+        if deadline is None or deadline == float('inf'):
+            value = _dispatch(env, action)
+        else:
+            with env.deadline(deadline):
+                value = _dispatch(env, action)
+        return model.Result(action, True, value)
     except Exception as e:        # every failure is an observation
         return model.Result(action, False, error='%s: %s' % (
             type(e).__name__, e))

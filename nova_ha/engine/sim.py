@@ -324,6 +324,10 @@ class SimEnv(engine_env.Environment):
         return self.cloud.leases.holder(key) == self.me and \
             row is not None and row['generation'] == token
 
+    def lease_left(self, key):
+        return max(0.0, self._expiry.get(key, float('-inf')) -
+                   self.cloud.now)
+
     def side_effect_timeout(self, action):
         if isinstance(action, (model.Fence, model.ReadPower)):
             return self.cloud.timings.bmc_timeout
@@ -560,8 +564,8 @@ class SimReplica:
             self._answer(model.Result(action, False, error='%s: %s' % (
                 type(refused).__name__, refused)))
             return
-        timeout = self.env.side_effect_timeout(action)
-        timed_out = timeout and latency > timeout
+        timeout = engine_replica.deadline_of(self.env, action)
+        timed_out = timeout is not None and latency > timeout
 
         def land():
             self.env.checked_at = checked_at
@@ -605,6 +609,20 @@ class SimReplica:
     def _timer(self, wake):
         if self.alive and self.next_wake == wake:
             self.tick()
+
+    def renew_while_waiting(self):
+        """nova-ha-engine renews its leases every quarter of their TTL
+        while it waits between looks (not while it is paused)."""
+        if not self.alive:
+            return
+        if not self.paused:
+            for key, incident in sorted(self.loop.state.incidents.items()):
+                try:
+                    self.env.renew(key, incident.token)
+                except engine_env.Unavailable:
+                    pass
+        self.cloud.at(self.cloud.now + self.cloud.timings.lease_ttl / 4,
+                      self.renew_while_waiting)
 
 
 class SimCloud:
@@ -947,19 +965,28 @@ class SimCloud:
             host.booting = True
             self.at(self.now + self.timings.boot_time, self._booted, host,
                     self.now)
+        else:
+            # The software watchdog killed the guests and nova-compute,
+            # which the monitor starts again.
+            self.at(self.now + self.timings.process_report_after / 3,
+                    self._booted, host, self.now)
         self.changed()
 
     def _booted(self, host, reset_at):
-        if not host.booting or host.power != 'on':
-            return        # powered off (or cycled) meanwhile
-        host.reset_by_watchdog = host.hung = host.booting = False
+        if not host.reset_by_watchdog or host.power != 'on' or \
+                host.hung and not host.booting:
+            return        # powered off (or cycled, or frozen) meanwhile
+        # A reboot ends a hang too.
+        host.reset_by_watchdog = host.booting = host.hung = False
         host.compute_running = True
         host.quorum_lost_at = None
         # Nova's power sync finds the guests gone and stops them.
         for server in self.servers.values():
             if server.host == host.name and server.status == 'ACTIVE':
                 server.status = 'SHUTOFF'
-        self.log('%s: booted after its watchdog reset' % host.name)
+        self.log('%s: %s after its watchdog fired' % (
+            host.name, 'nova-compute started again' if host.watchdog ==
+            'software' else 'booted'))
         self.changed()
         self.wake_all()
 
@@ -1188,6 +1215,8 @@ class SimCloud:
             name, count), self.settings, self.engine_skews.get(name, 0.0))
         self.engines[name] = engine
         self.wake(name)
+        self.at(self.now + self.timings.lease_ttl / 4,
+                engine.renew_while_waiting)
         return engine
 
     def kill_engine(self, name):
