@@ -707,21 +707,26 @@ def _confirming(s, incident):
 
 def _segment_peers(s, host):
     """(peers, ladder): the other hosts of ``host``'s segment and the
-    segment's fencing ladder (no peers in no segment)."""
+    segment's fencing ladder; for a host in no segment, the other hosts
+    in no segment (those whose monitors probe it speak of it) and the
+    ladder of such hosts."""
     if s.obs.aggregates is None:
         return (), s.settings.fencing
     view = ha_aggregates.host_view_of(s.obs.aggregates, host)
-    if view.segment is None:
-        return (), s.settings.fencing
+    group = guards.group_of(view)
     peers = guards.group_hosts(s.obs.aggregates, s.obs.services,
-                               view.segment.name) - {host}
-    return tuple(sorted(peers)), view.segment.fencing
+                               group) - {host}
+    ladder = view.segment.fencing if view.segment is not None else \
+        s.settings.fencing
+    return tuple(sorted(peers)), ladder
 
 
 def _peer_channel(s, host):
     peers, _ = _segment_peers(s, host)
+    unsegmented = s.obs.aggregates is not None and \
+        ha_aggregates.host_view_of(s.obs.aggregates, host).segment is None
     return channels.judge_peers(host, peers, s.obs.peer_views or {}, s.now,
-                                s.settings.peers)
+                                s.settings.peers, probers_only=unsegmented)
 
 
 def _alive_evidence(s, incident):

@@ -214,9 +214,10 @@ def _peer_views(env, state, aggregates, services):
     wanted = set(hosts)
     for host in hosts:
         view = ha_aggregates.host_view_of(aggregates, host)
-        if view.segment is not None:
-            wanted |= guards.group_hosts(aggregates, services,
-                                         view.segment.name)
+        # The host's segment, or the hosts in no segment (whose monitors
+        # may probe it).
+        wanted |= guards.group_hosts(aggregates, services,
+                                     guards.group_of(view))
     views = _read('the coordination backend', env.peer_views, wanted)
     if not views:
         return views

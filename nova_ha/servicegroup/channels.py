@@ -190,7 +190,8 @@ def fresh(view, now, thresholds=PeerThresholds()):
     return abs(now - view.at) <= thresholds.view_max_age
 
 
-def judge_peers(host, peers, views, now, thresholds=PeerThresholds()):
+def judge_peers(host, peers, views, now, thresholds=PeerThresholds(),
+                probers_only=False):
     """The peer channel's verdict on ``host``.
 
     Hearing is judged by the ages a view carries, measured on its
@@ -199,13 +200,19 @@ def judge_peers(host, peers, views, now, thresholds=PeerThresholds()):
 
     :param peers: the other hosts of the host's segment (whose monitors
         probe it)
-    :param views: observer -> PeerView, as read now
+    :param views: observer -> PeerView, as read now; a view that does
+        not list the host among its peers says nothing of it
+    :param probers_only: the peers are those whose views list the host
+        (hosts in no segment: their monitors choose whom they probe)
     """
     peers = sorted(set(peers) - {host})
+    if probers_only:
+        peers = [p for p in peers if p in views and host in views[p].heard]
     if not peers:
-        return PeerJudgement(None, 'no peers in its segment')
+        return PeerJudgement(None, 'no peers probe it')
     current = [views[p] for p in peers
-               if p in views and fresh(views[p], now, thresholds)]
+               if p in views and fresh(views[p], now, thresholds) and
+               host in views[p].heard]
     hearing = sorted(v.observer for v in current
                      if v.heard.get(host) is not None and
                      v.heard[host] < thresholds.silent_after)

@@ -271,3 +271,23 @@ def test_a_peer_proven_off_cannot_answer():
     assert channels.peer_quorum_lost_at(
         'a1', PEERS, given, NOW, dead_since={'a3': 990.0, 'a4': 990.0}) \
         == 990.0
+
+
+def test_a_view_that_does_not_list_the_host_says_nothing_of_it():
+    # a3's monitor does not probe a1: its silence is no silence of a1.
+    given = views(view('a2', a1=3.0), view('a3', a2=0.1),
+                  view('a4', a2=0.1))
+    assert channels.judge_peers('a1', PEERS, given, NOW).verdict is None
+
+
+def test_hosts_in_no_segment_are_judged_by_those_that_probe_them():
+    given = views(view('x2', x1=0.2), view('x3', x2=0.1), view('x4', x2=0.1))
+    judged = channels.judge_peers('x1', ('x2', 'x3', 'x4'), given, NOW,
+                                  probers_only=True)
+    assert judged.verdict == channels.REACHABLE
+    given['x2'] = view('x2', x1=3.0)
+    judged = channels.judge_peers('x1', ('x2', 'x3', 'x4'), given, NOW,
+                                  probers_only=True)
+    assert judged.verdict == channels.UNREACHABLE
+    assert channels.judge_peers('x1', ('x3', 'x4'), given, NOW,
+                                probers_only=True).verdict is None
