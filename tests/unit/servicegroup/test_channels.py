@@ -31,8 +31,8 @@ PEERS = ('a1', 'a2', 'a3', 'a4')
      channels.REACHABLE),
     # a majority of fresh peers, none hearing it: unreachable
     (views(view('a2', a1=3.0), view('a3', a1=3.0)), channels.UNREACHABLE),
-    # "never heard" is silence too
-    (views(view('a2'), view('a3')), channels.UNREACHABLE),
+    # "never heard" is silence too (a monitor lists every peer it probes)
+    (views(view('a2', a1=None), view('a3', a1=None)), channels.UNREACHABLE),
     # only one fresh view of three peers: the channel cannot tell
     (views(view('a2', a1=3.0), view('a3', at=NOW - 5, a1=3.0)), None),
     # a stale view that heard it counts for nothing
