@@ -1045,6 +1045,7 @@ def _evacuating(s, incident):
                s.issued | set(s.obs.inflight)
                if action_id.split(':')[0] in _VM_ACTIONS}
     alive = _alive_after_proof(s, incident)
+    dead = {h: at + CLOCK_MARGIN for h, at in _proven_off(s).items()}
     for vm in plan:
         vm_id = vm['id']
         if vm_id in done:
@@ -1057,7 +1058,7 @@ def _evacuating(s, incident):
         server = s.obs.vms.get(vm_id)
         migrations = s.obs.migrations.get(vm_id)
         since = incident.opened_at - CLOCK_MARGIN
-        verdict = moves.judge(server, migrations, host, since)
+        verdict = moves.judge(server, migrations, host, since, dead)
         label = vm['name'] or vm_id
         if verdict == 'gone':
             done[vm_id] = {'outcome': 'gone'}
@@ -1076,7 +1077,7 @@ def _evacuating(s, incident):
                 label, host, server.host, server.status), kind='evacuate',
                 instance=vm_id, outcome='done')
         elif verdict in ('in_flight', 'foreign', 'unknown'):
-            moving = moves.in_flight(migrations)
+            moving = moves.in_flight(migrations, dead)
             if moving is not None and moving.status == 'accepted':
                 scheduling += 1
             if s.now - started > s.settings.evacuation_timeout:
@@ -1084,6 +1085,16 @@ def _evacuating(s, incident):
                                       ' s (%s)' % (
                                           s.settings.evacuation_timeout,
                                           verdict))
+            elif s.now - started > SLOW_MOVE and \
+                    not incident.fact('slow_' + vm_id):
+                incident = s.remember(incident, **{'slow_' + vm_id: True})
+                s.note(incident, '%s: no result from Nova after %.0f s (%s%s);'
+                       ' followed until evacuation_timeout (%.0f s)' % (
+                           label, s.now - started, verdict,
+                           ', %s to %s' % (moving.status, moving.dest)
+                           if moving is not None else '',
+                           s.settings.evacuation_timeout), kind='alert',
+                       instance=vm_id, outcome='slow')
             elif verdict == 'foreign' and not incident.fact(
                     'foreign_' + vm_id):
                 incident = s.remember(incident, **{'foreign_' + vm_id: True})
@@ -1106,7 +1117,10 @@ def _evacuating(s, incident):
             s.issue(model.ResetStaleTask(
                 incident=incident.key, token=incident.token, vm=vm_id,
                 source=host, task_state=server.task_state,
-                to_state='error' if server.status == 'ERROR' else 'active'))
+                to_state='error' if server.status == 'ERROR' else 'active',
+                dead_dests=tuple(sorted(
+                    m.dest for m in migrations or ()
+                    if moves.stranded(m, dead)))))
         elif verdict in ('ready', 'failed_try'):
             if not _forced_down(incident, s.obs.services.get(host)):
                 # Nova refuses to evacuate from a host it believes up.
@@ -1140,6 +1154,8 @@ def _evacuating(s, incident):
 
 
 _VM_ACTIONS = ('Evacuate', 'ResetStaleTask', 'SetPower')
+# A move without a result this long is alerted (it is still followed).
+SLOW_MOVE = 120.0
 # A host fenced through its BMC still looks alive this long (its last
 # heartbeat and views expire): waited for quietly, then alerted.
 ALIVE_AFTER_PROOF = 10.0

@@ -171,6 +171,7 @@ class Draw:
         r = self.r
         self.off = {}           # host -> (off at, back at or None)
         self.faulty = {}        # host -> first fault time
+        self.confirms = []      # (time, host) of operators' confirm-downs
         for _ in range(r.randint(1, 6)):
             t = r.uniform(0.0, self.horizon)
             fault = r.choices(FAULTS, weights=[w for _, w in FAULTS])[0][0]
@@ -178,6 +179,14 @@ class Draw:
         for host in self.hosts:
             if r.random() < 0.05:
                 self.at(0.0, 'bmc dies-with-host %s' % host)
+        # An attestation is judged true or mistaken against every fault
+        # drawn, whatever the order they were drawn in.
+        for t, host in self.confirms:
+            off = self.off.get(host)
+            truthful = off is not None and off[0] < t and off[1] is None
+            mistaken = host not in self.faulty or self.faulty[host] > t
+            if truthful or mistaken:
+                self.at(t, 'operator confirm-down %s' % host)
         return self.lines()
 
     def lines(self):
@@ -285,9 +294,9 @@ class Draw:
             self.at(t, 'kill %s' % engine)
             self.at(self.later(t), 'start %s' % engine)
         elif what == 'cut':
+            # A partition of the engine from the backend, which heals.
             self.at(t, 'cut %s' % engine)
-            if self.r.random() < 0.7:
-                self.at(self.later(t), 'uncut %s' % engine)
+            self.at(self.later(t), 'uncut %s' % engine)
         else:
             self.at(t, 'pause %s %s' % (engine, self.r.choice(
                 (1, 5, 20, 40))))
@@ -313,11 +322,7 @@ class Draw:
             if self.r.random() < 0.7:
                 self.at(self.later(t, 120), 'maintenance off %s' % host)
         elif what == 'confirm':
-            off = self.off.get(host)
-            truthful = off is not None and off[0] < t and off[1] is None
-            mistaken = host not in self.faulty or self.faulty[host] > t
-            if truthful or mistaken:
-                self.at(t, 'operator confirm-down %s' % host)
+            self.confirms.append((t, host))
         else:
             self.at(t, 'operator %s %s' % (what, host))
 

@@ -18,6 +18,11 @@ failed_try   its last evacuation failed in Nova before a destination was
              chosen (no valid host): ready again if attempts remain
 failed_on    its last evacuation failed on its destination: the guest may
              have been spawned there and run on; never retried elsewhere
+             (unless that destination has been proven off since)
+
+A move bound for a destination proven powered off after it began never
+ends (that host's nova-compute is gone): it counts as a failed try, and
+its task state as stale.
 moved        on another host and idle: restore its power state, then done
 ===========  ================================================================
 """
@@ -27,27 +32,39 @@ from nova_ha.engine import model
 GONE_STATUSES = ('DELETED', 'SOFT_DELETED')
 
 
-def in_flight(migrations):
-    """The newest migration still in flight, or None."""
+def in_flight(migrations, dead=()):
+    """The newest migration still in flight, or None.  One bound for a
+    host in ``dead`` (proven powered off since) will never end: its
+    destination's nova-compute is gone with the rebuild."""
     for migration in sorted(migrations or (), key=lambda m: m.created,
                             reverse=True):
-        if migration.status in model.MIGRATION_IN_FLIGHT:
+        if migration.status in model.MIGRATION_IN_FLIGHT and \
+                not stranded(migration, dead):
             return migration
     return None
 
 
-def judge(server, migrations, failed_host, since):
+def stranded(migration, dead):
+    """The move was bound for a host powered off after it began."""
+    return migration.dest is not None and \
+        dead.get(migration.dest, float('-inf')) >= migration.created \
+        if isinstance(dead, dict) else migration.dest in dead
+
+
+def judge(server, migrations, failed_host, since, dead=()):
     """The verdict for one planned VM.
 
     ``migrations``: every migration of the VM Nova lists (None: not read);
     ``since``: when the incident opened (older evacuations do not count
-    as tries of this recovery).
+    as tries of this recovery); ``dead``: host -> since when it was proven
+    powered off (a move bound there never ends, and no guest it spawned
+    there runs).
     """
     if server is None or migrations is None:
         return 'unknown'
     if server.status in GONE_STATUSES:
         return 'gone'
-    moving = in_flight(migrations)
+    moving = in_flight(migrations, dead)
     if moving is not None:
         return 'in_flight' if moving.type == 'evacuation' else 'foreign'
     if server.host != failed_host:
@@ -61,7 +78,10 @@ def judge(server, migrations, failed_host, since):
         # Nova fails an evacuation on its destination after it may have
         # spawned the guest (the server stays on its source, in ERROR):
         # another try elsewhere could run it twice.
-        return 'failed_on' if last.dest else 'failed_try'
+        return 'failed_on' if last.dest and not stranded(last, dead) \
+            else 'failed_try'
+    if last is not None and stranded(last, dead):
+        return 'failed_try'     # its destination died under the rebuild
     return 'ready'
 
 

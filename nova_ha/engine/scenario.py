@@ -516,8 +516,11 @@ def _quiet(cloud):
         return False
     if cloud.judge.pending():
         return False
+    # A move bound for a host that died will never end.
     return not any(m.status in model.MIGRATION_IN_FLIGHT and
-                   m.type == 'evacuation' for m in cloud.migrations)
+                   m.type == 'evacuation' and
+                   (m.dest is None or cloud.hosts[m.dest].up)
+                   for m in cloud.migrations)
 
 
 def finish(cloud, deadline):
