@@ -744,9 +744,16 @@ def _alive_evidence(s, incident):
     if own is not None and channels.fresh(own, s.now, s.settings.peers):
         return 'it still publishes its peer view'
     service = (s.obs.services or {}).get(host)
+    # A report to Nova counts from the incident's opening, or, once the
+    # BMC powered the host off, from then (reports before say nothing).
+    proof = incident.fact('proof') or {}
+    since = proof['at'] if proof.get('rung') == 'bmc' and \
+        proof.get('at') is not None else incident.opened_at
     if incident.fact('policy') != COMPUTE_DEAD and service is not None \
-            and _reported_since(service, incident, s.now):
-        return 'nova-compute reported to Nova after the incident opened'
+            and _reported_after(service, since, s.now):
+        return 'nova-compute reported to Nova after %s' % (
+            'its power-off' if since != incident.opened_at else
+            'the incident opened')
     return None
 
 
@@ -1177,9 +1184,13 @@ def _alive_after_proof(s, incident):
 
 
 def _failed(s, incident, vm, why):
-    s.note(incident, 'evacuation of %s failed: %s' % (
-        vm['name'] or vm['id'], why), kind='evacuate', instance=vm['id'],
-        outcome='failed')
+    label = vm['name'] or vm['id']
+    s.note(incident, 'evacuation of %s failed: %s' % (label, why),
+           kind='evacuate', instance=vm['id'], outcome='failed')
+    # And an alert now, not when the incident ends: other moves may keep
+    # it open for long, and the VM needs a person.
+    s.note(incident, '%s was not recovered: a person must look' % label,
+           kind='alert', instance=vm['id'], outcome='not_recovered')
     return {'outcome': 'failed', 'error': why}
 
 
