@@ -94,6 +94,10 @@ class EngineState:
     alive_at: dict = dataclasses.field(default_factory=dict)  # host -> at
     # A control-plane outage was alerted (and not yet over).
     outage: Optional[str] = None
+    # observer -> (the time in its latest view, when this replica first
+    # saw that view): a view is fresh while it keeps changing, whatever
+    # the observer's clock says.
+    views_seen: dict = dataclasses.field(default_factory=dict)
 
 
 class _Step:
@@ -112,6 +116,11 @@ class _Step:
         self.failed_requests = dict(state.failed_requests)
         self.alive_at = dict(state.alive_at)
         self.outage = state.outage
+        self.views_seen = dict(state.views_seen)
+        for observer, view in (obs.peer_views or {}).items():
+            seen = self.views_seen.get(observer)
+            if seen is None or seen[0] != view.at:
+                self.views_seen[observer] = (view.at, now, seen is not None)
         self.actions = []
         self.saves = {}          # key -> list of TransitionRecord
         self.dirty = set()
@@ -175,6 +184,7 @@ class _Step:
             fence_results=self.fence_results,
             failed_requests=self.failed_requests,
             alive_at=self.alive_at, outage=self.outage,
+            views_seen=self.views_seen,
             needs_fresh=self.needs_fresh,
             look_again=self.needs_fresh or self.adopted or any(
                 not isinstance(r, model.Note)
@@ -721,12 +731,24 @@ def _segment_peers(s, host):
     return tuple(sorted(peers)), ladder
 
 
+def _view_fresh(s, view):
+    """A view speaks of now: it changed within view_max_age by this
+    replica's clock (once seen changing), or, on first sight, its time is
+    within view_max_age of this replica's clock."""
+    seen = s.views_seen.get(view.observer)
+    max_age = s.settings.peers.view_max_age
+    if seen is None or seen[0] != view.at or not seen[2]:
+        return channels.fresh(view, s.now, s.settings.peers)
+    return s.now - seen[1] <= max_age
+
+
 def _peer_channel(s, host):
     peers, _ = _segment_peers(s, host)
     unsegmented = s.obs.aggregates is not None and \
         ha_aggregates.host_view_of(s.obs.aggregates, host).segment is None
     return channels.judge_peers(host, peers, s.obs.peer_views or {}, s.now,
-                                s.settings.peers, probers_only=unsegmented)
+                                s.settings.peers, probers_only=unsegmented,
+                                is_fresh=lambda v: _view_fresh(s, v))
 
 
 def _alive_evidence(s, incident):
@@ -741,7 +763,7 @@ def _alive_evidence(s, incident):
     if peers.verdict == channels.REACHABLE:
         return 'its segment peers hear it (%s)' % peers.reason
     own = (s.obs.peer_views or {}).get(host)
-    if own is not None and channels.fresh(own, s.now, s.settings.peers):
+    if own is not None and _view_fresh(s, own):
         return 'it still publishes its peer view'
     service = (s.obs.services or {}).get(host)
     # A report to Nova counts from the incident's opening, or, once the
@@ -810,7 +832,8 @@ def _watchdog_rung(s, incident):
             self_fence.judge(host, s.obs.peer_views or {},
                              incident.fact('liveness_lost_at'), s.now,
                              s.settings.watchdog, s.settings.peers,
-                             _proven_off(s))
+                             _proven_off(s),
+                             lambda v: _view_fresh(s, v))
         incident = _compare_peers(s, incident, rung)
     if not rung.possible:
         if incident.fact('watchdog') != rung.reason:

@@ -191,7 +191,7 @@ def fresh(view, now, thresholds=PeerThresholds()):
 
 
 def judge_peers(host, peers, views, now, thresholds=PeerThresholds(),
-                probers_only=False):
+                probers_only=False, is_fresh=None):
     """The peer channel's verdict on ``host``.
 
     Hearing is judged by the ages a view carries, measured on its
@@ -204,14 +204,17 @@ def judge_peers(host, peers, views, now, thresholds=PeerThresholds(),
         not list the host among its peers says nothing of it
     :param probers_only: the peers are those whose views list the host
         (hosts in no segment: their monitors choose whom they probe)
+    :param is_fresh: view -> whether it speaks of now (default: its time
+        within view_max_age of ``now``)
     """
+    is_fresh = is_fresh or (lambda v: fresh(v, now, thresholds))
     peers = sorted(set(peers) - {host})
     if probers_only:
         peers = [p for p in peers if p in views and host in views[p].heard]
     if not peers:
         return PeerJudgement(None, 'no peers probe it')
     current = [views[p] for p in peers
-               if p in views and fresh(views[p], now, thresholds) and
+               if p in views and is_fresh(views[p]) and
                host in views[p].heard]
     hearing = sorted(v.observer for v in current
                      if v.heard.get(host) is not None and
@@ -228,7 +231,8 @@ def judge_peers(host, peers, views, now, thresholds=PeerThresholds(),
 
 
 def peer_quorum_lost_at(host, peers, views, now,
-                        thresholds=PeerThresholds(), dead_since=None):
+                        thresholds=PeerThresholds(), dead_since=None,
+                        is_fresh=None):
     """The time, on the engine's clock, after which ``host`` cannot have
     had answers from a majority of its peers (NEVER without peers: it
     never holds quorum through them).
@@ -243,13 +247,14 @@ def peer_quorum_lost_at(host, peers, views, now,
     peers = sorted(set(peers) - {host})
     if not peers:
         return NEVER
+    is_fresh = is_fresh or (lambda v: fresh(v, now, thresholds))
     dead_since = dead_since or {}
     bounds = []
     for peer in peers:
         view = views.get(peer)
         if peer in dead_since:
             bound = dead_since[peer]
-        elif view is None or not fresh(view, now, thresholds):
+        elif view is None or not is_fresh(view):
             bound = now
         else:
             ages = [a for a in (view.heard.get(host),

@@ -116,7 +116,8 @@ def safe_at(lost_at, report, margin):
 
 
 def judge(host, views, lost_at, now, settings=RungSettings(),
-          thresholds=channels.PeerThresholds(), dead_since=None):
+          thresholds=channels.PeerThresholds(), dead_since=None,
+          is_fresh=None):
     """Whether the watchdog rung may prove ``host`` powered off, and when.
 
     :param views: observer -> channels.PeerView (the host's own included,
@@ -140,8 +141,9 @@ def judge(host, views, lost_at, now, settings=RungSettings(),
     if lost_at is None:
         return RungJudgement(False, 'its coordination heartbeat has not '
                              'been seen lost')
+    is_fresh = is_fresh or (lambda v: channels.fresh(v, now, thresholds))
     own = views.get(host)
-    if own is not None and channels.fresh(own, now, thresholds):
+    if own is not None and is_fresh(own):
         return RungJudgement(False, 'it still publishes its peer view: it '
                              'lives')
     if reported_at < lost_at - settings.evidence_window:
@@ -151,7 +153,8 @@ def judge(host, views, lost_at, now, settings=RungSettings(),
     # Over the peers whose answers the host itself counts: one the
     # engine's segment does not list may still be answering it.
     peers_lost = channels.peer_quorum_lost_at(host, report.peers, views,
-                                              now, thresholds, dead_since)
+                                              now, thresholds, dead_since,
+                                              is_fresh)
     lost_at = max(lost_at, peers_lost)
     at = safe_at(lost_at, report, settings.margin)
     proof = {'rung': 'watchdog', 'kind': report.kind,
