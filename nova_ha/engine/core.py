@@ -433,13 +433,14 @@ def _still_recovered(s, host, last):
     reported to Nova after it (a durable record, which a restarted
     replica and a cloud without coordination heartbeats still have)."""
     service = (s.obs.services or {}).get(host)
-    if last.state == states.CLOSED and \
-            s.alive_at.get(host, float('-inf')) < last.since and \
-            not (service is not None and
-                 _reported_after(service, last.since, s.now)):
+    lived = s.alive_at.get(host, float('-inf')) >= last.since or (
+        service is not None and _reported_after(service, last.since, s.now))
+    if last.state == states.CLOSED and not lived:
         return True     # an operator took it in hand; until it is back
+    # Powered on again (repaired, not yet returned) and dead once more: a
+    # new failure, whatever Nova's forced-down says.
     return last.state in (states.RECOVERED, states.PARTIAL, states.CLOSED) \
-        and service is not None and service.forced_down
+        and service is not None and service.forced_down and not lived
 
 
 def _take_over(s):
