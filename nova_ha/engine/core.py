@@ -1177,6 +1177,17 @@ def _evacuating(s, incident):
                     label, tried + 1), kind='evacuate', instance=vm_id,
                     outcome='requested')
                 scheduling += 1
+    if alive and incident.fact('alive_alerted') and not scheduling and \
+            not any(vm['id'] in in_hand or moves.in_flight(
+                s.obs.migrations.get(vm['id']), dead) is not None
+                for vm in plan if vm['id'] not in done):
+        # The host lives on after its proof (powered on again, or the
+        # proof was wrong): the VMs left run there.  The incident ends; a
+        # new failure of the host is a new incident, with a new proof.
+        for vm in plan:
+            if vm['id'] not in done:
+                done[vm['id']] = {'outcome': 'failed', 'error': 'left on %s,'
+                                  ' which lives: %s' % (host, alive)}
     if done != (incident.fact('moved') or {}):
         incident = s.remember(incident, moved=done)
     if len(done) < len(plan):
