@@ -42,10 +42,10 @@ class EngineSettings:
     workers: int = 8
     seen_ids: int = 10000
     # Signed monitor events (nova_ha.notifier.signing): per-host keys as
-    # (host, key) pairs, whether unsigned events are refused, and how old
-    # an event may be.
+    # (host, key) pairs, whether unsigned events are refused (by default,
+    # as [event_signing] required), and how old an event may be.
     event_keys: tuple = ()
-    signing_required: bool = False
+    signing_required: bool = True
     signing_max_age: float = 300.0
 
 

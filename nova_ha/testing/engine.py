@@ -8,6 +8,12 @@ Nova's versioned notifications reach the engine through the real
 ``nova_ha_forward`` driver (see NovaNotificationTap for how they are taken
 from Nova's functional framework).
 
+Monitor events are signed as in production: each host has a random event
+key of its own (``event_keys``: [monitor] event_key on the host,
+[event_signing] host_keys on the engine), and ``Monitors`` publishes each
+host's events through the monitors' own EventPublisher, as
+``nova-ha-monitor.<host>``.
+
 Stand-in: the BMCs.  The in-process computes are threads in this process,
 not machines with a baseboard controller, so ``SimulatedBMCs`` answers for
 them: a host is "powered off" when its compute service is stopped, and a
@@ -18,6 +24,7 @@ tested against pyghmi's fakebmc and sushy-tools in tests/integration.
 import dataclasses
 import datetime
 import os
+import secrets
 import tempfile
 import threading
 import time
@@ -26,6 +33,7 @@ import uuid
 from oslo_config import cfg
 import oslo_messaging as messaging
 
+from nova_ha.compute_hooks import publisher as monitor_publisher
 from nova_ha.conf import engine as engine_conf
 from nova_ha.engine import core
 from nova_ha.engine import daemon as engine_daemon
@@ -36,11 +44,11 @@ from nova_ha.fencing import base as fence_base
 from nova_ha.history import store as history_store
 from nova_ha.notifier import engine as ha_engine
 from nova_ha.notifier import environment
-from nova_ha.notifier import events
 from nova_ha.notifier import flow_settings
 from nova_ha.notifier import forward
 from nova_ha.notifier import listener
 from nova_ha.notifier import nova as ha_nova
+from nova_ha.notifier import signing
 from nova_ha.servicegroup import confirm as sg_confirm
 
 MONITOR_TOPIC = 'nova_ha_test'
@@ -155,12 +163,84 @@ class _TappedSub:
         return self._sub.wait_n(n, event, timeout)
 
 
+def event_keys(hosts):
+    """A random event key for each of ``hosts``: {host: key}.  Each is
+    what that host's [monitor] event_key would be; the engines get them
+    all ([event_signing] host_keys)."""
+    return {host: secrets.token_hex(32) for host in hosts}
+
+
+def host_keys_option(keys):
+    """``keys`` ({host: key}) as the value of [event_signing] host_keys."""
+    return ','.join('%s:%s' % item for item in sorted(keys.items()))
+
+
+class Monitors:
+    """The nova-ha-monitors of a cloud's hosts, on the engine's topic.
+
+    Each host's monitor publishes through the monitors' own EventPublisher
+    (nova_ha.compute_hooks.publisher), as ``nova-ha-monitor.<host>``
+    (signing.monitor_publisher_id), signing with that host's key from
+    ``keys`` ({host: key}).  An event about a host without a key is an
+    error here, not an unsigned message.  The keys appear in no repr and
+    no log.
+    """
+
+    def __init__(self, transport, topic, keys):
+        self._transport = transport
+        self.topic = topic
+        self._keys = dict(keys)
+        self._publishers = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self):
+        return '%s(topic=%r, hosts=%s)' % (type(self).__name__, self.topic,
+                                            sorted(self._keys))
+
+    @property
+    def hosts(self):
+        return sorted(self._keys)
+
+    def publisher(self, host):
+        """The EventPublisher of ``host``'s monitor (one per host)."""
+        with self._lock:
+            found = self._publishers.get(host)
+            if found is None:
+                if host not in self._keys:
+                    raise KeyError('no event key for host %r (hosts with '
+                                   'one: %s)' % (host, ', '.join(self.hosts)))
+                notifier = listener.monitor_notifier(
+                    self._transport, self.topic,
+                    signing.monitor_publisher_id(host))
+                found = monitor_publisher.EventPublisher(
+                    notifier, host, None, self._keys[host])
+                self._publishers[host] = found
+            return found
+
+    def publish(self, event_type, host, **fields):
+        """``host``'s monitor reports an event, signed; returns the payload
+        sent."""
+        return self.publisher(host).publish(event_type, **fields)
+
+
 class EngineHarness:
-    """Engine + listeners + monitor notifier around an HACloudTestCase."""
+    """Engine + listeners + the hosts' monitors around an HACloudTestCase.
+
+    Every host of the cloud gets an event key; the engine is given them
+    all unless ``settings`` names keys of its own (``event_keys``), and
+    ``publish`` sends each event signed by its host's monitor.
+    ``notifier`` publishes what it is given as is, unsigned, as
+    ``nova-ha-monitor.test``: anyone on the bus.
+    """
 
     def __init__(self, cloud_case, settings=None, forward_nova=True,
                  host_settings=None):
         self.cloud = cloud_case
+        keys = event_keys(cloud_case.all_hosts())
+        settings = settings or fast_settings()
+        if not settings.event_keys:
+            settings = dataclasses.replace(
+                settings, event_keys=tuple(sorted(keys.items())))
         self.tmp = tempfile.mkdtemp(prefix='nova-ha-engine-')
         self.history = history_store.HistoryStore(
             'sqlite:///' + os.path.join(self.tmp, 'history.sqlite'))
@@ -181,7 +261,7 @@ class EngineHarness:
             self.bmcs.fence, self.bmcs.power_state)
         self.daemon = engine_daemon.Daemon(
             self.host_env, host_settings or fast_core_settings())
-        self.engine = ha_engine.Engine(self.env, settings or fast_settings(),
+        self.engine = ha_engine.Engine(self.env, settings,
                                        host_reports=self._host_report,
                                        on_nova_news=self.daemon.news)
         self.daemon.start()
@@ -194,6 +274,7 @@ class EngineHarness:
                                            NOVA_TOPIC)
         for item in self.listeners:
             item.start()
+        self.monitors = Monitors(self.transport, MONITOR_TOPIC, keys)
         self.notifier = listener.monitor_notifier(
             self.transport, MONITOR_TOPIC, 'nova-ha-monitor.test')
 
@@ -224,10 +305,9 @@ class EngineHarness:
         self.bmcs.power[host] = 'off'
 
     def publish(self, event_type, host, **fields):
-        """A monitor reports an event on our topic."""
-        payload = events.monitor_payload(event_type, host, **fields)
-        self.notifier.info({}, event_type, payload)
-        return payload
+        """``host``'s monitor reports an event on our topic, signed with
+        its key; returns the payload sent."""
+        return self.monitors.publish(event_type, host, **fields)
 
     def wait_idle(self, timeout=120.0):
         """Wait until the listeners have delivered and flows finished."""
@@ -317,8 +397,9 @@ def fast_core_settings(**overrides):
 
 def production_like_settings(**overrides):
     """The defaults of the intake and the VM and process flows (as
-    nova-ha.conf ships them), with ``overrides`` of EngineSettings or
-    FlowSettings fields (see fast_settings)."""
+    nova-ha.conf ships them: signed monitor events required, the
+    EngineHarness giving the engine its hosts' keys), with ``overrides``
+    of EngineSettings or FlowSettings fields (see fast_settings)."""
     engine, flow = _split(overrides)
     return ha_engine.EngineSettings(
         flow=flow_settings.FlowSettings(**flow), **engine)

@@ -10,6 +10,20 @@ IPMI, and it never shares an interpreter (or its lock) with Nova's services.
 * ``EngineProcess`` writes a nova-ha.conf and a clouds.yaml, starts the
   installed ``nova-ha-engine`` console script, and waits until it listens.
 
+A deployment whose leases have a TTL (a coordination URL with
+``lock_timeout``) gets side-effect timeouts that fit in them
+(``side_effect_options``): the engine starts a fence or a Nova call only
+with enough of its lease left and cuts it off when the lease would end, so
+the shipped timeouts (60 s fences, 30 s Nova calls) would be cut by a
+test's 5 s leases.  An engine that says at start that its side effects do
+not fit its leases fails the deployment.
+
+Monitor events are signed: a deployment gives each host of the cloud a
+random event key, writes them all into the engine's ``[event_signing]
+host_keys`` and publishes each host's events signed with its key, as
+``nova-ha-monitor.<host>`` (see nova_ha.testing.engine.Monitors), since
+the engine refuses anything else by default.
+
 Stand-in: keystone.  Nova's fixture replaces keystone's middleware with a
 stub that takes the caller from X-Auth-* headers.  The server adds an
 admin's headers to every request, which is what an admin's token would
@@ -26,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from wsgiref import simple_server
 
@@ -33,12 +48,14 @@ from nova.api import wsgi as nova_wsgi
 from oslo_config import cfg
 import oslo_messaging as messaging
 
+from nova_ha.cmd import engine as engine_cmd
 from nova_ha.history import store as history_store
-from nova_ha.notifier import events
-from nova_ha.notifier import listener
 from nova_ha.testing import engine as engine_harness
 
 ENGINE_READY = 'nova-ha-engine listening on'
+# What nova-ha-engine logs at start when a side effect may outlast what is
+# left of a lease (nova_ha.cmd.engine.check_lease_time).
+LEASE_TOO_SHORT = 'the engine will refuse every such side effect'
 
 
 class _QuietHandler(simple_server.WSGIRequestHandler):
@@ -112,8 +129,42 @@ connection = %(history_url)s
 [ha_servicegroup]
 embedded_path = %(workdir)s/liveness
 %(servicegroup_options)s
-%(fencing)s
+%(event_signing)s%(fencing_options)s%(fencing)s
 """
+
+
+def lease_ttl(coordination_url):
+    """The TTL of the leases a coordination URL gives (its
+    ``lock_timeout``), or None (leases held until released)."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(
+        coordination_url).query)
+    values = query.get('lock_timeout')
+    return float(values[0]) if values else None
+
+
+# One BMC call of a test's fakebmc takes about 0.1 s.
+SHORT_BMC_CALL = 1.0
+
+
+def side_effect_options(ttl):
+    """([engine] options, [fencing] options): Nova's and the BMC's
+    timeouts for an engine whose leases live ``ttl`` seconds (none for
+    None: the shipped ones).
+
+    Each side effect must fit in what is left of a lease between two
+    renewals (nova_ha.cmd.engine.check_lease_time), less a margin for the
+    look under way: a fence in ``[fencing] timeout`` plus two BMC calls
+    (nova_ha.cmd.engine.make_fence_deadline), a Nova call in ``[engine]
+    nova_api_timeout``.
+    """
+    if ttl is None:
+        return {}, {}
+    left = ttl * (engine_cmd.RENEWALS - 1) / engine_cmd.RENEWALS
+    margin = left / 5
+    return ({'nova_api_timeout': round(max(1.0, left - margin), 2)},
+            {'timeout': round(max(1.0, left - margin - 2 * SHORT_BMC_CALL),
+                              2),
+             'request_timeout': SHORT_BMC_CALL})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,12 +190,18 @@ class EngineProcess:
 
     ``fencing`` maps a host to the options of its [fencing_host:HOST]
     section; ``engine_options`` are [engine] options (the defaults
-    otherwise, as nova-ha.conf ships them).
+    otherwise, as nova-ha.conf ships them, but for the side effects'
+    timeouts of leases with a TTL: see side_effect_options), and
+    ``fencing_options`` [fencing] options (likewise); ``host_keys``
+    ({host: key}) are the hosts' event keys ([event_signing] host_keys;
+    none: the engine refuses every monitor event, as it would in
+    production).
     """
 
     def __init__(self, nova_endpoint, transport_url, fencing=None,
                  engine_options=None, workdir=None, shared=None,
-                 servicegroup_options=None):
+                 servicegroup_options=None, host_keys=None,
+                 fencing_options=None):
         """``shared``: what replicas of one deployment have in common
         (a Shared: topics, coordination URL, history URL); each engine
         has its own by default."""
@@ -163,8 +220,19 @@ class EngineProcess:
         for host, options in sorted((fencing or {}).items()):
             sections.append('\n[fencing_host:%s]\n' % host + ''.join(
                 '%s = %s\n' % item for item in sorted(options.items())))
+        engine_defaults, fencing_defaults = side_effect_options(
+            lease_ttl(shared.coordination_url))
+        engine_options = dict(engine_defaults, **(engine_options or {}))
+        fencing_options = dict(fencing_defaults, **(fencing_options or {}))
+        event_signing = ''
+        if host_keys:
+            event_signing = '\n[event_signing]\nhost_keys = %s\n' % (
+                engine_harness.host_keys_option(host_keys))
         self.config_file = os.path.join(self.workdir, 'nova-ha.conf')
-        with open(self.config_file, 'w') as f:
+        # It holds the hosts' keys (and BMC passwords): its owner's only.
+        descriptor = os.open(self.config_file,
+                             os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, 'w') as f:
             f.write(ENGINE_CONF % {
                 'transport_url': transport_url, 'cloud': cloud,
                 'nova_topic': self.nova_topic,
@@ -178,10 +246,15 @@ class EngineProcess:
                 'servicegroup_options': ''.join(
                     '%s = %s\n' % item
                     for item in sorted((servicegroup_options or {}).items())),
+                'event_signing': event_signing,
+                'fencing_options': ''.join(
+                    ['\n[fencing]\n'] + ['%s = %s\n' % item for item in
+                                         sorted(fencing_options.items())])
+                if fencing_options else '',
                 'fencing': ''.join(sections)})
         self.log_file = os.path.join(self.workdir, 'engine.log')
         self.history = None
-        self.monitor = None     # a monitor's notifier, once on a bus
+        self.monitors = None    # the hosts' monitors, once on a bus
         self.api_server = None  # the NovaAPIServer it talks to, if ours
         self._process = None
 
@@ -195,6 +268,12 @@ class EngineProcess:
                 [command, '--config-file', self.config_file],
                 stdout=log, stderr=subprocess.STDOUT, env=env)
         self.wait_for_log(ENGINE_READY, timeout, after=started_at)
+        complaints = [line for line in self.log()[started_at:].splitlines()
+                      if LEASE_TOO_SHORT in line]
+        if complaints:
+            self.stop()
+            raise RuntimeError('nova-ha-engine says its side effects do not '
+                               'fit its leases:\n%s' % '\n'.join(complaints))
         if self.history is None:
             self.history = history_store.HistoryStore(
                 self.shared.history_url)
@@ -216,9 +295,9 @@ class EngineProcess:
         return self._process.wait(timeout)
 
     def publish(self, event_type, host, **fields):
-        """A monitor reports an event on the engine's topic."""
-        self.monitor.info({}, event_type, events.monitor_payload(
-            event_type, host, **fields))
+        """``host``'s monitor reports an event on the engine's topic,
+        signed with its key; returns the payload sent."""
+        return self.monitors.publish(event_type, host, **fields)
 
     def wait_for_log(self, text, timeout=60.0, after=0):
         """Wait until the engine has logged ``text`` (after the first
@@ -256,8 +335,24 @@ class EngineProcess:
                 raise RuntimeError('nova-ha-engine died:\n%s'
                                    % self.log()[-4000:])
             time.sleep(0.2)
-        raise AssertionError('no closed recovery of %s after %.0f s'
-                             % (host, timeout))
+        raise AssertionError('no closed recovery of %s after %.0f s; its '
+                             'incidents:\n%s\n--- %s\n%s' % (
+                                 host, timeout, self.story(host),
+                                 self.log_file, self.log()[-4000:]))
+
+    def story(self, host):
+        """``host``'s incidents and their records in the history, one line
+        each (for a failure's message)."""
+        lines = []
+        for incident in self.history.list_incidents(host=host):
+            lines.append('%s %s (opened %s, closed %s)' % (
+                incident.key, incident.state, incident.opened_at,
+                incident.closed_at))
+            lines.extend('  %s [%s/%s] g%s %s' % (
+                r.at.strftime('%H:%M:%S.%f'), r.kind, r.outcome, r.token,
+                r.message) for r in self.history.query(
+                    incident=incident.key))
+        return '\n'.join(lines) or '(none)'
 
     def stop(self, timeout=30.0):
         if self.history is not None:
@@ -279,19 +374,22 @@ def deploy_replicas(cloud_case, transport_url, count, shared,
     one coordination backend, one pair of topics: each message reaches
     one replica), against ``cloud_case`` served over HTTP.  ``shared``
     may be a list, one per replica (each reaching the same backends by
-    its own address, a proxy for example).  Returns the EngineProcesses,
-    started unless ``start`` is False; the first one's ``publish`` sends
-    monitor events."""
+    its own address, a proxy for example).  Each host of the cloud has an
+    event key, which every replica is given.  Returns the
+    EngineProcesses, started unless ``start`` is False; their ``publish``
+    sends monitor events, signed."""
     api_server = NovaAPIServer(cloud_case)
     cloud_case.addCleanup(api_server.stop)
     each = shared if isinstance(shared, (list, tuple)) else [shared] * count
+    keys = engine_harness.event_keys(cloud_case.all_hosts())
     engines = []
     for index in range(count):
         engine = EngineProcess(api_server.endpoint, transport_url,
                                fencing=fencing,
                                engine_options=engine_options,
                                shared=each[index],
-                               servicegroup_options=servicegroup_options)
+                               servicegroup_options=servicegroup_options,
+                               host_keys=keys)
         cloud_case.addCleanup(engine.stop)
         engine.api_server = api_server
         engines.append(engine)
@@ -304,10 +402,9 @@ def deploy_replicas(cloud_case, transport_url, count, shared,
     cloud_case.addCleanup(transport.cleanup)
     engine_harness.NovaNotificationTap(cloud_case, transport,
                                        shared.nova_topic)
-    monitor = listener.monitor_notifier(transport, shared.monitor_topic,
-                                        'nova-ha-monitor.test')
+    monitors = engine_harness.Monitors(transport, shared.monitor_topic, keys)
     for engine in engines:
-        engine.monitor = monitor
+        engine.monitors = monitors
     return engines
 
 
@@ -315,16 +412,18 @@ def deploy(cloud_case, transport_url, workdir=None, fencing=None,
            engine_options=None):
     """nova-ha-engine deployed against ``cloud_case``, as in production.
 
-    The cloud's nova-api is served over HTTP, the engine is started, and
-    Nova's notifications are forwarded to it over ``transport_url``.
-    Cleanups are registered on the case.  Returns the started
-    EngineProcess; its ``publish`` sends monitor events.
+    The cloud's nova-api is served over HTTP, the engine is started with
+    an event key for each host of the cloud, and Nova's notifications are
+    forwarded to it over ``transport_url``.  Cleanups are registered on
+    the case.  Returns the started EngineProcess; its ``publish`` sends
+    monitor events, signed.
     """
     api_server = NovaAPIServer(cloud_case)
     cloud_case.addCleanup(api_server.stop)
+    keys = engine_harness.event_keys(cloud_case.all_hosts())
     engine = EngineProcess(api_server.endpoint, transport_url,
                            fencing=fencing, engine_options=engine_options,
-                           workdir=workdir)
+                           workdir=workdir, host_keys=keys)
     cloud_case.addCleanup(engine.stop)
     engine.start()
     engine.api_server = api_server
@@ -333,6 +432,6 @@ def deploy(cloud_case, transport_url, workdir=None, fencing=None,
     cloud_case.addCleanup(transport.cleanup)
     engine_harness.NovaNotificationTap(cloud_case, transport,
                                        engine.nova_topic)
-    engine.monitor = listener.monitor_notifier(
-        transport, engine.monitor_topic, 'nova-ha-monitor.test')
+    engine.monitors = engine_harness.Monitors(transport, engine.monitor_topic,
+                                              keys)
     return engine

@@ -8,16 +8,24 @@ Everything the engine touches is real and reached as in production:
   versioned notifications, which go through the nova_ha_forward driver.
 - pyghmi's fakebmc over IPMI (ipmitool, cipher suite 3) for fencing.
 - A SQLite history file, read here as the CLI would read it.
+- Signed monitor events, as the engine requires by default: each host has
+  a key of its own, and its monitor signs what it publishes.
 
 Stand-in: keystone (see engine_process).
 """
 
 from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
 
+import configparser
 import json
 import tempfile
 
+from oslo_config import cfg
+import oslo_messaging as messaging
+
 from nova_ha.notifier import events
+from nova_ha.notifier import listener
+from nova_ha.notifier import signing
 from nova_ha.testing import engine_process
 from tests.integration.fencing import peers
 from tests.integration import services
@@ -50,6 +58,53 @@ class TestEngineProcess(cloud.HACloudTestCase):
         self.assertIn('Nova reachable: %d compute service(s)' % len(
             self.admin_api.get_services(binary='nova-compute')), log)
         self.assertNotIn(peers.FAKEBMC_PASSWORD, log)
+        for key in self.event_keys().values():
+            self.assertNotIn(key, log)
+
+    def event_keys(self):
+        """The hosts' event keys, as the engine's configuration has them."""
+        conf = configparser.ConfigParser(interpolation=None)
+        conf.read(self.engine_process.config_file)
+        return dict(pair.split(':', 1) for pair in
+                    conf['event_signing']['host_keys'].split(','))
+
+    def test_only_events_signed_by_their_hosts_monitor_are_taken(self):
+        keys = self.event_keys()
+        self.assertEqual(sorted(self.all_hosts()), sorted(keys))
+        self.assertEqual(len(keys), len(set(keys.values())))
+        transport = messaging.get_notification_transport(
+            cfg.CONF, url=services.RABBIT_URL)
+        self.addCleanup(transport.cleanup)
+
+        def send(publisher_host, payload):
+            listener.monitor_notifier(
+                transport, self.engine_process.monitor_topic,
+                signing.monitor_publisher_id(publisher_host)).info(
+                    {}, events.HOST_DOWN, payload)
+
+        down = events.monitor_payload(events.HOST_DOWN, 'a1', source='x')
+        send('a1', down)                                  # unsigned
+        send('a1', signing.sign(events.HOST_DOWN, down, keys['a2']))
+        send('a2', signing.sign(events.HOST_DOWN, down, keys['a1']))
+        # Then a1's own monitor, through the harness.
+        self.engine_process.publish(events.HOST_UP, 'a1', source='test')
+
+        history = self.engine_process.history
+        self.wait_for(lambda: len(history.query(kind='event')) >= 4,
+                      timeout=30, what='four events taken or refused')
+        reasons = sorted(r.message for r in
+                         history.query(kind='event.rejected'))
+        self.assertEqual(sorted([
+            'rejected host.down: unsigned event',
+            'rejected host.down: bad signature',
+            'rejected host.down: event about host a1 published by '
+            'nova-ha-monitor.a2']), reasons)
+        self.assertEqual(['host.up on a1'], [
+            r.message for r in history.query(kind='event.received')])
+        self.assertEqual([], history.list_incidents(host='a1'))
+        log = self.engine_process.log()
+        for key in keys.values():
+            self.assertNotIn(key, log)
 
     def test_dead_host_is_fenced_and_its_ha_vms_run_elsewhere(self):
         flavor = self._create_flavor(name='small', memory_mb=512, vcpu=1,
