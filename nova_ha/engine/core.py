@@ -463,9 +463,12 @@ def _advance(s, incident):
     if incident.state in states.BEFORE_FENCE and \
             incident.fact('liveness_lost_at') is None and \
             (s.obs.liveness or {}).get(incident.host) == model.LOST:
-        # When this incident first saw the host's coordination heartbeat
-        # lost: the host wrote none after it (the watchdog rung's start).
-        incident = s.remember(incident, liveness_lost_at=s.now)
+        # When the host's coordination heartbeat was reported lost (the
+        # watchers' time), or this incident first saw it lost: the host
+        # wrote none after it (the watchdog rung's start).
+        lost = (s.obs.lost_at or {}).get(incident.host)
+        incident = s.remember(incident, liveness_lost_at=min(
+            s.now, lost if lost is not None else s.now))
     for _ in range(8):
         before = incident.state
         _HANDLERS[before](s, incident)

@@ -38,6 +38,11 @@ class Environment(abc.ABC):
         ``hosts`` that publish one; None where there is no peer channel."""
         return None
 
+    def lost_at(self):
+        """host -> when its coordination heartbeat was reported lost, for
+        the hosts lost now (it wrote none since); None where not known."""
+        return None
+
     def process_down(self):
         """host -> since when its nova-ha-monitor has reported its
         nova-compute dead while the host lives (the report stands until

@@ -18,11 +18,13 @@ no_proof        Nova was asked to evacuate a VM from a host whose incident
                 has no fence proof in the history
 lost            an HA VM stayed on a dead host (off, hung, or reset by its
                 watchdog) for ``lost_after`` seconds with no excuse an
-                operator can see: its host's incident parked, held with an
-                alert or by the operator's own choice (maintenance, a
-                segment turned off), ended partial with the VM listed as
-                failed, closed by an operator during this failure of the
-                host (not an earlier one), or an alert about the VM
+                operator can see: its host's incident parked, held by the
+                operator's own choice (maintenance, a segment turned off),
+                closed by an operator during this failure of the host (not
+                an earlier one), or an alert about the host's incidents or
+                the VM since it was stranded (informational alerts, such
+                as a quarantine whose VMs are still recovered, excuse
+                nothing)
 ==============  ==============================================================
 
 Each violation is reported once per VM (or fence) with the time it began.
@@ -36,6 +38,9 @@ HEALTHY_FENCED = 'healthy_fenced'
 NO_PROOF = 'no_proof'
 LOST = 'lost'
 KINDS = (TWICE, HEALTHY_FENCED, NO_PROOF, LOST)
+# Alerts that tell an operator something while the VMs are still being
+# recovered: no excuse for one that is not.
+INFORMATIONAL = ('quarantined', 'peers_differ', 'control_plane_outage')
 
 
 class Judge:
@@ -142,44 +147,30 @@ class Judge:
             return 'maintenance'
         if view.segment is not None and not view.segment.enabled:
             return 'segment turned off'
+        keys = set()
         for row in self.cloud.history.incidents.values():
             if row['host'] != host:
                 continue
-            state = row['state']
-            if state == states.PARKED:
+            keys.add(row['key'])
+            if row['state'] == states.PARKED:
                 return 'parked'
-            if state == states.HELD and self._alerted(row, since):
-                return 'held with an alert'
-            if state == states.HELD and str(row['facts'].get('held', '')) \
-                    .endswith(('in maintenance: HA is silenced for it',
-                               'has ha:enabled=false')):
+            if row['state'] == states.HELD and str(
+                    row['facts'].get('held', '')).endswith(
+                        ('in maintenance: HA is silenced for it',
+                         'has ha:enabled=false')):
                 return 'held by the operator\'s choice'
-            if state == states.PARTIAL and self._ended_after(
-                    row, states.PARTIAL, since) and (
-                    row['facts'].get('moved') or {}).get(
-                        server.id, {}).get('outcome') == 'failed':
-                return 'partial'
-            if state == states.CLOSED and self._closed_after(
+            if row['state'] == states.CLOSED and self._closed_after(
                     row, min(since, self._failing_since.get(host, since))):
                 return 'closed by an operator'
-        if any(kind == 'alert' and fields.get('instance') == server.id and
-               at >= since for at, kind, _, fields in
-               self.cloud.history.records):
-            return 'alerted about the VM'
+        # An alert about the host's incidents or about the VM since it was
+        # stranded (a storm held, a move failed or slow, a proof void...).
+        for at, kind, _, fields in self.cloud.history.records:
+            if kind == 'alert' and at >= since and \
+                    fields.get('outcome') not in INFORMATIONAL and (
+                        fields.get('incident') in keys or
+                        fields.get('instance') == server.id):
+                return 'alerted'
         return None
-
-    def _ended_after(self, row, state, since):
-        """The incident moved to ``state`` at or after ``since`` (by the
-        world's clock: a replica's own may be off)."""
-        marker = ' -> %s:' % state
-        return any(kind == 'transition' and at >= since and
-                   fields.get('incident') == row['key'] and marker in text
-                   for at, kind, text, fields in self.cloud.history.records)
-
-    def _alerted(self, row, since):
-        return any(kind == 'alert' and fields.get('incident') == row['key']
-                   and at >= since
-                   for at, kind, _, fields in self.cloud.history.records)
 
     def _closed_after(self, row, since):
         return any(kind == 'operator.close' and

@@ -114,6 +114,9 @@ class Observation:
     # host -> since when its monitor reports nova-compute dead on the live
     # host (None: not known).
     process_down: Optional[dict] = None
+    # host -> when its coordination heartbeat was reported lost (None: not
+    # known).
+    lost_at: Optional[dict] = None
 
 
 # -- actions ----------------------------------------------------------------

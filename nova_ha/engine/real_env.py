@@ -73,22 +73,36 @@ def _iso(epoch):
 
 
 class LivenessBoard:
-    """Host liveness as the servicegroup watchers last reported it."""
+    """Host liveness as the servicegroup watchers last reported it, and
+    when each host was last reported lost."""
 
-    def __init__(self):
+    def __init__(self, clock=time.time):
         self._hosts = {}
+        self._lost_at = {}
         self._lock = threading.Lock()
+        self._clock = clock
         self.available = True
 
     def set(self, host, alive):
         with self._lock:
-            self._hosts[host] = model.ALIVE if alive else model.LOST
+            state = model.ALIVE if alive else model.LOST
+            if state == model.LOST and self._hosts.get(host) != model.LOST:
+                self._lost_at[host] = self._clock()
+            self._hosts[host] = state
 
     def snapshot(self):
         if not self.available:
             raise engine_env.Unavailable('coordination backend unreachable')
         with self._lock:
             return dict(self._hosts)
+
+    def lost_at(self):
+        """host -> when it was reported lost, for the hosts lost now."""
+        if not self.available:
+            raise engine_env.Unavailable('coordination backend unreachable')
+        with self._lock:
+            return {h: self._lost_at[h] for h, state in self._hosts.items()
+                    if state == model.LOST and h in self._lost_at}
 
 
 class RequestDeadlines:
@@ -352,6 +366,9 @@ class RealEnvironment(engine_env.Environment):
 
     def liveness(self):
         return self.liveness_board.snapshot()
+
+    def lost_at(self):
+        return self.liveness_board.lost_at()
 
     def process_down(self):
         """The monitors' reports of a dead nova-compute on a live host:

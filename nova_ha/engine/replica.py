@@ -195,7 +195,8 @@ def observe(env, state, results, inflight, aggregates=None, services=None,
         results=tuple(results), inflight=frozenset(inflight),
         fresh=fresh, peer_views=_peer_views(env, state, aggregates,
                                             services),
-        process_down=_read('the history', env.process_down))
+        process_down=_read('the history', env.process_down),
+        lost_at=_read('the coordination backend', env.lost_at))
 
 
 # Incidents in these states are judged on the peer channel (and its

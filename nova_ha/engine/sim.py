@@ -241,6 +241,15 @@ class SimEnv(engine_env.Environment):
         return {h.name: self.cloud.liveness(h)
                 for h in self.cloud.hosts.values()}
 
+    def lost_at(self):
+        self._coordination()
+        if not self.cloud.heartbeats:
+            return {}
+        down = self.cloud.timings.liveness_down_time
+        return {h.name: h.coord_stopped_at + down + self.skew
+                for h in self.cloud.hosts.values()
+                if self.cloud.liveness(h) == model.LOST}
+
     def aggregates(self):
         self._nova()
         return tuple(self.cloud.aggregates)

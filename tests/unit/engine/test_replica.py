@@ -84,6 +84,9 @@ class _MovesEnv:
     def process_down(self):
         return None
 
+    def lost_at(self):
+        return None
+
     def migrations(self, vm_ids, host=None, since=None):
         return {'vm-a': (model.Migration('m1', 'vm-a', 'evacuation', 'done',
                                          'a1', 'a2', 10.0),),
