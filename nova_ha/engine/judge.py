@@ -19,7 +19,8 @@ no_proof        Nova was asked to evacuate a VM from a host whose incident
 lost            an HA VM stayed on a dead host (off, hung, or reset by its
                 watchdog) for ``lost_after`` seconds with no excuse an
                 operator can see: its host's incident parked, held by the
-                operator's own choice (maintenance, a segment turned off),
+                operator's own choice (maintenance, a segment turned off)
+                or with an alert,
                 closed by an operator during this failure of the host (not
                 an earlier one), or an alert about the host's incidents or
                 the VM since it was stranded (informational alerts, such
@@ -159,6 +160,10 @@ class Judge:
                         ('in maintenance: HA is silenced for it',
                          'has ha:enabled=false')):
                 return 'held by the operator\'s choice'
+            if row['state'] == states.HELD and any(
+                    kind == 'alert' and fields.get('incident') == row['key']
+                    for _, kind, _, fields in self.cloud.history.records):
+                return 'held with an alert'
             if row['state'] == states.CLOSED and self._closed_after(
                     row, min(since, self._failing_since.get(host, since))):
                 return 'closed by an operator'
