@@ -17,7 +17,8 @@ healthy_fenced  a fence powered off a host that was healthy (powered,
 no_proof        Nova was asked to evacuate a VM from a host whose incident
                 has no fence proof in the history
 lost            an HA VM stayed on a dead host (off, hung, or reset by its
-                watchdog) for ``lost_after`` seconds with no excuse an
+                watchdog) for ``lost_after`` seconds (counted again from
+                the end of each excuse) with no excuse an
                 operator can see: its host's incident parked, held by the
                 operator's own choice (maintenance, a segment turned off)
                 or with an alert,
@@ -105,10 +106,14 @@ class Judge:
             if not self._stranded_now(server):
                 self._stranded.pop(server.id, None)
                 continue
-            since = self._stranded.setdefault(server.id, now)
-            if server.id in self._lost or now - since < self.lost_after:
+            since, clock = self._stranded.setdefault(server.id, (now, now))
+            if server.id in self._lost or now - clock < self.lost_after:
                 continue
-            if self.excuse(server, since) is None:
+            if self.excuse(server, since) is not None:
+                # Excused until now: the deadline counts from here (a
+                # hold ends, recovery has lost_after to bring it back).
+                self._stranded[server.id] = (since, now)
+            else:
                 self._lost.add(server.id)
                 self._violation(LOST, '%s has been on dead host %s since '
                                 '%.1f with no recovery and no alert an '
@@ -133,7 +138,7 @@ class Judge:
     def pending(self):
         """HA VMs stranded without an excuse whose verdict is still to
         come (a run is not over while there are some)."""
-        return [vm for vm, since in self._stranded.items()
+        return [vm for vm, (since, _) in self._stranded.items()
                 if vm not in self._lost and
                 self.excuse(self.cloud.servers[vm], since) is None]
 
