@@ -98,6 +98,8 @@ class EngineState:
     # saw that view): a view is fresh while it keeps changing, whatever
     # the observer's clock says.
     views_seen: dict = dataclasses.field(default_factory=dict)
+    # This replica alerted that it cannot reach the coordination backend.
+    coordination_lost: bool = False
 
 
 class _Step:
@@ -117,6 +119,7 @@ class _Step:
         self.alive_at = dict(state.alive_at)
         self.outage = state.outage
         self.views_seen = dict(state.views_seen)
+        self.coordination_lost = state.coordination_lost
         for observer, view in (obs.peer_views or {}).items():
             seen = self.views_seen.get(observer)
             if seen is None or seen[0] != view.at:
@@ -185,6 +188,7 @@ class _Step:
             failed_requests=self.failed_requests,
             alive_at=self.alive_at, outage=self.outage,
             views_seen=self.views_seen,
+            coordination_lost=self.coordination_lost,
             needs_fresh=self.needs_fresh,
             look_again=self.needs_fresh or self.adopted or any(
                 not isinstance(r, model.Note)
@@ -202,6 +206,7 @@ def step(state, obs, now, settings=Settings()):
         return dataclasses.replace(state, look_again=False, issued=(
             state.issued - {r.action.id for r in obs.results})), []
     s = _Step(state, obs, now, settings)
+    _coordination(s)
     _absorb_results(s)
     _absorb_history(s)
     _open_incidents(s)
@@ -229,6 +234,21 @@ def next_wake(state, now, settings=Settings()):
 
 
 # -- intake ------------------------------------------------------------------
+
+def _coordination(s):
+    """Without the coordination backend no failure can be confirmed (no
+    heartbeat to read) nor acted on (no lease): an operator is told, and
+    told again when it answers."""
+    lost = s.obs.liveness is None
+    if lost and not s.coordination_lost:
+        s.note(None, '%s cannot reach the coordination backend: no host '
+               'failure can be confirmed or recovered by it until it does'
+               % s.obs.me, kind='alert', outcome='coordination_lost')
+    elif not lost and s.coordination_lost:
+        s.note(None, '%s reaches the coordination backend again' % s.obs.me,
+               kind='decision', outcome='coordination_back')
+    s.coordination_lost = lost
+
 
 def _absorb_results(s):
     for result in s.obs.results:

@@ -106,13 +106,18 @@ class Judge:
             if not self._stranded_now(server):
                 self._stranded.pop(server.id, None)
                 continue
-            since, clock = self._stranded.setdefault(server.id, (now, now))
-            if server.id in self._lost or now - clock < self.lost_after:
+            since, clock, looked = self._stranded.setdefault(
+                server.id, (now, now, now))
+            if server.id in self._lost:
                 continue
-            if self.excuse(server, since) is not None:
-                # Excused until now: the deadline counts from here (a
-                # hold ends, recovery has lost_after to bring it back).
-                self._stranded[server.id] = (since, now)
+            if now - looked >= 1.0 or now - clock >= self.lost_after:
+                # Excused now: the deadline counts from here (a hold ends,
+                # recovery has lost_after to bring it back).
+                if self.excuse(server, since) is not None:
+                    clock = now
+                self._stranded[server.id] = (since, clock, now)
+            if now - clock < self.lost_after:
+                continue
             else:
                 self._lost.add(server.id)
                 self._violation(LOST, '%s has been on dead host %s since '
@@ -138,7 +143,7 @@ class Judge:
     def pending(self):
         """HA VMs stranded without an excuse whose verdict is still to
         come (a run is not over while there are some)."""
-        return [vm for vm, (since, _) in self._stranded.items()
+        return [vm for vm, (since, _, _) in self._stranded.items()
                 if vm not in self._lost and
                 self.excuse(self.cloud.servers[vm], since) is None]
 
@@ -153,6 +158,8 @@ class Judge:
             return 'maintenance'
         if view.segment is not None and not view.segment.enabled:
             return 'segment turned off'
+        if self._coordination_alerted():
+            return 'an engine alerted that it cannot reach coordination'
         keys = set()
         for row in self.cloud.history.incidents.values():
             if row['host'] != host:
@@ -181,6 +188,18 @@ class Judge:
                         fields.get('instance') == server.id):
                 return 'alerted'
         return None
+
+    def _coordination_alerted(self):
+        """A running replica's latest word on the coordination backend is
+        that it cannot reach it."""
+        latest = {}
+        for _, kind, _, fields in self.cloud.history.records:
+            if fields.get('outcome') in ('coordination_lost',
+                                         'coordination_back'):
+                latest[fields.get('who')] = fields['outcome']
+        running = {e.env.me for e in self.cloud.engines.values()}
+        return any(state == 'coordination_lost' and who in running
+                   for who, state in latest.items())
 
     def _closed_after(self, row, since):
         return any(kind == 'operator.close' and

@@ -868,16 +868,21 @@ class SimCloud:
         return views
 
     def has_quorum(self, host):
-        """The monitor's own quorum: its coordination heartbeat answered,
-        or a majority of its peers answered its own probes."""
-        if self.coordination_answers(host):
-            return True
+        """The monitor's own quorum (channels.holds_quorum): its
+        coordination heartbeat answered, a majority of its peers answered
+        its own probes, or the peers that answer have lost the backend
+        too."""
         if not host.up:
             return False
         peers = self.configured_peers(host.name)
         answered = {p: self.now for p in peers
                     if self.answers(host, self.hosts[p])}
-        return channels.peer_quorum(peers, answered, self.now, 0.0)
+        return channels.holds_quorum(
+            peers, answered, self.now, 0.0,
+            coordination_ok_at=self.now if self.coordination_answers(host)
+            else None,
+            backend_lost={p: not self.coordination_answers(self.hosts[p])
+                          for p in answered})
 
     def changed(self):
         """After the world changed: heartbeats that stopped, who its peers

@@ -166,6 +166,31 @@ def majority(count):
     return count // 2 + 1
 
 
+def holds_quorum(peers, answered_at, now, within, coordination_ok_at=None,
+                 backend_lost=None):
+    """A monitor holds quorum, and feeds its watchdog: its coordination
+    heartbeat succeeded within ``within`` seconds of ``now``, or a
+    majority of its peers answered its own probes within that time
+    (peer_quorum), or every peer that did answer reports, in its answer,
+    that it has lost the coordination backend too (``backend_lost``:
+    peer -> bool).
+
+    The last case is an outage of the backend, not this host's
+    isolation, and feeding on is safe: the engines take a watchdog as
+    proof only for a host the backend shows lost while it is up, and the
+    answering peers, cut from it, publish no view there, so the engines
+    count them as peers that may still hear the host.
+    """
+    if coordination_ok_at is not None and now - coordination_ok_at <= within:
+        return True
+    if peer_quorum(peers, answered_at, now, within):
+        return True
+    answering = [p for p in set(peers)
+                 if now - answered_at.get(p, NEVER) <= within]
+    return bool(answering) and all((backend_lost or {}).get(p)
+                                   for p in answering)
+
+
 def peer_quorum(peers, answered_at, now, within):
     """A monitor holds peer quorum: a majority of ``peers`` answered one
     of its own probes within ``within`` seconds of ``now``.
@@ -240,9 +265,13 @@ def peer_quorum_lost_at(host, peers, views, now,
     A peer answers only a probe that reached it, so its ``contact`` with
     the host bounds the answers; a fresh view's contact age is counted
     back from now, never from the view's own time (a peer whose clock
-    runs late would otherwise move the bound earlier).  A peer whose view
-    is missing or not fresh may be hearing the host right now, unless it
-    was itself proven powered off (``dead_since``: host -> since when).
+    runs late would otherwise move the bound earlier).
+
+    A peer whose view is missing or not fresh has lost the backend, or
+    is dead: unless it was proven powered off (``dead_since``: host ->
+    since when), it may be answering the host right now, and telling it
+    the backend is down too, which keeps the host feeding whatever the
+    majority (holds_quorum): then the host may hold quorum now.
     """
     peers = sorted(set(peers) - {host})
     if not peers:
@@ -255,7 +284,7 @@ def peer_quorum_lost_at(host, peers, views, now,
         if peer in dead_since:
             bound = dead_since[peer]
         elif view is None or not is_fresh(view):
-            bound = now
+            return now
         else:
             ages = [a for a in (view.heard.get(host),
                                 (view.contact or {}).get(host))

@@ -58,8 +58,9 @@ def test_no_peers_no_verdict():
     # majority (2 of 3) when a3 stopped hearing it
     (views(view('a2', a1=10.0), view('a3', a1=5.0), view('a4', a1=2.0)),
      995.0),
-    # a missing view may be hearing it now
-    (views(view('a2', a1=10.0), view('a3', a1=5.0)), 995.0),
+    # a missing view may be hearing it now, and telling it the backend
+    # is down too: the host may hold quorum now
+    (views(view('a2', a1=10.0), view('a3', a1=5.0)), NOW),
     (views(view('a2', a1=10.0)), NOW),
     # never heard by anybody
     (views(view('a2'), view('a3'), view('a4')), channels.NEVER),
@@ -291,3 +292,19 @@ def test_hosts_in_no_segment_are_judged_by_those_that_probe_them():
     assert judged.verdict == channels.UNREACHABLE
     assert channels.judge_peers('x1', ('x3', 'x4'), given, NOW,
                                 probers_only=True).verdict is None
+
+
+def test_a_host_feeds_on_peers_that_lost_the_backend_too():
+    # a3 answers a1 and has lost the coordination backend as a1 has: an
+    # outage of the backend, not a1's isolation.
+    answered = {'a3': NOW - 0.5}
+    assert not channels.holds_quorum(('a2', 'a3', 'a4'), answered, NOW, 3.0)
+    assert channels.holds_quorum(('a2', 'a3', 'a4'), answered, NOW, 3.0,
+                                 backend_lost={'a3': True})
+    # One answering peer still reaches the backend: a1 is the isolated one.
+    answered['a4'] = NOW - 0.5
+    assert not channels.holds_quorum(('a2', 'a3', 'a4', 'a5', 'a6'),
+                                     answered, NOW, 3.0,
+                                     backend_lost={'a3': True, 'a4': False})
+    assert channels.holds_quorum(('a2',), {}, NOW, 3.0,
+                                 coordination_ok_at=NOW - 1.0)
