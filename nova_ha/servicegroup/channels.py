@@ -57,6 +57,9 @@ class WatchdogReport:
     # them): the engine bounds the host's quorum over exactly this set.
     # None: not announced (the rung is not taken for such a host).
     peers: Optional[tuple] = None
+    # How long after its probe an answer still counts (it may have been
+    # held back that long): added to the safe wait.
+    answer_window: float = 0.0
 
     def to_dict(self):
         data = dataclasses.asdict(self)
@@ -78,7 +81,8 @@ class WatchdogReport:
                        timeout=float(data.get('timeout') or 0),
                        quorum_timeout=float(data.get('quorum_timeout') or 0),
                        feed_interval=float(data.get('feed_interval') or 0),
-                       peers=peers)
+                       peers=peers,
+                       answer_window=float(data.get('answer_window') or 0))
         except (TypeError, ValueError):
             return None
 

@@ -11,7 +11,7 @@ self-node-remediation's (API-check time + watchdog timeout + margin)
 rules, specialised to what the engine can bound:
 
     lost_at = max(coordination lost, peer majority lost)
-    safe_at = lost_at + Q + F + W + margin
+    safe_at = lost_at + A + Q + F + W + margin
 
 - coordination lost: when the engine first saw the host's coordination
   heartbeat lost in this incident (it wrote none after that); a host
@@ -23,9 +23,10 @@ rules, specialised to what the engine can bound:
   a peer only the host's monitor lists still counts for its quorum;
 - a host that still publishes its own peer view reaches the backend: it
   lives, and no wait makes its watchdog a proof;
-- Q, F (feed interval) and W are what the host itself announced in its
-  probe answers, never the engine's guess; F covers a feed decided just
-  before the check that stopped feeding;
+- A (how long after its probe an answer still counts), Q, F (feed
+  interval) and W are what the host itself announced in its probe
+  answers, never the engine's guess; F covers a feed decided just before
+  the check that stopped feeding;
 - margin: clock skew between host and engine plus the time the watchdog's
   action takes (``[fencing] watchdog_margin``).
 
@@ -111,8 +112,10 @@ class RungJudgement:
 
 
 def safe_at(lost_at, report, margin):
-    return lost_at + report.quorum_timeout + report.feed_interval + \
-        report.timeout + margin
+    # An answer counts for the host's quorum up to answer_window after
+    # the probe it answers: the last answer may have been that late.
+    return lost_at + report.answer_window + report.quorum_timeout + \
+        report.feed_interval + report.timeout + margin
 
 
 def judge(host, views, lost_at, now, settings=RungSettings(),
