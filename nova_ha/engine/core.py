@@ -948,6 +948,14 @@ def _judge_guards(s, incident):
         s.move(incident, states.FENCED, 'power-off attested by operator %s '
                '(%s)' % (proof.get('who'), proof.get('reason')))
         return
+    alive = _alive_evidence(s, incident) if incident.state == states.HELD \
+        and incident.fact('policy') != COMPUTE_DEAD else None
+    if alive:
+        # Held for long, the host shows life again: the confirmation that
+        # led here is old; the channels decide again.
+        s.move(incident, states.DETECTED, 'signs of life after the hold (%s):'
+               ' confirming again' % alive, rule=None)
+        return
     if driver is None:
         s.move(incident, states.FENCING, 'guards passed')
         s.move(s.incidents[incident.key], states.PARKED,
