@@ -7,7 +7,10 @@ machine's RabbitMQ, and the history on a PostgreSQL cluster of their own
 (both private servers can be restarted without disturbing other tests);
 Nova's API over HTTP (the in-process cloud, see
 nova_ha.testing.engine_process); fencing through the IPMI driver against
-pyghmi's fakebmc.  Stand-in: keystone (see engine_process).
+pyghmi's fakebmc; monitor events signed with each host's key, and Nova's
+and the BMC's timeouts short enough for the 5 s leases (see
+engine_process.side_effect_options).  Stand-in: keystone (see
+engine_process).
 
 The cloud: segment seg-a = a1 + a2 + reserved a-spare; 20 HA VMs on a1
 with mixed priorities, three of them stopped and one in ERROR.  a1 fails

@@ -4,7 +4,8 @@ Real parts: two nova-ha-engine processes (the installed console script)
 sharing Redis (tooz leases, lock_timeout 5 s), RabbitMQ (each message
 reaches one of them) and the history on PostgreSQL; Nova's API over HTTP
 (the in-process cloud, see nova_ha.testing.engine_process); fencing
-through the IPMI driver against pyghmi's fakebmc.  Stand-in: keystone.
+through the IPMI driver against pyghmi's fakebmc; monitor events signed
+with each host's key.  Stand-in: keystone.
 
 The verdict comes from the system's own records: Nova's migrations (one
 evacuation per VM) and servers, and the history (fence proof before any
@@ -14,6 +15,7 @@ the survivor).
 
 from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
 
+import configparser
 import datetime
 import tempfile
 import uuid
@@ -127,3 +129,57 @@ class TestOwnerKilledMidRecovery(cloud.HACloudTestCase):
                       tzinfo=None).isoformat()]
         print('takeover %.2f s after the owner was killed; Nova had %d of '
               '%d evacuations then' % (takeover_s, len(before), self.VMS))
+
+
+class TestSideEffectsFitTheLease(cloud.HACloudTestCase):
+    """A deployment's Nova and BMC timeouts fit in its 5 s leases: the
+    engine starts a side effect only with enough of its lease left and
+    cuts it off when the lease would end, and says so at start when one
+    may not fit."""
+
+    TOPOLOGY = (cloud.SegmentSpec('seg-a', ['a1', 'a2'], ['a-spare']),)
+    UNSEGMENTED_HOSTS = ()
+
+    def setUp(self):
+        services.require('RabbitMQ', services.RABBITMQ)
+        services.require_redis()
+        super().setUp()
+        self.api_server = engine_process.NovaAPIServer(self)
+        self.addCleanup(self.api_server.stop)
+
+    def engine(self, **options):
+        workdir = tempfile.mkdtemp(prefix='nova-ha-lease-fit-')
+        shared = engine_process.Shared.fresh(
+            workdir, coordination_url='redis://127.0.0.1:6379?'
+            'lock_timeout=5&namespace=nova-ha-test-%s' % uuid.uuid4().hex)
+        engine = engine_process.EngineProcess(
+            self.api_server.endpoint, services.RABBIT_URL, workdir=workdir,
+            shared=shared, fencing={'a1': {
+                'driver': 'ipmi', 'address': '127.0.0.1', 'port': 9,
+                'username': peers.FAKEBMC_USER,
+                'password': peers.FAKEBMC_PASSWORD,
+                'interface': 'ipmitool', 'cipher_suite': 3}}, **options)
+        self.addCleanup(engine.stop)
+        return engine
+
+    def test_the_harness_timeouts_fit_and_longer_ones_fail_the_start(self):
+        fits = self.engine().start()
+        conf = configparser.ConfigParser(interpolation=None)
+        conf.read(fits.config_file)
+        self.assertEqual(3.0, float(conf['engine']['nova_api_timeout']))
+        self.assertEqual((1.0, 1.0), (float(conf['fencing']['timeout']),
+                                      float(conf['fencing']
+                                            ['request_timeout'])))
+        self.assertNotIn(engine_process.LEASE_TOO_SHORT, fits.log())
+        fits.stop()
+
+        # The shipped Nova timeout (30 s) and fence timeout (60 s) would
+        # be cut by the lease: the engine says so, and the start fails.
+        for options in ({'engine_options': {'nova_api_timeout': 30}},
+                        {'fencing_options': {'timeout': 60}}):
+            with self.assertRaises(RuntimeError) as raised:
+                self.engine(**options).start()
+            self.assertIn(engine_process.LEASE_TOO_SHORT,
+                          str(raised.exception))
+            self.assertIn('nova_api_timeout' if 'engine_options' in options
+                          else 'the fence of a1', str(raised.exception))
