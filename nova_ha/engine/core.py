@@ -1139,7 +1139,7 @@ def _evacuating(s, incident):
                 label, host, server.host, server.status), kind='evacuate',
                 instance=vm_id, outcome='done')
         elif verdict in ('in_flight', 'foreign', 'unknown'):
-            moving = moves.in_flight(migrations, dead)
+            moving = moves.in_flight(migrations)
             if moving is not None and moving.status == 'accepted':
                 scheduling += 1
             if s.now - started > s.settings.evacuation_timeout:
@@ -1164,6 +1164,12 @@ def _evacuating(s, incident):
                        'followed, never reset or evacuated behind it' % (
                            label, moving.type, moving.status),
                        kind='alert', instance=vm_id)
+        elif verdict == 'stranded':
+            moving = moves.in_flight(migrations)
+            done[vm_id] = _failed(s, incident, vm, 'its rebuild on %s cannot '
+                                  'finish while %s is off, and may finish '
+                                  'there if it comes back: not retried '
+                                  'elsewhere' % (moving.dest, moving.dest))
         elif verdict == 'failed_on':
             failed = moves.latest_try(migrations, host, since)
             done[vm_id] = _failed(s, incident, vm, 'it failed on %s, where '
@@ -1179,10 +1185,7 @@ def _evacuating(s, incident):
             s.issue(model.ResetStaleTask(
                 incident=incident.key, token=incident.token, vm=vm_id,
                 source=host, task_state=server.task_state,
-                to_state='error' if server.status == 'ERROR' else 'active',
-                dead_dests=tuple(sorted(
-                    m.dest for m in migrations or ()
-                    if moves.stranded(m, dead)))))
+                to_state='error' if server.status == 'ERROR' else 'active'))
         elif verdict in ('ready', 'failed_try'):
             if not _forced_down(incident, s.obs.services.get(host)):
                 # Nova refuses to evacuate from a host it believes up.
@@ -1210,7 +1213,7 @@ def _evacuating(s, incident):
                 scheduling += 1
     if alive and incident.fact('alive_alerted') and not scheduling and \
             not any(vm['id'] in in_hand or moves.in_flight(
-                s.obs.migrations.get(vm['id']), dead) is not None
+                s.obs.migrations.get(vm['id'])) is not None
                 for vm in plan if vm['id'] not in done):
         # The host lives on after its proof (powered on again, or the
         # proof was wrong): the VMs left run there.  The incident ends; a

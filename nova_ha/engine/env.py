@@ -162,12 +162,10 @@ class Environment(abc.ABC):
         pass
 
     @abc.abstractmethod
-    def reset_stale_task(self, vm, source, task_state, to_state,
-                         dead_dests=()):
+    def reset_stale_task(self, vm, source, task_state, to_state):
         """Reset the VM's task state only if Nova's records still show it
-        on ``source`` with ``task_state`` and no move in flight (but those
-        bound for ``dead_dests``, hosts proven off since); returns what
-        was done ('reset' or why not)."""
+        on ``source`` with ``task_state`` and no move in flight; returns
+        what was done ('reset' or why not)."""
 
     @abc.abstractmethod
     def set_power(self, vm, want):

@@ -255,9 +255,6 @@ class ResetStaleTask(Action):
     source: str = None
     task_state: str = None
     to_state: str = 'active'
-    # Moves bound for these hosts do not count as in flight: the hosts
-    # were proven powered off after the moves began.
-    dead_dests: tuple = ()
     TARGET = ('vm',)
 
 

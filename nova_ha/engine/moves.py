@@ -18,11 +18,10 @@ failed_try   its last evacuation failed in Nova before a destination was
              chosen (no valid host): ready again if attempts remain
 failed_on    its last evacuation failed on its destination: the guest may
              have been spawned there and run on; never retried elsewhere
-             (unless that destination has been proven off since)
-
-A move bound for a destination proven powered off after it began never
-ends (that host's nova-compute is gone): it counts as a failed try, and
-its task state as stale.
+stranded     its evacuation is bound for a destination proven powered off
+             after it began: it cannot finish while that host is off, and
+             may finish there if the host comes back (its request waits
+             in that host's queue); never retried elsewhere
 moved        on another host and idle: restore its power state, then done
 ===========  ================================================================
 """
@@ -32,14 +31,11 @@ from nova_ha.engine import model
 GONE_STATUSES = ('DELETED', 'SOFT_DELETED')
 
 
-def in_flight(migrations, dead=()):
-    """The newest migration still in flight, or None.  One bound for a
-    host in ``dead`` (proven powered off since) will never end: its
-    destination's nova-compute is gone with the rebuild."""
+def in_flight(migrations):
+    """The newest migration still in flight, or None."""
     for migration in sorted(migrations or (), key=lambda m: m.created,
                             reverse=True):
-        if migration.status in model.MIGRATION_IN_FLIGHT and \
-                not stranded(migration, dead):
+        if migration.status in model.MIGRATION_IN_FLIGHT:
             return migration
     return None
 
@@ -64,7 +60,10 @@ def judge(server, migrations, failed_host, since, dead=()):
         return 'unknown'
     if server.status in GONE_STATUSES:
         return 'gone'
-    moving = in_flight(migrations, dead)
+    moving = in_flight(migrations)
+    if moving is not None and moving.type == 'evacuation' and \
+            stranded(moving, dead):
+        return 'stranded'
     if moving is not None:
         return 'in_flight' if moving.type == 'evacuation' else 'foreign'
     if server.host != failed_host:
@@ -78,10 +77,7 @@ def judge(server, migrations, failed_host, since, dead=()):
         # Nova fails an evacuation on its destination after it may have
         # spawned the guest (the server stays on its source, in ERROR):
         # another try elsewhere could run it twice.
-        return 'failed_on' if last.dest and not stranded(last, dead) \
-            else 'failed_try'
-    if last is not None and stranded(last, dead):
-        return 'failed_try'     # its destination died under the rebuild
+        return 'failed_on' if last.dest else 'failed_try'
     return 'ready'
 
 

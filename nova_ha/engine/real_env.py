@@ -622,8 +622,7 @@ class RealEnvironment(engine_env.Environment):
         with self._requests.until(self._within(self._nova_timeout)):
             self.nova.evacuate(vm, keep_running=keep_running)
 
-    def reset_stale_task(self, vm, source, task_state, to_state,
-                         dead_dests=()):
+    def reset_stale_task(self, vm, source, task_state, to_state):
         # One deadline for the reads and the reset: the reads are what
         # makes the reset safe, and they must be recent.
         with self._requests.until(self._within(self._nova_timeout)):
@@ -633,8 +632,7 @@ class RealEnvironment(engine_env.Environment):
                 return 'changed since it was read'
             moving = [m for m in self.nova.moves_from(source)
                       if m['instance'] == vm and
-                      m['status'] in model.MIGRATION_IN_FLIGHT and
-                      m.get('dest') not in dead_dests]
+                      m['status'] in model.MIGRATION_IN_FLIGHT]
             if moving:
                 return 'a move is in flight (%s)' % moving[-1]['status']
             self.nova.reset_state(vm, to_state)

@@ -136,7 +136,7 @@ def _dispatch(env, a):
         return env.evacuate(a.vm, a.keep_running)
     if isinstance(a, model.ResetStaleTask):
         return env.reset_stale_task(a.vm, a.source, a.task_state,
-                                    a.to_state, a.dead_dests)
+                                    a.to_state)
     if isinstance(a, model.SetPower):
         return env.set_power(a.vm, a.want)
     if isinstance(a, model.ReleaseReserved):

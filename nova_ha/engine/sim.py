@@ -437,15 +437,13 @@ class SimEnv(engine_env.Environment):
         self._nova()
         return self.cloud.nova_evacuate(vm, keep_running, self.me)
 
-    def reset_stale_task(self, vm, source, task_state, to_state,
-                         dead_dests=()):
+    def reset_stale_task(self, vm, source, task_state, to_state):
         self._nova()
         server = self.cloud.servers[vm]
         if server.host != source or server.task_state != task_state:
             return 'changed since it was read'
         moving = [m for m in self.cloud.migrations if m.instance == vm and
-                  m.status in model.MIGRATION_IN_FLIGHT and
-                  m.dest not in dead_dests]
+                  m.status in model.MIGRATION_IN_FLIGHT]
         if moving:
             return 'a move is in flight (%s)' % moving[-1].status
         server.task_state = None
