@@ -665,6 +665,7 @@ class SimCloud:
         self.guests = {}
         # vm id -> the next evacuation of it fails after the spawn.
         self.fail_after_spawn = set()
+        self._waiting_rebuilds = set()   # migration ids
         self.lines = []
         self._queue = []
         self._seq = itertools.count()
@@ -1129,10 +1130,14 @@ class SimCloud:
             return
         dest = self.hosts[migration.dest]
         if not (dest.up and dest.compute_running):
-            # The destination's nova-compute died under the rebuild:
-            # nothing will ever finish it (the migration stays in flight).
-            self.log('nova: %s rebuild on %s stopped: its nova-compute is '
-                     'gone' % (server.name, dest.name))
+            # The destination's nova-compute died under the rebuild: the
+            # request waits in its queue (the migration stays in flight)
+            # and is carried out if it comes back.
+            if migration.id not in self._waiting_rebuilds:
+                self._waiting_rebuilds.add(migration.id)
+                self.log('nova: %s rebuild on %s waits: its nova-compute '
+                         'is gone' % (server.name, dest.name))
+            self.at(self.now + 5.0, self._rebuilt, migration, keep_running)
             return
         running = keep_running and self.timings.keep_running_honoured
         if server.id in self.fail_after_spawn:
