@@ -1,10 +1,11 @@
 """Probes of the segment peers over the second network.
 
 Every ``probe_interval`` the monitor sends each peer a UDP probe; a peer's
-monitor answers it with an ack that carries its watchdog report.  The
-answering is done by the monitor process itself, not the kernel: a host
-whose processes are frozen does not answer, though its kernel would still
-accept a TCP connection.
+monitor answers it with an ack that carries its watchdog report and
+whether its own coordination heartbeat currently reaches the backend
+(``cb``).  The answering is done by the monitor process itself, not the
+kernel: a host whose processes are frozen does not answer, though its
+kernel would still accept a TCP connection.
 
 Challenge and response: every probe carries a fresh random nonce and
 names both ends (``from``, ``to``); the answer echoes the nonce and names
@@ -13,9 +14,18 @@ issued to that very peer, not answered yet, and issued at most
 ``ANSWER_WINDOW`` probe intervals before the answer arrived.  Only such
 answers prove that the peer is alive now *and* that this host's own
 datagrams get out, so only they count for the watchdog's quorum
-(``peer_majority_within``, through ``channels.peer_quorum``).  A probe
-received from a peer is mere contact: it proves the way in, and a host
-whose way out is dead still receives them.
+(``quorum_state``, for ``channels.holds_quorum``).  A probe received from
+a peer is mere contact: it proves the way in, and a host whose way out is
+dead still receives them.
+
+``cb`` is signed with the rest of the answer: true when the answering
+monitor's host heartbeat reached the coordination backend within its
+``[watchdog] quorum_timeout``, false when it did not, null when the
+monitor has no host heartbeat (it cannot tell).  The flag of each peer's
+latest accepted answer is kept: a host whose answering peers all say
+false faces an outage of the backend, not its own isolation, and holds
+quorum (channels.holds_quorum); a missing or null flag is never taken
+for a lost backend.
 
 ``view()`` publishes both per peer (servicegroup.channels.PeerView):
 ``heard``, the age of its latest answer; ``contact``, the age of the
@@ -29,6 +39,7 @@ dropped and counted by reason, logged at most once a minute, never fatal.
 """
 
 import collections
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -130,12 +141,25 @@ def _nonce_ok(nonce):
     return isinstance(nonce, str) and 0 < len(nonce) <= MAX_NONCE
 
 
+@dataclasses.dataclass(frozen=True)
+class QuorumState:
+    """What ``channels.holds_quorum`` needs of the peers, read at once.
+
+    Times are on the prober's clock (``now`` included).
+    """
+
+    now: float
+    answered_at: dict     # peer -> arrival of its latest accepted answer
+    backend_lost: dict    # peer -> its latest answer says it lost the
+                          # coordination backend
+
+
 class PeerProber:
     """Probe ``peers`` ({host: address}) and answer their probes."""
 
     def __init__(self, host, address, port, peers, interval, key=None,
-                 watchdog_report=None, clock=time.monotonic,
-                 wall=time.time):
+                 watchdog_report=None, coordination_ok=None,
+                 clock=time.monotonic, wall=time.time):
         if peers and not key:
             raise PeerConfigError(
                 '[monitor_peers] key is required when peers are configured: '
@@ -150,11 +174,16 @@ class PeerProber:
         # A callable -> channels.WatchdogReport (or None): announced in
         # every answer.
         self._watchdog_report = watchdog_report or (lambda: None)
+        # A callable -> True (this monitor's host heartbeat reaches the
+        # coordination backend), False (it does not), None (no heartbeat:
+        # unknown): announced in every answer.
+        self._coordination_ok = coordination_ok or (lambda: None)
         self._clock = clock
         self._wall = wall
         self._answered = {}       # peer -> monotonic arrival of an answer
         self._contact = {}        # peer -> monotonic arrival of anything
         self._watchdogs = {}      # peer -> WatchdogReport
+        self._backend_lost = {}   # peer -> flag of its latest answer
         self._issued = collections.defaultdict(dict)  # peer -> nonce -> t
         self._done = collections.defaultdict(
             lambda: collections.deque(maxlen=ANSWERED_KEPT))
@@ -170,11 +199,13 @@ class PeerProber:
         self._sock.settimeout(0.2)
 
     @classmethod
-    def from_conf(cls, conf, host, watchdog_report=None):
+    def from_conf(cls, conf, host, watchdog_report=None,
+                  coordination_ok=None):
         options = conf.monitor_peers
         return cls(host, options.address, options.port,
                    parse_peers(options.peers, host), options.probe_interval,
-                   key=options.key, watchdog_report=watchdog_report)
+                   key=options.key, watchdog_report=watchdog_report,
+                   coordination_ok=coordination_ok)
 
     def __repr__(self):
         # Never the key.
@@ -279,9 +310,11 @@ class PeerProber:
         with self._lock:
             self._contact[peer] = self._clock()
         report = self._watchdog_report()
+        reached = self._coordination_ok()
         self._send(peer, {'t': ACK, 'from': self.host, 'to': peer,
                           'nonce': probe['nonce'],
-                          'wd': report.to_dict() if report else None})
+                          'wd': report.to_dict() if report else None,
+                          'cb': None if reached is None else bool(reached)})
 
     def _take_answer(self, ack):
         """Record an answer to one of our probes; None when accepted,
@@ -301,6 +334,10 @@ class PeerProber:
                 self._watchdogs[peer] = report
             else:
                 self._watchdogs.pop(peer, None)
+            # Only an explicit false says the backend is lost: an answer
+            # without the flag (no heartbeat there, or a monitor from
+            # before) says nothing of it.
+            self._backend_lost[peer] = ack.get('cb') is False
         return None
 
     def _issue(self, peer):
@@ -348,12 +385,23 @@ class PeerProber:
                                  watchdog=self._watchdog_report(),
                                  contact=contact)
 
+    def quorum_state(self):
+        """The peers' answers as ``channels.holds_quorum`` takes them:
+        when each peer last answered one of our own probes, and whether
+        that answer said it lost the coordination backend, in one read."""
+        with self._lock:
+            now = self._clock()
+            answered = {p: at for p, at in self._answered.items()
+                        if p in self.peers}
+            lost = {p: flag for p, flag in self._backend_lost.items()
+                    if p in answered}
+        return QuorumState(now=now, answered_at=answered, backend_lost=lost)
+
     def peer_majority_within(self, seconds):
         """A majority of the peers answered one of our own probes within
         ``seconds`` (False without peers: they give no quorum)."""
-        with self._lock:
-            answered = dict(self._answered)
-        return channels.peer_quorum(self.peers, answered, self._clock(),
+        state = self.quorum_state()
+        return channels.peer_quorum(self.peers, state.answered_at, state.now,
                                     seconds)
 
     def last_heard_at(self):

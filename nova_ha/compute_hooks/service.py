@@ -29,6 +29,7 @@ from nova_ha.compute_hooks import process_monitor
 from nova_ha.compute_hooks import publisher as publisher_lib
 from nova_ha.compute_hooks import watchdog as watchdog_lib
 from nova_ha.conf import monitor as monitor_conf
+from nova_ha.servicegroup import channels
 from nova_ha.servicegroup import self_fence
 
 LOG = logging.getLogger(__name__)
@@ -136,8 +137,9 @@ def start_libvirt_monitor(conf, publisher):
     return monitor
 
 
-def peer_prober(conf, host, watchdog_report):
-    """The PeerProber of [monitor_peers]; MonitorConfigError when the
+def peer_prober(conf, host, watchdog_report, coordination_ok=None):
+    """The PeerProber of [monitor_peers], announcing ``watchdog_report()``
+    and ``coordination_ok()`` in its answers; MonitorConfigError when the
     peers are listed without the segment's key (there is no unsigned
     mode: a forged answer would feed a host's watchdog, or announce one it
     does not have) or the probe address cannot be bound."""
@@ -148,8 +150,9 @@ def peer_prober(conf, host, watchdog_report):
                 '[monitor_peers] key is required when peers are listed: '
                 'set the same key on every host of the segment (e.g. from '
                 'openssl rand -hex 32)')
-        return peers_lib.PeerProber.from_conf(conf, host,
-                                              watchdog_report=watchdog_report)
+        return peers_lib.PeerProber.from_conf(
+            conf, host, watchdog_report=watchdog_report,
+            coordination_ok=coordination_ok)
     except peers_lib.PeerConfigError as exc:
         raise MonitorConfigError(str(exc))
     except OSError as exc:
@@ -174,7 +177,8 @@ class MonitorService:
         self.libvirt = None
         self.peers = None
         if conf.monitor_peers.enabled:
-            self.peers = peer_prober(conf, self.host, self._watchdog_report)
+            self.peers = peer_prober(conf, self.host, self._watchdog_report,
+                                     self._coordination_reached)
         if conf.watchdog.kind != 'none':
             options = conf.watchdog
             try:
@@ -203,14 +207,35 @@ class MonitorService:
     def _peer_heard_at(self):
         return self.peers.last_heard_at() if self.peers else None
 
+    def _coordination_reached(self):
+        """Told the peers in every answer: the host heartbeat reached the
+        coordination backend within [watchdog] quorum_timeout (None
+        without a heartbeat: this monitor cannot tell)."""
+        if self.heartbeat is None:
+            return None
+        ok_at = self.heartbeat.last_ok
+        return ok_at is not None and \
+            time.time() - ok_at <= self.conf.watchdog.quorum_timeout
+
     def has_quorum(self, within):
-        """The heartbeat reached the coordination backend, or a majority
-        of the peers answered our own probes, within ``within`` seconds
-        (probes received from them do not count: see peers)."""
+        """channels.holds_quorum, on what this monitor knows within
+        ``within`` seconds: the heartbeat reached the coordination
+        backend, or a majority of the peers answered our own probes
+        (probes received from them do not count: see peers), or every
+        peer that answered says it lost the backend too."""
+        if self.peers is not None:
+            state = self.peers.quorum_state()
+            peers, now = self.peers.peers, state.now
+            answered, lost = state.answered_at, state.backend_lost
+        else:
+            peers, now, answered, lost = (), time.monotonic(), {}, {}
         ok_at = self._coordination_ok_at()
-        if ok_at is not None and time.time() - ok_at <= within:
-            return True
-        return bool(self.peers and self.peers.peer_majority_within(within))
+        if ok_at is not None:
+            # The heartbeat's wall-clock time, on the prober's clock.
+            ok_at = now - (time.time() - ok_at)
+        return channels.holds_quorum(peers, answered, now, within,
+                                     coordination_ok_at=ok_at,
+                                     backend_lost=lost)
 
     def _watchdog_report(self):
         return self.feeder.report() if self.feeder else None
@@ -228,7 +253,8 @@ class MonitorService:
         self.feeder = watchdog_lib.QuorumFeeder(
             armed, self.has_quorum, options.feed_interval,
             options.quorum_timeout,
-            peers=sorted(self.peers.peers) if self.peers else ())
+            peers=sorted(self.peers.peers) if self.peers else (),
+            answer_window=self.peers.answer_window if self.peers else 0.0)
         self.feeder.start()
 
     def start(self):

@@ -15,14 +15,18 @@ is logged and announced to the segment peers in every probe answer
 (``report()``), because the engine believes only an armed watchdog of a
 kind it trusts.
 
-``QuorumFeeder`` feeds every ``feed_interval`` while the host heartbeat
-reached the coordination backend, or a majority of the peers answered its
-own probes, within ``quorum_timeout``; otherwise it stops feeding, and
-the watchdog fires ``timeout`` later.  It announces the watchdog armed
-only while its last feed went through.  A clean stop disarms the
-watchdog (the magic close), so a stopped monitor does not reset its host;
-a crashed one does, after ``timeout``, unless it is restarted in time
-(then it feeds again).
+``QuorumFeeder`` feeds every ``feed_interval`` while the host holds
+quorum (channels.holds_quorum): within ``quorum_timeout``, its host
+heartbeat reached the coordination backend, or a majority of the peers
+answered its own probes, or every peer that answered says it lost the
+backend too (an outage of the backend, not this host's isolation);
+otherwise it stops feeding, and the watchdog fires ``timeout`` later.  It
+announces the watchdog armed only while its last feed went through, with
+the timings the engine's safe wait is made of, the answer window
+included (how long after its probe an answer still counts).  A clean
+stop disarms the watchdog (the magic close), so a stopped monitor does
+not reset its host; a crashed one does, after ``timeout``, unless it is
+restarted in time (then it feeds again).
 """
 
 import fcntl
@@ -328,15 +332,19 @@ class QuorumFeeder:
 
     :param peers: the peers whose answers count for the quorum, announced
         with the watchdog so that the engine bounds the quorum over them
+    :param answer_window: how long after its probe the peer prober still
+        accepts an answer (PeerProber.answer_window), announced so that
+        the engine adds it to its safe wait
     """
 
     def __init__(self, watchdog, has_quorum, feed_interval, quorum_timeout,
-                 peers=(), clock=time.monotonic):
+                 peers=(), answer_window=0.0, clock=time.monotonic):
         self.watchdog = watchdog
         self._has_quorum = has_quorum
         self.feed_interval = feed_interval
         self.quorum_timeout = quorum_timeout
         self.peers = tuple(sorted(peers))
+        self.answer_window = answer_window
         self._clock = clock
         self._stop = threading.Event()
         self._thread = None
@@ -351,7 +359,8 @@ class QuorumFeeder:
             kind=self.watchdog.kind, armed=self.last_feed_ok,
             timeout=self.watchdog.timeout,
             quorum_timeout=self.quorum_timeout,
-            feed_interval=self.feed_interval, peers=self.peers)
+            feed_interval=self.feed_interval, peers=self.peers,
+            answer_window=self.answer_window)
 
     def _feed(self):
         try:
@@ -379,8 +388,9 @@ class QuorumFeeder:
             return self._feed()
         if self.feeding:
             LOG.error('quorum lost: neither the coordination backend nor a '
-                      'majority of the peers answered for %.1f s; the %s '
-                      'watchdog is no longer fed and fires in %.1f s',
+                      'majority of the peers answered for %.1f s, and not '
+                      'every peer that did has lost the backend too; the '
+                      '%s watchdog is no longer fed and fires in %.1f s',
                       self.quorum_timeout, self.watchdog.kind,
                       self.watchdog.timeout)
         self.feeding = False

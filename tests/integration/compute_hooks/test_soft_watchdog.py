@@ -5,6 +5,7 @@ the victims are real processes it must SIGKILL.  (The peer probes are in
 test_peer_probes.)
 """
 
+import functools
 import os
 import signal
 import subprocess
@@ -139,7 +140,7 @@ def test_the_report_is_unarmed_once_the_watchdog_process_is_gone(dog):
 
 
 def test_the_monitor_announces_its_watchdog_with_the_peers_of_its_quorum(
-        tmp_path, tag):
+        tmp_path, tag, request):
     from oslo_config import cfg
 
     from nova_ha import conf as ha_conf
@@ -163,12 +164,18 @@ def test_the_monitor_announces_its_watchdog_with_the_peers_of_its_quorum(
                          'kill_patterns': [tag]}}.items():
         for name, value in options.items():
             conf.set_override(name, value, group)
+            # Overrides live in the option groups, which every ConfigOpts
+            # of the process shares: none is left to the next test.
+            request.addfinalizer(functools.partial(conf.clear_override,
+                                                   name, group))
     monitor = service.MonitorService(conf, publisher=object())
     monitor.start()
     try:
         report = monitor.peers.view().watchdog
+        # An answer counts up to two probe intervals (0.5 s) after its
+        # probe.
         assert report == channels.WatchdogReport(
             kind='software', armed=True, timeout=5.0, quorum_timeout=3.0,
-            feed_interval=0.5, peers=('h2', 'h3'))
+            feed_interval=0.5, peers=('h2', 'h3'), answer_window=1.0)
     finally:
         monitor.stop()
