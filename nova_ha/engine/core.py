@@ -14,6 +14,7 @@ takeover), actions not yet answered, and the latest BMC readings.
 """
 
 import dataclasses
+import math
 from typing import Optional
 
 from nova_ha.engine import guards
@@ -100,6 +101,34 @@ class EngineState:
     views_seen: dict = dataclasses.field(default_factory=dict)
     # This replica alerted that it cannot reach the coordination backend.
     coordination_lost: bool = False
+    # host -> ((forced_down, disabled, reason), when its record was last
+    # written by someone, not by its heartbeat)
+    service_marks: dict = dataclasses.field(default_factory=dict)
+
+
+def _service_marks(marks, obs, now):
+    """When each service record was last written by someone: its last
+    updated_at stamp, when a look sees its forced-down, disabled or
+    reason change.  Seen for the first time, a forced-down record's
+    stamp is taken for the force-down's (a live nova-compute stamps it
+    again within report_interval), another's for a heartbeat.  Later
+    stamps alone are heartbeats."""
+    if obs.services is None:
+        return marks
+    found = {}
+    for host, service in obs.services.items():
+        mark = (service.forced_down, service.disabled,
+                service.disabled_reason)
+        known = marks.get(host)
+        stamped = now - service.heartbeat_age \
+            if service.heartbeat_age is not None else None
+        if known is not None and known[0] == mark:
+            found[host] = known
+        elif known is None:
+            found[host] = (mark, stamped if service.forced_down else None)
+        else:
+            found[host] = (mark, stamped)
+    return found
 
 
 class _Step:
@@ -120,6 +149,7 @@ class _Step:
         self.outage = state.outage
         self.views_seen = dict(state.views_seen)
         self.coordination_lost = state.coordination_lost
+        self.service_marks = _service_marks(state.service_marks, obs, now)
         for observer, view in (obs.peer_views or {}).items():
             seen = self.views_seen.get(observer)
             if seen is None or seen[0] != view.at:
@@ -189,6 +219,7 @@ class _Step:
             alive_at=self.alive_at, outage=self.outage,
             views_seen=self.views_seen,
             coordination_lost=self.coordination_lost,
+            service_marks=self.service_marks,
             needs_fresh=self.needs_fresh,
             look_again=self.needs_fresh or self.adopted or any(
                 not isinstance(r, model.Note)
@@ -207,8 +238,10 @@ def step(state, obs, now, settings=Settings()):
             state.issued - {r.action.id for r in obs.results})), []
     s = _Step(state, obs, now, settings)
     _coordination(s)
-    _absorb_results(s)
+    # The history first: it tells whether our earlier writes landed, and
+    # the results of this look must not be taken for a lost write.
     _absorb_history(s)
+    _absorb_results(s)
     _open_incidents(s)
     _take_over(s)
     for key in sorted(s.incidents):
@@ -454,7 +487,7 @@ def _still_recovered(s, host, last):
     replica and a cloud without coordination heartbeats still have)."""
     service = (s.obs.services or {}).get(host)
     lived = s.alive_at.get(host, float('-inf')) >= last.since or (
-        service is not None and _reported_after(service, last.since, s.now))
+        service is not None and _reported_after(s, service, last.since))
     if last.state == states.CLOSED and not lived:
         return True     # an operator took it in hand; until it is back
     # Powered on again (repaired, not yet returned) and dead once more: a
@@ -553,31 +586,44 @@ def _host_back(s, incident):
     service = (s.obs.services or {}).get(host)
     if incident.fact('policy') == COMPUTE_DEAD:
         if service is not None and service.heartbeat_age is not None and \
-                service.heartbeat_age < s.settings.compute_dead_fence_after:
+                service.heartbeat_age < \
+                s.settings.compute_dead_fence_after and \
+                _reported_after(s, service, -math.inf):
             return 'nova-compute reports to Nova again'
         return None
     if alive == model.ALIVE:
         return 'its heartbeat is back'
     if alive is None and service is not None and service.up and \
-            host not in s.reported and _reported_since(service, incident,
-                                                       s.now):
+            host not in s.reported and _reported_since(s, service,
+                                                       incident):
         return 'Nova sees nova-compute up again'
     return None
 
 
-def _reported_since(service, incident, now):
-    """nova-compute reported to Nova after the incident opened.  Nova's
-    "up" alone says nothing: it counts a host up until its heartbeat is
-    older than Nova's down time (60 s), and a replica that takes the
-    incident over has not seen the report that opened it."""
-    return _reported_after(service, incident.opened_at, now)
+def _reported_since(s, service, incident, at=None):
+    """nova-compute reported to Nova after the incident opened (or
+    ``at``).  Nova's "up" alone says nothing: it counts a host up until
+    its heartbeat is older than Nova's down time (60 s), and a replica
+    that takes the incident over has not seen the report that opened it."""
+    return _reported_after(s, service,
+                           incident.opened_at if at is None else at)
 
 
-def _reported_after(service, at, now):
+def _reported_after(s, service, at):
     """nova-compute reported to Nova after ``at`` (the engine's clock;
-    Nova's stamps agree within CLOCK_MARGIN)."""
+    Nova's stamps agree within CLOCK_MARGIN).
+
+    Nova's API shows the heartbeat only as the service's updated_at,
+    which every write of the service stamps too (a force-down, a
+    maintenance mark): a stamp is a report only when it is newer than
+    the last write this replica saw."""
     age = service.heartbeat_age
-    return age is not None and age + CLOCK_MARGIN < now - at
+    if age is None:
+        return False
+    stamped = s.now - age
+    written = s.service_marks.get(service.host, (None, None))[1]
+    return stamped > at + CLOCK_MARGIN and \
+        (written is None or stamped > written + 1.0)
 
 
 def _failures(s, incident):
@@ -796,7 +842,7 @@ def _alive_evidence(s, incident):
     since = proof['at'] if proof.get('rung') == 'bmc' and \
         proof.get('at') is not None else incident.opened_at
     if incident.fact('policy') != COMPUTE_DEAD and service is not None \
-            and _reported_after(service, since, s.now):
+            and _reported_since(s, service, incident, since):
         return 'nova-compute reported to Nova after %s' % (
             'its power-off' if since != incident.opened_at else
             'the incident opened')

@@ -154,6 +154,7 @@ def _settings(values, fencing):
 def _maintenance(cloud, host, on):
     h = _host(cloud, host)
     h.disabled = on
+    h.service_written_at = cloud.now if cloud.now else None
     h.disabled_reason = ha_aggregates.MAINTENANCE_REASON_PREFIX + \
         ' (operator)' if on else None
 
@@ -390,12 +391,14 @@ def _live_migrate(cloud, vm, target):
 def _disable(cloud, host, reason):
     h = _host(cloud, host)
     h.disabled, h.disabled_reason = True, reason
+    h.service_written_at = cloud.now
 
 
 def _operator_return(cloud, host):
     h = _host(cloud, host)
     h.forced_down = h.disabled = False
     h.disabled_reason = None
+    h.service_written_at = cloud.now
     cloud.wake_all()
 
 

@@ -127,6 +127,9 @@ class Host:
     booting: bool = False            # reset by its watchdog, not yet up
     compute_died_at: float = None    # nova-compute dead on the live host
     process_down_at: float = None    # its monitor reported nova-compute dead
+    # Nova stamps a service's updated_at on every write of it (forced
+    # down, disabled, enabled), not only on its heartbeats.
+    service_written_at: float = None
 
     @property
     def up(self):
@@ -220,7 +223,8 @@ class SimEnv(engine_env.Environment):
         found = {}
         for host in self.cloud.hosts.values():
             beat = self.cloud.last_beat(host)
-            age = max(0.0, now - beat)
+            updated = max(beat, host.service_written_at or beat)
+            age = max(0.0, now - updated)
             found[host.name] = model.Service(
                 host=host.name, id='svc-' + host.name,
                 up=not host.forced_down and
@@ -426,12 +430,14 @@ class SimEnv(engine_env.Environment):
 
     def force_down(self, host, service_id):
         self._nova()
-        self.cloud.hosts[host].forced_down = True
+        h = self.cloud.hosts[host]
+        h.forced_down, h.service_written_at = True, self.cloud.now
 
     def disable(self, host, reason):
         self._nova()
         h = self.cloud.hosts[host]
         h.disabled, h.disabled_reason = True, reason
+        h.service_written_at = self.cloud.now
 
     def evacuate(self, vm, keep_running):
         self._nova()
