@@ -229,8 +229,9 @@ RENEWALS = 4
 
 def check_lease_time(conf, ttl, renew_every, side_effect_timeout):
     """Say at start when a side effect may take longer than what is left
-    of a lease between renewals: the executor refuses to start it (it could
-    outlive the lease), so it would never run.  Returns the complaints."""
+    of a lease between renewals: the executor cuts it off when the lease
+    would end, so a slow BMC or Nova may never get to finish it.  Returns
+    the complaints."""
     if ttl is None:
         return []            # leases without a TTL: held until released
     from nova_ha.engine import model
@@ -250,8 +251,9 @@ def check_lease_time(conf, ttl, renew_every, side_effect_timeout):
     for what, seconds in complaints:
         LOG.error('%s may take %.1f s, but a lease of [engine] '
                   'coordination_url (lock_timeout %.0f s) may have only %.1f '
-                  's left between renewals: the engine will refuse every '
-                  'such side effect. Raise lock_timeout above %.0f s or '
+                  's left between renewals: the engine will cut every such '
+                  'side effect off when its lease would end, and a slow one '
+                  'never finishes. Raise lock_timeout above %.0f s or '
                   'shorten that timeout.', what, seconds, ttl, left,
                   seconds * RENEWALS / (RENEWALS - 1))
     return complaints

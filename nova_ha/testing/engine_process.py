@@ -55,7 +55,7 @@ from nova_ha.testing import engine as engine_harness
 ENGINE_READY = 'nova-ha-engine listening on'
 # What nova-ha-engine logs at start when a side effect may outlast what is
 # left of a lease (nova_ha.cmd.engine.check_lease_time).
-LEASE_TOO_SHORT = 'the engine will refuse every such side effect'
+LEASE_TOO_SHORT = 'the engine will cut every such side effect off'
 
 
 class _QuietHandler(simple_server.WSGIRequestHandler):
