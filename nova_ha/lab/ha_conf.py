@@ -58,7 +58,7 @@ def fencing_sections(layout):
                        'verify_tls': 'false'}
         options.update(username=lab_layout.BMC_USER,
                        password=lab_layout.BMC_PASSWORD,
-                       request_timeout=2)
+                       request_timeout=1)
         sections.append('[fencing_host:%s]\n%s' % (host.name, ''.join(
             '%s = %s\n' % item for item in sorted(options.items()))))
     return '\n'.join(sections)
@@ -73,6 +73,9 @@ debug = false
 cloud = lab
 nova_topic = nova_ha_nova
 coordination_url = %(redis_url)s
+# Side effects fit in what a 5 s lease keeps between renewals (3.75 s),
+# so that a survivor takes an incident over 5 s after its owner died.
+nova_api_timeout = 3
 # The scenarios fail the same hosts every few minutes on purpose.
 quarantine_failures = 0
 
@@ -83,7 +86,8 @@ connection = %(history_url)s
 backend_url = %(redis_url)s
 
 [fencing]
-timeout = 30
+# The lab's BMCs answer at once; a fence is bounded at 1.5 + 2 x 1 s.
+timeout = 1.5
 retry_interval = 5
 
 [watchdog_rung]
@@ -92,6 +96,8 @@ retry_interval = 5
 # monitors arm the software watchdog.  A production engine must not
 # believe it: a frozen host freezes it too.
 kinds = hardware,software
+# One machine, one clock: the smallest margin the engine accepts.
+margin = 1
 
 [event_signing]
 required = true
@@ -129,9 +135,10 @@ key = %(peer_key)s
 
 [watchdog]
 kind = software
-timeout = 10
+# SBD's default watchdog timeout.
+timeout = 5
 feed_interval = 1
-quorum_timeout = 3
+quorum_timeout = 2
 work_dir = %(watchdog_dir)s
 kill_patterns = nova_ha.lab.compute
 fire_command = %(guests_off)s
