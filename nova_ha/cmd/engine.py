@@ -78,6 +78,7 @@ def core_settings_from(conf):
         evacuate_attempts=e.evacuate_attempts,
         evacuation_timeout=e.evacuation_timeout,
         max_concurrent_evacuations=e.max_concurrent_evacuations,
+        fencing=tuple(e.unsegmented_fencing),
         fence_driver_of=functools.lru_cache(maxsize=None)(
             lambda host: fencing.driver_name(host, conf)))
 

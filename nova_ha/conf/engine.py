@@ -117,6 +117,18 @@ OPTS = [
     cfg.FloatOpt('quarantine_window', default=3600.0, min=1.0,
                  help='Seconds over which a host\'s failures are counted '
                       'for quarantine_failures.'),
+    cfg.ListOpt('unsegmented_fencing', default=['bmc', 'watchdog', 'operator'],
+                item_type=cfg.types.String(
+                    choices=['bmc', 'watchdog', 'operator']),
+                help='The fencing ladder of the hosts in no failover segment '
+                     '(a segment names its own with the aggregate metadata '
+                     'ha:fencing): the rungs tried, in order, to prove a '
+                     'failed host powered off. bmc: its BMC powers it off; '
+                     'watchdog: its armed hardware watchdog, after the safe '
+                     'wait; operator: an operator attests it off (nova-ha '
+                     'host confirm-down). Leaving out operator refuses '
+                     'attestations; leaving out bmc never powers these '
+                     'hosts off.'),
     cfg.IntOpt('fence_attempts', default=3, min=1,
                help='Fencing attempts before giving up; without a '
                     'confirmed power-off no VM is evacuated.'),

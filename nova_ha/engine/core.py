@@ -18,6 +18,7 @@ import math
 from typing import Optional
 
 from nova_ha.engine import guards
+from nova_ha.engine import ladder as fence_ladder
 from nova_ha.engine import model
 from nova_ha.engine import moves
 from nova_ha.engine import states
@@ -391,7 +392,14 @@ def _operator_request(s, incident, request, details):
     who = details.get('who', '?')
     reason = details.get('reason', '')
     incident = s.remember(incident, **{'operator_' + request: details})
-    if request == 'confirm_down' and incident.state in (
+    _, ladder = _segment_peers(s, incident.host)
+    if request == 'confirm_down' and \
+            not fence_ladder.accepts_attestation(ladder):
+        s.note(incident, 'operator %s confirmed %s down, but its ladder (%s) '
+               'has no operator rung: not taken' % (
+                   who, incident.host, fence_ladder.describe(ladder)),
+               kind='alert', outcome='attestation_refused')
+    elif request == 'confirm_down' and incident.state in (
             states.DETECTED, states.CONFIRMING, states.HELD, states.PARKED):
         incident = s.remember(incident, proof={
             'rung': 'operator', 'who': who, 'reason': reason})
@@ -770,8 +778,15 @@ def _confirming(s, incident):
     if decision.action == sg_confirm.FENCE:
         _judge_guards(s, incident)
         return
+    _, ladder = _segment_peers(s, host)
     if decision.rule in ('R6', 'R7'):
-        waiting = _watchdog_rung(s, incident)
+        # The BMC cannot be read: passed over, the ladder's next rung.
+        rung = fence_ladder.current(ladder, incident.fact('spent') or (),
+                                    passed=(fence_ladder.BMC,))
+        waiting = rung == fence_ladder.WATCHDOG and \
+            _watchdog_rung(s, incident)
+        if rung == fence_ladder.WATCHDOG and not waiting:
+            _spend(s, incident, rung)
         if s.incidents[incident.key].state != states.CONFIRMING or \
                 waiting and decision.rule == 'R6':
             return     # proven, or the rung's safe time is ahead
@@ -780,9 +795,9 @@ def _confirming(s, incident):
         # consulted there.
     if decision.action == sg_confirm.ALERT and \
             decision.rule not in ('R4', 'R11'):
-        s.move(incident, states.PARKED, 'no proof of power-off can be had '
-               '(%s): an operator must confirm %s down or repair its BMC' % (
-                   decision.rule, host))
+        _park(s, s.incidents[incident.key], ladder,
+              'no proof of power-off can be had (%s)' % decision.rule,
+              alert=False)
 
 
 def _segment_peers(s, host):
@@ -1002,16 +1017,53 @@ def _judge_guards(s, incident):
         s.move(incident, states.DETECTED, 'signs of life after the hold (%s):'
                ' confirming again' % alive, rule=None)
         return
-    if driver is None:
-        s.move(incident, states.FENCING, 'guards passed')
-        s.move(s.incidents[incident.key], states.PARKED,
-               'no fencing is configured for %s: nothing is evacuated '
-               'without proof of power-off' % host)
-        s.note(incident, 'no fencing is configured for %s' % host,
-               kind='alert')
-        return
-    s.move(incident, states.FENCING, 'guards passed; powering %s off' % host,
-           fence_attempt=1)
+    _climb(s, incident, driver)
+
+
+def _climb(s, incident, driver):
+    """Guards passed, no proof yet: the ladder's current rung."""
+    host = incident.host
+    _, ladder = _segment_peers(s, host)
+    while True:
+        rung = fence_ladder.current(ladder, incident.fact('spent') or ())
+        if rung == fence_ladder.BMC and driver is not None:
+            s.move(incident, states.FENCING, 'guards passed; powering %s '
+                   'off' % host, fence_attempt=1)
+            return
+        if rung == fence_ladder.WATCHDOG and _watchdog_rung(s, incident):
+            return        # proven, or waiting for its safe time
+        if rung == fence_ladder.OPERATOR or rung is None:
+            _park(s, incident, ladder, 'guards passed')
+            return
+        incident = _spend(s, incident, rung, 'no fencing is configured for '
+                          '%s' % host if rung == fence_ladder.BMC else None)
+
+
+def _spend(s, incident, rung, why=None):
+    """The rung cannot prove this host off: the next one is tried."""
+    spent = sorted(set(incident.fact('spent') or ()) | {rung})
+    incident = s.remember(incident, spent=spent)
+    if why:
+        s.note(incident, '%s: rung %s spent' % (why, rung))
+    return incident
+
+
+def _park(s, incident, ladder, why, alert=True):
+    """No rung left but a person: parked, with an alert (unless the
+    decision that parks it was one)."""
+    host = incident.host
+    if fence_ladder.accepts_attestation(ladder):
+        ask = 'an operator must confirm %s powered off (nova-ha host ' \
+            'confirm-down) or make its BMC answer' % host
+    else:
+        ask = 'no rung of its ladder (%s) can prove %s powered off: an ' \
+            'operator must make its BMC answer' % (
+                fence_ladder.describe(ladder), host)
+    s.move(incident, states.PARKED, '%s; nothing is evacuated without '
+           'proof of power-off: %s' % (why, ask))
+    if alert:
+        s.note(incident, 'not evacuating %s: %s' % (host, ask), kind='alert',
+               outcome='parked')
 
 
 def _service_dict(service):
@@ -1089,6 +1141,7 @@ def _fencing(s, incident):
         s.remember(incident, fence_attempt=attempt + 1,
                    next_fence_at=s.now + s.settings.fence_retry_delay)
     else:
+        incident = _spend(s, incident, fence_ladder.BMC)
         s.move(incident, states.PARKED, 'fencing failed %d times: not '
                'evacuating %s' % (attempt, incident.host),
                next_fence_at=None)
@@ -1350,9 +1403,15 @@ def _parked(s, incident):
     if back:
         s.move(incident, states.CANCELLED, back)
         return
-    if not incident.fact('proof'):
-        # The BMC could not prove it off: the ladder's next rung.
-        _watchdog_rung(s, incident)
+    if incident.fact('proof'):
+        return
+    # The ladder's next rung (a parked incident does not try its BMC
+    # again: an operator's retry does).
+    _, ladder = _segment_peers(s, incident.host)
+    rung = fence_ladder.current(ladder, incident.fact('spent') or (),
+                                passed=(fence_ladder.BMC,))
+    if rung == fence_ladder.WATCHDOG and not _watchdog_rung(s, incident):
+        _spend(s, incident, rung)
 
 
 _HANDLERS = _handlers()
