@@ -17,6 +17,16 @@ OPTS = [
              'inside that segment, as it always does for evacuations. Set '
              'false to let planned moves cross segments (for example with '
              'block migration between storage domains).'),
+    cfg.StrOpt(
+        'unsegmented_failover',
+        default='unsegmented',
+        choices=[('unsegmented', 'to other hosts in no segment'),
+                 ('any', 'to any host, segment hosts and their reserved '
+                         'capacity included')],
+        help='Where HASegmentFilter lets the evacuated VMs of a host in no '
+             'failover segment go. A segment\'s hosts share a storage '
+             'boundary the failed host does not, and its reserved hosts '
+             'are kept for the segment\'s own failures.'),
     cfg.FloatOpt(
         'failover_weight_multiplier',
         default=1000.0,

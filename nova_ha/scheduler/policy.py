@@ -48,9 +48,13 @@ def reserved_capacity(facts_of_request, host):
     return PASS
 
 
-def segment_boundary(facts, host, confine_all_moves=True):
+def segment_boundary(facts, host, confine_all_moves=True,
+                     unsegmented_failover='unsegmented'):
     """Does moving the request's instance to ``host`` keep it inside the
-    storage boundary (failover segment) of its source host?"""
+    storage boundary (failover segment) of its source host?  A failover
+    from a host in no segment goes to hosts in no segment, unless
+    ``unsegmented_failover`` is 'any': a segment's hosts, and their
+    reserved capacity, are for the segment's own failures."""
     if facts.kind is RequestKind.PLACEMENT:
         return PASS
     in_any_segment = host.segment is not None or host.segment_conflict
@@ -66,6 +70,11 @@ def segment_boundary(facts, host, confine_all_moves=True):
         return Verdict(False, 'source host %s is in more than one segment; '
                        'its storage boundary is unknown' % facts.source_host)
     if source.segment is None:
+        if facts.is_failover and in_any_segment and \
+                unsegmented_failover != 'any':
+            return Verdict(False, 'source host %s is in no segment: its '
+                           'failovers stay on hosts in no segment'
+                           % facts.source_host)
         return PASS
     if host.segment_conflict or host.segment_name != source.segment.name:
         return Verdict(False, 'outside segment %s of source host %s' % (

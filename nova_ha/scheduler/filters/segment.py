@@ -6,7 +6,8 @@ under the ``reserved_host`` recovery method, go to reserved hosts only); cold
 and live migrations and resizes are confined too unless
 ``[ha_scheduler] confine_all_moves`` is false.  Boots and unshelves have no
 source host and pass without a look at the hosts; so does every move whose
-source is in no segment.
+source is in no segment, but an evacuation, which stays on hosts in no
+segment unless ``[ha_scheduler] unsegmented_failover`` is ``any``.
 """
 
 from nova_ha import conf
@@ -21,5 +22,7 @@ class HASegmentFilter(base.HAHostFilter):
         return facts_of().kind is not RequestKind.PLACEMENT
 
     def verdict(self, view, facts_of):
+        options = conf.CONF.ha_scheduler
         return policy.segment_boundary(
-            facts_of(), view, conf.CONF.ha_scheduler.confine_all_moves)
+            facts_of(), view, options.confine_all_moves,
+            options.unsegmented_failover)

@@ -64,9 +64,10 @@ class TestReservedCapacity(unittest.TestCase):
 
 class TestSegmentBoundary(unittest.TestCase):
 
-    def check(self, facts, candidate, confine_all_moves=True):
-        return policy.segment_boundary(facts, candidate,
-                                       confine_all_moves).passes
+    def check(self, facts, candidate, confine_all_moves=True,
+              unsegmented_failover='unsegmented'):
+        return policy.segment_boundary(facts, candidate, confine_all_moves,
+                                       unsegmented_failover).passes
 
     def test_placements_go_anywhere(self):
         for candidate in (host(), host(A), host(conflict=True)):
@@ -87,9 +88,16 @@ class TestSegmentBoundary(unittest.TestCase):
         self.assertFalse(self.check(failover_from(A), host(B),
                                     confine_all_moves=False))
 
-    def test_unsegmented_source_goes_anywhere(self):
+    def test_unsegmented_source_fails_over_to_unsegmented_hosts(self):
+        self.assertTrue(self.check(failover_from(None), host()))
+        # A segment's hosts and reserved capacity are its own.
+        self.assertFalse(self.check(failover_from(None), host(A)))
+        self.assertFalse(self.check(failover_from(None),
+                                    host(A, reserved=True)))
+        self.assertTrue(self.check(failover_from(None), host(A),
+                                   unsegmented_failover='any'))
+        # Planned moves are the operator's to place.
         for candidate in (host(), host(A)):
-            self.assertTrue(self.check(failover_from(None), candidate))
             self.assertTrue(self.check(move_from(None), candidate))
 
     def test_ambiguous_source_goes_nowhere(self):
