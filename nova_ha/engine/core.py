@@ -100,8 +100,10 @@ class EngineState:
     # saw that view): a view is fresh while it keeps changing, whatever
     # the observer's clock says.
     views_seen: dict = dataclasses.field(default_factory=dict)
-    # This replica alerted that it cannot reach the coordination backend.
+    # This replica alerted that it cannot reach the coordination backend,
+    # and that Nova's API does not answer while it owns incidents.
     coordination_lost: bool = False
+    nova_lost: bool = False
     # host -> ((forced_down, disabled, reason), when its record was last
     # written by someone, not by its heartbeat)
     service_marks: dict = dataclasses.field(default_factory=dict)
@@ -150,6 +152,7 @@ class _Step:
         self.outage = state.outage
         self.views_seen = dict(state.views_seen)
         self.coordination_lost = state.coordination_lost
+        self.nova_lost = state.nova_lost
         self.service_marks = _service_marks(state.service_marks, obs, now)
         for observer, view in (obs.peer_views or {}).items():
             seen = self.views_seen.get(observer)
@@ -220,6 +223,7 @@ class _Step:
             alive_at=self.alive_at, outage=self.outage,
             views_seen=self.views_seen,
             coordination_lost=self.coordination_lost,
+            nova_lost=self.nova_lost,
             service_marks=self.service_marks,
             needs_fresh=self.needs_fresh,
             look_again=self.needs_fresh or self.adopted or any(
@@ -282,6 +286,17 @@ def _coordination(s):
         s.note(None, '%s reaches the coordination backend again' % s.obs.me,
                kind='decision', outcome='coordination_back')
     s.coordination_lost = lost
+    # Nova not answering stops every incident this replica owns.
+    waiting = sorted(k for k, i in s.incidents.items() if i.is_open)
+    lost = s.obs.services is None and bool(waiting)
+    if lost and not s.nova_lost:
+        s.note(None, "nova-api does not answer %s: its incidents wait (%s)"
+               % (s.obs.me, ', '.join(waiting)), kind='alert',
+               outcome='nova_lost')
+    elif not lost and s.nova_lost:
+        s.note(None, 'nova-api answers %s again' % s.obs.me,
+               kind='decision', outcome='nova_back')
+    s.nova_lost = lost
 
 
 def _absorb_results(s):

@@ -29,11 +29,14 @@ What the generator draws, and why it stays honest:
   restarted, control-plane outages, lost and forged reports, operators'
   maintenance, retries, closes and confirm-downs, deleted and
   live-migrating VMs, evacuations that fail after the spawn;
-- an operator's confirm-down is drawn only for a host that is powered off
-  and stays so (a true attestation) or for one with no fault scheduled
-  before it (a mistaken one the engine must refuse: its heartbeats live):
-  a false attestation about a host nobody can see is the operator's
-  decision, not the engine's.
+- an operator's confirm-down is drawn alone only for a host that is
+  powered off and stays so (a true attestation) or for one with no fault
+  scheduled before it (a mistaken one the engine must refuse: its
+  heartbeats live), and within a story where an operator handles a
+  failed host (maintenance, an attestation true or false, the host maybe
+  coming back): the judge holds the engine to refusing an attestation
+  once its host showed it lives, and counts no VM run twice on a false
+  one acted on before.
 """
 
 import argparse
@@ -326,6 +329,26 @@ class Draw:
         else:
             self.at(t, 'operator %s %s' % (what, host))
 
+    def f_handled(self, t):
+        """An operator handles a host that failed: maintenance, then an
+        attestation (true, or false for a host that only lost its
+        networks or hangs), then the host may come back before the
+        maintenance ends."""
+        host = self.host()
+        fault = self.r.choice(('power off', 'isolate', 'hang',
+                               'cut management'))
+        self.at(t, 'bmc unreachable %s' % host)
+        self.at(t, '%s %s' % (fault, host))
+        self._broke(host, t)
+        t += self.r.uniform(5, 150)
+        self.at(t, 'maintenance on %s' % host)
+        self.at(t + 1, 'operator confirm-down %s' % host)
+        if self.r.random() < 0.7:
+            back = {'power off': 'power on', 'isolate': 'reconnect',
+                    'hang': 'unhang', 'cut management': 'reconnect'}[fault]
+            self.at(t + self.r.uniform(2, 40), '%s %s' % (back, host))
+        self.at(t + self.r.uniform(45, 90), 'maintenance off %s' % host)
+
     def f_vm(self, t):
         vm = self.r.choice(self.vms)
         what = self.r.choice(('delete', 'live', 'spawn'))
@@ -340,7 +363,7 @@ class Draw:
 FAULTS = (('power', 6), ('hang', 4), ('isolate', 3), ('cut', 4),
           ('link', 2), ('replay', 1), ('compute', 3), ('bmc', 5),
           ('engine', 4), ('coordination', 1), ('control', 4), ('bus', 2),
-          ('operator', 4), ('vm', 2))
+          ('operator', 4), ('handled', 2), ('vm', 2))
 
 
 def case(seed, max_skew=2.0):

@@ -16,6 +16,11 @@ healthy_fenced  a fence powered off a host that was healthy (powered,
                 the fence up
 no_proof        Nova was asked to evacuate a VM from a host whose incident
                 has no fence proof in the history
+contradicted    Nova was asked to evacuate a VM on an operator's false
+                attestation (the host was not dead when it was made)
+                after the host had shown the cloud it lived; acted on
+                before any such sign, the attestation is the operator's
+                decision, and a VM it runs twice is not counted
 lost            an HA VM stayed on a dead host (off, hung, or reset by its
                 watchdog) for ``lost_after`` seconds (counted again from
                 the end of each excuse) with no excuse an
@@ -39,7 +44,8 @@ TWICE = 'twice'
 HEALTHY_FENCED = 'healthy_fenced'
 NO_PROOF = 'no_proof'
 LOST = 'lost'
-KINDS = (TWICE, HEALTHY_FENCED, NO_PROOF, LOST)
+CONTRADICTED = 'contradicted'
+KINDS = (TWICE, HEALTHY_FENCED, NO_PROOF, LOST, CONTRADICTED)
 # Alerts that tell an operator something while the VMs are still being
 # recovered: no excuse for one that is not.
 INFORMATIONAL = ('quarantined', 'peers_differ', 'control_plane_outage')
@@ -55,6 +61,8 @@ class Judge:
         self._lost = set()
         self._stranded = {}       # vm id -> since
         self._healthy_since = {}  # host -> since (absent: not healthy)
+        self._false_attestations = {}   # host -> [contradicted since]
+        self._operators_twice = set()   # VMs run twice on a false word
         self._failing_since = {}  # host -> since (absent: healthy)
 
     @property
@@ -70,9 +78,20 @@ class Judge:
 
     # -- at every instant --------------------------------------------------------
 
+    def attested(self, host):
+        """An operator attested ``host`` powered off (false while its
+        guests may run: powered, even hung)."""
+        if host.guests_run:
+            self._false_attestations[host.name] = [None]
+
     def check(self):
         cloud = self.cloud
         now = cloud.now
+        for name, contradicted in self._false_attestations.items():
+            host = cloud.hosts[name]
+            if contradicted[0] is None and host.up and (
+                    cloud.coordination_beats(host) or cloud.healthy(host)):
+                contradicted[0] = now
         for host in cloud.hosts.values():
             if cloud.healthy(host):
                 self._healthy_since.setdefault(host.name, now)
@@ -92,6 +111,8 @@ class Judge:
             for vm in guests:
                 where.setdefault(vm, []).append(name)
         for vm, hosts in sorted(where.items()):
+            if vm in self._operators_twice:
+                continue
             if len(hosts) > 1 and vm not in self._twice:
                 self._twice.add(vm)
                 self._violation(TWICE, '%s runs on %s at once' % (
@@ -158,8 +179,8 @@ class Judge:
             return 'maintenance'
         if view.segment is not None and not view.segment.enabled:
             return 'segment turned off'
-        if self._coordination_alerted():
-            return 'an engine alerted that it cannot reach coordination'
+        if self._dependency_alerted():
+            return 'an engine alerted that a dependency does not answer'
         keys = set()
         for row in self.cloud.history.incidents.values():
             if row['host'] != host:
@@ -189,17 +210,18 @@ class Judge:
                 return 'alerted'
         return None
 
-    def _coordination_alerted(self):
-        """A running replica's latest word on the coordination backend is
-        that it cannot reach it."""
+    def _dependency_alerted(self):
+        """A running replica's latest word on the coordination backend or
+        on nova-api is that it cannot reach it."""
         latest = {}
         for _, kind, _, fields in self.cloud.history.records:
-            if fields.get('outcome') in ('coordination_lost',
-                                         'coordination_back'):
-                latest[fields.get('who')] = fields['outcome']
+            outcome = fields.get('outcome') or ''
+            if outcome.startswith(('coordination_', 'nova_')):
+                latest[(fields.get('who'), outcome.split('_')[0])] = \
+                    outcome.endswith('_lost')
         running = {e.env.me for e in self.cloud.engines.values()}
-        return any(state == 'coordination_lost' and who in running
-                   for who, state in latest.items())
+        return any(lost and who in running
+                   for (who, _), lost in latest.items())
 
     def _closed_after(self, row, since):
         return any(kind == 'operator.close' and
@@ -217,6 +239,15 @@ class Judge:
                             'since %.1f' % (who, host.name, since))
 
     def evacuation_asked(self, server, source):
+        false = self._false_attestations.get(source.name)
+        if false is not None:
+            if false[0] is not None:
+                self._violation(CONTRADICTED, '%s evacuated from %s on an '
+                                'attestation that %s contradicted by living '
+                                'since %.1f' % (server.name, source.name,
+                                                source.name, false[0]))
+            else:
+                self._operators_twice.add(server.id)
         prefix = states.key_for(source.name, 0)[:-1]
         fenced = [r for r in self.cloud.history.records
                   if r[1] == 'transition' and

@@ -192,6 +192,8 @@ def _operator(cloud, verb, host):
         row['since'] = cloud.now
     else:
         row['operator'][request] = details
+    if request == 'confirm_down':
+        cloud.judge.attested(_host(cloud, host))
     cloud.history.record('operator.' + request, 'operator alice: %s %s' % (
         verb, row['key']), who='operator', incident=row['key'])
     cloud.wake_all()
