@@ -942,8 +942,18 @@ def _watchdog_rung(s, incident):
             s.note(incident, 'watchdog rung for %s: %s' % (host, rung.reason))
         return False
     if s.now < rung.safe_at:
+        waited = s.now - incident.fact('watchdog_since', s.now)
+        if waited > s.settings.confirm.max_wait_s:
+            # Its safe time kept receding (a peer the host counts may
+            # still answer it): the ladder's next rung.
+            why = 'its safe time kept receding for %.0f s' % waited
+            if incident.fact('watchdog') != why:
+                incident = s.remember(incident, watchdog=why, until=None)
+                s.note(incident, 'watchdog rung for %s: %s' % (host, why))
+            return False
         if incident.fact('watchdog') != 'waiting':
-            incident = s.remember(incident, watchdog='waiting')
+            incident = s.remember(incident, watchdog='waiting',
+                                  watchdog_since=s.now)
             s.note(incident, 'watchdog rung for %s: %s' % (host, rung.reason),
                    outcome='wait')
         s.remember(incident, until=rung.safe_at)
@@ -1012,9 +1022,11 @@ def _judge_guards(s, incident):
             if verdict.alert:
                 s.note(incident, verdict.reason, kind='alert')
         return
+    if incident.fact('proceeded') != verdict.reason:
+        incident = s.remember(incident, proceeded=verdict.reason)
+        s.note(incident, verdict.reason, outcome='proceed')
     incident = s.remember(incident, held=None, until=None,
                           segment=view.segment_name)
-    s.note(incident, verdict.reason, outcome='proceed')
     if proof and proof.get('rung') == 'watchdog':
         s.move(incident, states.FENCED, 'its %s watchdog reset %s by %.1f '
                '(rung watchdog)' % (proof.get('kind'), host,
