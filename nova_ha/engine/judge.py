@@ -87,8 +87,12 @@ class Judge:
     def check(self):
         cloud = self.cloud
         now = cloud.now
-        for name, contradicted in self._false_attestations.items():
+        for name, contradicted in list(self._false_attestations.items()):
             host = cloud.hosts[name]
+            if host.power != 'on':
+                # Powered off since: the attestation has become true.
+                del self._false_attestations[name]
+                continue
             if contradicted[0] is None and host.up and (
                     cloud.coordination_beats(host) or cloud.healthy(host)):
                 contradicted[0] = now
@@ -240,7 +244,11 @@ class Judge:
 
     def evacuation_asked(self, server, source):
         false = self._false_attestations.get(source.name)
-        if false is not None:
+        proofs = [(row['facts'].get('proof') or {}).get('rung')
+                  for row in self.cloud.history.incidents.values()
+                  if row['host'] == source.name and
+                  row['state'] == states.EVACUATING]
+        if false is not None and 'operator' in proofs:
             if false[0] is not None:
                 self._violation(CONTRADICTED, '%s evacuated from %s on an '
                                 'attestation that %s contradicted by living '
