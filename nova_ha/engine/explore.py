@@ -462,8 +462,10 @@ def write_folder(out, seed, spec, lines, found):
     return folder
 
 
-def explore(seeds, jobs=1, max_skew=2.0, budget=None, progress=None):
-    """Run ``seeds``; (runs, failures) with failures {seed: found}."""
+def explore(seeds, jobs=1, max_skew=2.0, budget=None, progress=None,
+            stop=False):
+    """Run ``seeds``; (runs, failures) with failures {seed: found}.
+    ``stop``: at the first failure."""
     work = [(seed, max_skew) for seed in seeds]
     failures = {}
     started = time.monotonic()
@@ -479,6 +481,8 @@ def explore(seeds, jobs=1, max_skew=2.0, budget=None, progress=None):
             runs += 1
             if found:
                 failures[seed] = found
+                if stop:
+                    break
             if progress and runs % 500 == 0:
                 progress(runs, failures, time.monotonic() - started)
             if budget is not None and time.monotonic() - started > budget:
@@ -504,6 +508,8 @@ def main(argv=None):
                         help='clock skew of hosts and engines, seconds')
     parser.add_argument('--budget', type=float,
                         help='stop after this many seconds')
+    parser.add_argument('--stop', action='store_true',
+                        help='stop at the first failing seed')
     parser.add_argument('--out',
                         help='shrink each failing seed into a scenario '
                              'folder here (the first 10)')
@@ -525,7 +531,8 @@ def main(argv=None):
 
     started = time.monotonic()
     runs, failures = explore(range(args.start, args.start + args.seeds),
-                             args.jobs, args.max_skew, args.budget, progress)
+                             args.jobs, args.max_skew, args.budget, progress,
+                             args.stop)
     elapsed = time.monotonic() - started
     by_kind = {}
     for seed, found in sorted(failures.items()):
