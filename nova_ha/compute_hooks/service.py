@@ -242,6 +242,16 @@ class MonitorService:
 
     def _arm_watchdog(self):
         options = self.conf.watchdog
+        if options.kind != 'none' and not (self.peers and self.peers.peers):
+            # Fed on the coordination backend alone, it would reset this
+            # host (and every other one so configured) whenever the
+            # backend is down: a control-plane outage must cost no host.
+            LOG.error('[watchdog] kind = %s but no [monitor_peers] peers '
+                      'are configured: a watchdog fed on the coordination '
+                      'backend alone would reset this host whenever the '
+                      'backend is down, so none is armed, and engines cannot '
+                      'use the watchdog rung for it', options.kind)
+            return
         try:
             armed = watchdog_lib.arm_from_conf(self.conf)
         except watchdog_lib.WatchdogError as exc:

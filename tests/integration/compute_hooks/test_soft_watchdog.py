@@ -179,3 +179,39 @@ def test_the_monitor_announces_its_watchdog_with_the_peers_of_its_quorum(
             feed_interval=0.5, peers=('h2', 'h3'), answer_window=1.0)
     finally:
         monitor.stop()
+
+
+def test_a_watchdog_without_peers_is_not_armed(tmp_path, tag, request,
+                                               caplog):
+    # Fed on the coordination backend alone, it would reset the host
+    # whenever the backend is down.
+    from oslo_config import cfg
+
+    from nova_ha import conf as ha_conf
+    from nova_ha.compute_hooks import service
+
+    conf = cfg.ConfigOpts()
+    for module in ha_conf._MODULES:
+        module.register_opts(conf)
+    conf([], default_config_files=[], default_config_dirs=[])
+    for group, options in {
+            'monitor': {'host': 'h1', 'host_heartbeat': False,
+                        'libvirt_events': False},
+            'monitor_nova_compute': {'enabled': False},
+            'watchdog': {'kind': 'software', 'timeout': 5.0,
+                         'feed_interval': 0.5, 'quorum_timeout': 3.0,
+                         'work_dir': str(tmp_path / 'wd'),
+                         'kill_patterns': [tag]}}.items():
+        for name, value in options.items():
+            conf.set_override(name, value, group)
+            request.addfinalizer(functools.partial(conf.clear_override,
+                                                   name, group))
+    monitor = service.MonitorService(conf, publisher=object())
+    with caplog.at_level('ERROR'):
+        monitor.start()
+    try:
+        assert monitor.feeder is None
+        assert not (tmp_path / 'wd' / 'pid').exists()
+        assert 'no [monitor_peers] peers' in caplog.text
+    finally:
+        monitor.stop()
