@@ -272,6 +272,10 @@ class Draw:
         self.at(t, 'stop nova-compute %s' % host)
         self._broke(host, t)
         if self.r.random() < 0.4:
+            # Its BMC unusable too: nothing can fence it through there.
+            self.at(t, 'bmc %s %s' % (self.r.choice(
+                ('unreachable', 'dead', 'wrong_password')), host))
+        if self.r.random() < 0.4:
             self.at(self.later(t, 200), 'start nova-compute %s' % host)
 
     def f_bmc(self, t):
