@@ -183,6 +183,11 @@ class Judge:
             return 'maintenance'
         if view.segment is not None and not view.segment.enabled:
             return 'segment turned off'
+        if 'history' in self.cloud.down:
+            # Nothing can be recorded, and no decision is taken without
+            # its record: the database's own outage is what an operator
+            # sees.
+            return 'the history database is down'
         if self._dependency_alerted():
             return 'an engine alerted that a dependency does not answer'
         keys = set()
