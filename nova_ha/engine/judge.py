@@ -37,6 +37,7 @@ lost            an HA VM stayed on a dead host (off, hung, or reset by its
 Each violation is reported once per VM (or fence) with the time it began.
 """
 
+from nova_ha.engine import model
 from nova_ha.engine import states
 from nova_ha.model import aggregates as ha_aggregates
 
@@ -210,12 +211,17 @@ class Judge:
                     row, min(since, self._failing_since.get(host, since))):
                 return 'closed by an operator'
         # An alert about the host's incidents or about the VM since it was
-        # stranded (a storm held, a move failed or slow, a proof void...).
+        # stranded (a storm held, a move failed or slow, a proof void...),
+        # or about the VM's move still under way.
+        moving = [m.created for m in self.cloud.evacuations(server.id)
+                  if m.status in model.MIGRATION_IN_FLIGHT]
+        vm_since = min([since] + moving)
         for at, kind, _, fields in self.cloud.history.records:
-            if kind == 'alert' and at >= since and \
-                    fields.get('outcome') not in INFORMATIONAL and (
-                        fields.get('incident') in keys or
-                        fields.get('instance') == server.id):
+            if kind != 'alert' or \
+                    fields.get('outcome') in INFORMATIONAL:
+                continue
+            if fields.get('incident') in keys and at >= since or \
+                    fields.get('instance') == server.id and at >= vm_since:
                 return 'alerted'
         return None
 
