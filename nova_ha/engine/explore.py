@@ -51,7 +51,9 @@ import yaml
 
 from nova_ha.engine import scenario
 
-KINDS = ('hardware', 'ipmi', 'softdog', 'software', None)
+# The watchdog kinds monitors announce (hardware, the one believed by
+# default, twice as often as each other).
+KINDS = ('hardware', 'hardware', 'ipmi', 'softdog', 'software', None)
 LADDERS = ('bmc,watchdog,operator', 'bmc,operator', 'watchdog,bmc,operator',
            'bmc,watchdog')
 PARTS = ('nova', 'conductor', 'rabbit', 'database', 'redis', 'history')
@@ -116,7 +118,7 @@ class Draw:
                         for i in range(r.choice((1, 2, 2, 3)))]
         spec['engines'] = list(self.engines)
         settings = {}
-        if r.random() < 0.3:
+        if r.random() < 0.4:
             settings['compute_dead_fence_after'] = r.choice((60, 90, 120))
         if r.random() < 0.3:
             settings['fencing'] = r.choice(LADDERS)
@@ -134,7 +136,7 @@ class Draw:
                                    .items() if k}
             if r.random() < 0.3:
                 probes['timeout'] = r.choice((5.0, 10.0))
-            if loose and r.random() < 0.5:
+            if loose and r.random() < 0.8:
                 probes['peers'] = {h: [p for p in loose if p != h]
                                    for h in loose}
             spec['peer_probes'] = probes
