@@ -210,6 +210,14 @@ class Judge:
             if row['state'] == states.CLOSED and self._closed_after(
                     row, min(since, self._failing_since.get(host, since))):
                 return 'closed by an operator'
+            if row['state'] == states.PARTIAL and (
+                    row['facts'].get('moved') or {}).get(
+                        server.id, {}).get('outcome') == 'failed' and \
+                    self._ended_after(row, states.PARTIAL,
+                                      self._failing_since.get(host, since)):
+                # Alerted as not recovered, and its host has not been
+                # healthy since: the same failure.
+                return 'partial'
         # An alert about the host's incidents or about the VM since it was
         # stranded (a storm held, a move failed or slow, a proof void...),
         # or about the VM's move still under way.
@@ -237,6 +245,14 @@ class Judge:
         running = {e.env.me for e in self.cloud.engines.values()}
         return any(lost and who in running
                    for (who, _), lost in latest.items())
+
+    def _ended_after(self, row, state, since):
+        """The incident moved to ``state`` at or after ``since`` (by the
+        world's clock: a replica's own may be off)."""
+        marker = ' -> %s:' % state
+        return any(kind == 'transition' and at >= since and
+                   fields.get('incident') == row['key'] and marker in text
+                   for at, kind, text, fields in self.cloud.history.records)
 
     def _closed_after(self, row, since):
         return any(kind == 'operator.close' and
