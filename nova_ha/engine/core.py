@@ -798,9 +798,10 @@ def _confirming(s, incident):
         # The BMC cannot be read: passed over, the ladder's next rung.
         rung = fence_ladder.current(ladder, incident.fact('spent') or (),
                                     passed=(fence_ladder.BMC,))
-        waiting = rung == fence_ladder.WATCHDOG and \
-            _watchdog_rung(s, incident)
-        if rung == fence_ladder.WATCHDOG and not waiting:
+        decided = _watchdog_rung(s, incident) \
+            if rung == fence_ladder.WATCHDOG else False
+        waiting = decided is not False
+        if rung == fence_ladder.WATCHDOG and decided is False:
             _spend(s, incident, rung)
         if s.incidents[incident.key].state != states.CONFIRMING or \
                 waiting and decision.rule == 'R6':
@@ -913,8 +914,9 @@ def _compare_peers(s, incident, rung):
 
 
 def _watchdog_rung(s, incident):
-    """The ladder's second rung, when the BMC cannot prove the host off:
-    True when it decided (proof taken, or waiting for the safe time)."""
+    """The watchdog rung: True when it decided (proof taken, or waiting
+    for the safe time), False when it cannot prove this host off, None
+    when this look cannot tell (the peer views were not read)."""
     host = incident.host
     if (incident.fact('proof') or {}).get('rung') == 'watchdog':
         _judge_guards(s, incident)     # proven on an earlier look
@@ -922,6 +924,8 @@ def _watchdog_rung(s, incident):
     _, ladder = _segment_peers(s, host)
     if 'watchdog' not in ladder:
         return False
+    if s.obs.peer_views is None:
+        return None
     if incident.fact('policy') == COMPUTE_DEAD:
         rung = self_fence.RungJudgement(False, 'the host lives (only its '
                                         'nova-compute is dead): its BMC '
@@ -1057,8 +1061,9 @@ def _climb(s, incident, driver):
             s.move(incident, states.FENCING, 'guards passed; powering %s '
                    'off' % host, fence_attempt=1)
             return
-        if rung == fence_ladder.WATCHDOG and _watchdog_rung(s, incident):
-            return        # proven, or waiting for its safe time
+        if rung == fence_ladder.WATCHDOG and \
+                _watchdog_rung(s, incident) is not False:
+            return        # proven, waiting for its safe time, or unknown
         if rung == fence_ladder.OPERATOR or rung is None:
             _park(s, incident, ladder, 'guards passed')
             return
@@ -1437,7 +1442,8 @@ def _parked(s, incident):
     _, ladder = _segment_peers(s, incident.host)
     rung = fence_ladder.current(ladder, incident.fact('spent') or (),
                                 passed=(fence_ladder.BMC,))
-    if rung == fence_ladder.WATCHDOG and not _watchdog_rung(s, incident):
+    if rung == fence_ladder.WATCHDOG and \
+            _watchdog_rung(s, incident) is False:
         _spend(s, incident, rung)
 
 

@@ -201,8 +201,7 @@ def observe(env, state, results, inflight, aggregates=None, services=None,
 
 # Incidents in these states are judged on the peer channel (and its
 # signs of life stop an attestation, a rung or an evacuation).
-_PEER_STATES = (states.DETECTED, states.CONFIRMING, states.PARKED,
-                states.HELD, states.FENCED, states.EVACUATING)
+_PEER_STATES = tuple(states.OPEN)
 
 
 def _peer_views(env, state, aggregates, services):
@@ -219,9 +218,13 @@ def _peer_views(env, state, aggregates, services):
         # may probe it).
         wanted |= guards.group_hosts(aggregates, services,
                                      guards.group_of(view))
-    views = _read('the coordination backend', env.peer_views, wanted)
+    try:
+        views = env.peer_views(wanted)
+    except engine_env.Unavailable as e:
+        LOG.warning('the coordination backend not answering: %s', e)
+        return None      # not read: the core cannot tell this time
     if not views:
-        return views
+        return {}        # read: none (or no peer channel at all)
     # The peers a suspect's monitor announced count for its quorum even
     # where the engine's segments do not list them: read theirs too.
     announced = set()
