@@ -5,7 +5,11 @@ from the real binding)."""
 
 import unittest
 
-import libvirt
+import pytest
+
+# libvirt-python is not in the fast tier's light install (it builds only
+# against libvirt-dev): skip there, run everywhere else.
+libvirt = pytest.importorskip('libvirt')
 
 from nova_ha.compute_hooks import libvirt_events as le
 from nova_ha.compute_hooks import libvirt_kinds

@@ -14,7 +14,12 @@ tests/integration/compute_hooks/test_qemu_crash.py.
 import time
 import uuid
 
-import libvirt
+import pytest
+
+# libvirt-python is not in the fast tier's light install (it builds only
+# against libvirt-dev): skip there, run everywhere else.  The test driver
+# (test:///default) runs in-process: no libvirtd.
+libvirt = pytest.importorskip('libvirt')
 
 from nova_ha.compute_hooks import libvirt_monitor
 from tests.integration.services import wait_until
