@@ -70,6 +70,14 @@ DATABASE = 'database'          # Nova's database
 REDIS = 'redis'                # the coordination backend
 HISTORY = 'history'            # nova-ha's history database
 CONTROL_PLANE = (NOVA_API, CONDUCTOR, RABBIT, DATABASE, REDIS, HISTORY)
+# The least time between two looks of one replica (a real loop never looks
+# twice at the same instant).
+MIN_GAP = 0.001
+MAX_EVENTS_AT_ONE_INSTANT = 100000
+
+
+class Livelock(Exception):
+    """Virtual time stopped: something keeps acting at one instant."""
 
 
 @dataclasses.dataclass
@@ -618,7 +626,9 @@ class SimReplica:
             wake = self.loop.tick(now)
             if not self.loop.wants_another_look:
                 break
-        self.next_wake = wake - self.env.skew
+        # A real loop's next look is never at the very instant of this
+        # one; on a skewed clock the subtraction may round back to it.
+        self.next_wake = max(wake - self.env.skew, self.cloud.now + MIN_GAP)
         self.cloud.at(self.next_wake, self._timer, self.next_wake)
 
     def _timer(self, wake):
@@ -706,8 +716,16 @@ class SimCloud:
         heapq.heappush(self._queue, (when, next(self._seq), fn, args))
 
     def run_until(self, until):
+        same = 0
         while self._queue and self._queue[0][0] <= until:
             when, _, fn, args = heapq.heappop(self._queue)
+            same = same + 1 if when <= self.now else 0
+            if same > MAX_EVENTS_AT_ONE_INSTANT:
+                # A loop that keeps scheduling itself now would hang the
+                # run: a finding, not a wait.
+                raise Livelock('more than %d events at %.3f s, the last %s'
+                               % (MAX_EVENTS_AT_ONE_INSTANT, self.now,
+                                  getattr(fn, '__qualname__', fn)))
             self.now = max(self.now, when)
             fn(*args)
             self.judge.check()
