@@ -21,6 +21,7 @@ Run: .venv/bin/python bench/lab_recovery.py [--modes power hang ...]
 
 import argparse
 import concurrent.futures
+import configparser
 import os
 import statistics
 import sys
@@ -29,7 +30,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from nova_ha.compute_hooks import peers as monitor_peers  # noqa: E402
 from nova_ha.lab import cli as lab_cli  # noqa: E402
+from nova_ha.lab import ha_conf  # noqa: E402
 from nova_ha.lab import cloud as lab_cloud  # noqa: E402
 from nova_ha.lab import layout as lab_layout  # noqa: E402
 from nova_ha.lab import scenario  # noqa: E402
@@ -79,6 +82,38 @@ def floor_run(lab):
         lab.repair('a1')
 
 
+def safe_wait_formula(lab):
+    """The watchdog rung's wait, from the lab's own configuration files.
+
+    The engine takes the watchdog as proof at lost_at + A + Q + F + W +
+    margin, lost_at being when it saw the host's coordination heartbeat
+    lost (about down_time after the failure).
+    """
+    def read(path):
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(path)
+        return parser
+
+    def get(parser, section, option, default):
+        return float(parser.get(section, option, fallback=default))
+
+    engine = read(ha_conf.engine_conf_path(lab.layout))
+    monitor = read(ha_conf.monitor_conf_path(lab.layout, lab.layout.hosts[0]))
+    down = get(engine, 'ha_servicegroup', 'down_time', 2.0)
+    answer = monitor_peers.ANSWER_WINDOW * get(
+        monitor, 'monitor_peers', 'probe_interval', 0.5)
+    quorum = get(monitor, 'watchdog', 'quorum_timeout', 0)
+    feed = get(monitor, 'watchdog', 'feed_interval', 0)
+    timeout = get(monitor, 'watchdog', 'timeout', 0)
+    margin = get(engine, 'watchdog_rung', 'margin', 5.0)
+    wait = answer + quorum + feed + timeout + margin
+    return ('watchdog proof at lost_at + A + Q + F + W + margin = '
+            'lost_at + %.1f + %.1f + %.1f + %.1f + %.1f = lost_at + %.1f s; '
+            'lost_at is about down_time = %.1f s after the failure: proof '
+            'about %.1f s after it' % (answer, quorum, feed, timeout, margin,
+                                       wait, down, down + wait))
+
+
 def median(values):
     return statistics.median(values) if values else float('nan')
 
@@ -125,6 +160,8 @@ def main():
                         if p in marks)), flush=True)
 
     print()
+    if {'power_and_bmc', 'isolate_and_bmc'} & set(args.modes):
+        print(safe_wait_formula(lab))
     print('floor (Nova alone: force-down + every evacuation at once): '
           'median %.1f s over %d runs (%s)' % (
               median(floors), len(floors),
