@@ -8,5 +8,5 @@ how many reserved hosts does it need for a target VM availability?
 ``reader``   builds the model from Nova's API and placement (openstacksdk)
 ``cli``      ``nova-ha capacity check`` and ``nova-ha capacity plan``
 
-See docs/capacity.md for the models, their formulas and assumptions.
+See docs/operator/capacity.md for the models, their formulas and assumptions.
 """

@@ -72,7 +72,7 @@ def _sig(value, digits=4):
 def add_model_arguments(parser, required):
     """The planner's inputs (shared by ``plan`` and ``check``)."""
     group = parser.add_argument_group(
-        'availability model (docs/capacity.md)')
+        'availability model (docs/operator/capacity.md)')
     group.add_argument('--mtbf', type=duration, required=required,
                        metavar='DURATION',
                        help='mean time between failures of one host '
@@ -283,7 +283,7 @@ class PlanCapacity(_ExitStatus, lister.Lister):
 
     One row per number of reserved hosts r, with the model's predicted VM
     availability; the smallest r meeting the target is marked
-    "recommended". The model and its assumptions are in docs/capacity.md:
+    "recommended". The model and its assumptions are in docs/operator/capacity.md:
     U(r) = R/(MTBF+MTTR) + E[max(0, D - floor(c*J))]/N with D~Bin(N,u)
     down ordinary hosts, J~Bin(r,1-u) working reserved hosts and
     u = MTTR/(MTBF+MTTR). With --segment, N and the current reserved hosts

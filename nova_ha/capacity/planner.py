@@ -1,6 +1,6 @@
 """How many reserved hosts a segment needs for a target VM availability.
 
-Pure arithmetic; docs/capacity.md states the model with a worked example.
+Pure arithmetic; docs/operator/capacity.md states the model with a worked example.
 
 Model (assumptions):
 

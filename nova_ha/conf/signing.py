@@ -2,7 +2,7 @@
 
 Each compute host's nova-ha-monitor signs its events with ``[monitor]
 event_key``; the engine checks them against ``[event_signing] host_keys``
-(see nova_ha.notifier.signing and docs/operator.md, "Signing monitor
+(see nova_ha.notifier.signing and docs/operator/operator.md, "Signing monitor
 events").
 """
 

@@ -4,7 +4,7 @@ The operator's side of incidents (one incident = one recovery, e.g. of a
 failed host): read them, and post requests the owning engine acts on
 (HistoryStore.operator_request).  They use the history database only (the
 engine's ``[history] connection``), never Nova, so ``openstack ha incident
-...`` asks for no Keystone credentials either.  docs/incidents.md is the
+...`` asks for no Keystone credentials either.  docs/operator/incidents.md is the
 operator's guide.
 """
 

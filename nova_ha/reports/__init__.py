@@ -7,5 +7,5 @@
 ``chart``         the incident timeline as a PNG (matplotlib, Agg)
 ``cli``           ``nova-ha report availability`` / ``report timeline``
 
-See docs/reports.md.
+See docs/operator/reports.md.
 """

@@ -5,7 +5,7 @@ machine's MariaDB and RabbitMQ, seven hosts in network namespaces with
 their BMCs, two nova-ha-engine replicas: ``nova-ha-lab up``, ``run power``
 (its invariant report must be clean and match expected.report), ``down``
 (nothing left running).  The other scenarios are commands
-(``bash tools/lab.sh run NAME``); see docs/lab.md.
+(``bash tools/lab.sh run NAME``); see docs/development/lab.md.
 
 Needs root (network namespaces); skipped otherwise, failed under CI.
 """

@@ -100,7 +100,7 @@ class CapacityCheckTest(cloud.HACloudTestCase):
         self.assertEqual(('OK', 1, 1), (rows['seg-a']['Verdict'],
                                         rows['seg-a']['Reserved needed'],
                                         len(rows['seg-a']['Reserved'])))
-        # ...but not the two it needs for 99.999 % (docs/capacity.md).
+        # ...but not the two it needs for 99.999 % (docs/operator/capacity.md).
         rc, out, err = self.run_cli(
             'capacity', 'check', '--segment', 'seg-a', '--mtbf', '1y',
             '--mttr', '1d', '--target', '99.999', '-f', 'json')
