@@ -107,17 +107,6 @@ def create_databases(layout):
         conn.close()
 
 
-def drop_databases(layout):
-    conn = _mariadb()
-    try:
-        with conn.cursor() as cursor:
-            for name in DATABASES:
-                cursor.execute('DROP DATABASE IF EXISTS `%s`'
-                               % (layout.db_prefix + name))
-    finally:
-        conn.close()
-
-
 def create_vhost(layout, run=lab_procs.run):
     """The lab's RabbitMQ vhost, empty (no queue of a previous lab)."""
     vhosts = run(['rabbitmqctl', '-q', 'list_vhosts', 'name'],

@@ -49,7 +49,6 @@ class HostLivenessWatcher:
         self._stop = threading.Event()
         self._thread = None
         self._healthy = None
-        self._first_poll = threading.Event()
         # Reads run on their own thread so that a hung backend (tooz and
         # redis-py retry connection errors for about a minute) is noticed
         # after read_timeout, not after the client gives up.
@@ -84,10 +83,6 @@ class HostLivenessWatcher:
         if self._pending is None or self._pending.done():
             self._disconnect()
 
-    def wait_first_poll(self, timeout):
-        """Block until one read of the backend was attempted."""
-        return self._first_poll.wait(timeout)
-
     # -- queries (O(1), any thread) ----------------------------------------
 
     def state(self, host):
@@ -114,7 +109,6 @@ class HostLivenessWatcher:
         while not self._stop.is_set():
             started = self._clock()
             self.poll_once()
-            self._first_poll.set()
             spent = self._clock() - started
             self._stop.wait(max(0.0, self.poll_interval - spent))
 

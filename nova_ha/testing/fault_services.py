@@ -160,10 +160,6 @@ class TcpProxy:
         return '<TcpProxy %s:%d -> %s:%d%s>' % (
             self.address + self.target + (' cut' if self._cut else '',))
 
-    @property
-    def is_cut(self):
-        return self._cut
-
     def _spawn(self, target, name, *args):
         thread = threading.Thread(target=target, args=args, name=name,
                                   daemon=True)
