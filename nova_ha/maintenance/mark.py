@@ -10,12 +10,12 @@ also disables the host's compute service with a reason starting
 reads that reason as maintenance too); ``exit`` enables it again only if
 that reason is still ours, so a host someone else disabled stays disabled.
 
-Mutual exclusion with recoveries: ``enter`` holds the engine's host lock
-(tooz, ``host-<host>``, the one nova-ha-engine takes for a host recovery)
-while it checks the history for open incidents of the host and sets the
-mark.  A recovery that starts afterwards finds the mark in its guard and
-stands down; one that runs already holds the lock or has an open incident,
-and ``enter`` refuses.
+Mutual exclusion with recoveries: ``enter`` refuses while the history has
+an open incident of the host, and nova-ha-engine reads the mark afresh
+before it fences, so a recovery that starts afterwards stands down.
+``enter`` also holds the host's lock (tooz, ``host-<host>``) while it
+checks and marks, so two maintenance commands for one host do not
+interleave.
 """
 
 import dataclasses
@@ -93,9 +93,9 @@ class MaintenanceMark:
         lock = locks.try_lock(HOST_LOCK % host)
         if lock is None:
             raise MaintenanceRefused(
-                'a recovery of %s is running (nova-ha-engine holds its '
-                'host lock); try again when it is over (nova-ha history '
-                'incidents --open --host %s)' % (host, host))
+                'another command holds the host lock of %s (a maintenance '
+                'enter or a drain of it is running); try again when it is '
+                'over' % host)
         try:
             reason = refusal(host, open_incidents(host))
             if reason:
@@ -153,8 +153,9 @@ class MaintenanceMark:
                              service['disabled_reason'] or 'no reason'))
         if service['state'] == 'down' or service['forced_down']:
             notes.append('nova-compute on %s is down: HA covers the host '
-                         'again, but the engine acts on the next host-down '
-                         'report only' % host)
+                         'again, and nova-ha-engine recovers it at its next '
+                         'look if its heartbeat is lost too (within '
+                         '[engine] reconcile_interval)' % host)
         notes.append('VMs moved off %s are not moved back' % host)
         return MarkReport(host, still.maintenance, tuple(changes),
                           service['status'],

@@ -158,12 +158,12 @@ class TestMutualExclusionWithRecovery(MaintenanceTestBase):
         self.ha.history.update_incident('host_failure:a1:t0',
                                         state='done')
 
-        # An engine holds the host's lock: it is recovering the host.
+        # Another maintenance command holds the host's lock.
         lock = self.ha.locks.try_lock('host-a1')
         self.addCleanup(lock.release)
         rc, out, err = self.run_cli('maintenance', 'enter', 'a1')
         self.assertEqual(1, rc)
-        self.assertIn('a recovery of a1 is running', err)
+        self.assertIn('another command holds the host lock of a1', err)
         self.assert_not_marked('a1')
         lock.release()
 
