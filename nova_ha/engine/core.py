@@ -789,6 +789,8 @@ def _confirming(s, incident):
                                s.power[host][1] < incident.opened_at):
         return            # the incident's first reading is on its way
     peers = _peer_channel(s, host)
+    if peers.verdict is None and _peers_unsettled(s, host):
+        return   # a peer's first view read is not yet judged: one more look
     decision = sg_confirm.confirm_host_down(
         heartbeat_lost=True, bmc_power=power,
         nova_heartbeat_age_s=age,
@@ -852,6 +854,26 @@ def _view_fresh(s, view):
     if seen is None or seen[0] != view.at or not seen[2]:
         return channels.fresh(view, s.now, s.settings.peers)
     return s.now - seen[1] <= max_age
+
+
+def _peers_unsettled(s, host):
+    """A peer's view read for the first time, whose time is off this
+    replica's clock: it cannot be called stale before a later read shows
+    whether it changes (an engine that first reads the views after an
+    outage, on a clock behind the peers', took every one for stale and
+    fenced a host its peers heard).  Bounded by view_max_age from the
+    first sight."""
+    views = s.obs.peer_views or {}
+    max_age = s.settings.peers.view_max_age
+    for peer in _segment_peers(s, host)[0]:
+        view = views.get(peer)
+        seen = s.views_seen.get(peer)
+        if view is None or seen is None or seen[0] != view.at or seen[2]:
+            continue
+        if s.now - seen[1] <= max_age and \
+                not channels.fresh(view, s.now, s.settings.peers):
+            return True
+    return False
 
 
 def _peer_channel(s, host):
