@@ -18,9 +18,10 @@ no_proof        Nova was asked to evacuate a VM from a host whose incident
                 has no fence proof in the history
 contradicted    Nova was asked to evacuate a VM on an operator's false
                 attestation (the host was not dead when it was made)
-                after the host had shown the cloud it lived; acted on
-                before any such sign, the attestation is the operator's
-                decision, and a VM it runs twice is not counted
+                after the host had shown the cloud it lived (before the
+                executor picked the request up); acted on before any such
+                sign, the attestation is the operator's decision, and a
+                VM it runs twice is not counted
 lost            an HA VM stayed on a dead host (off, hung, or reset by its
                 watchdog) for ``lost_after`` seconds (counted again from
                 the end of each excuse) with no excuse an
@@ -269,14 +270,17 @@ class Judge:
             self._violation(HEALTHY_FENCED, '%s powered %s off, healthy '
                             'since %.1f' % (who, host.name, since))
 
-    def evacuation_asked(self, server, source):
+    def evacuation_asked(self, server, source, checked_at):
+        """Nova accepts an evacuation the executor checked at
+        ``checked_at`` (a sign of life after it, while the request was on
+        its way, was not there to be seen)."""
         false = self._false_attestations.get(source.name)
         proofs = [(row['facts'].get('proof') or {}).get('rung')
                   for row in self.cloud.history.incidents.values()
                   if row['host'] == source.name and
                   row['state'] == states.EVACUATING]
         if false is not None and 'operator' in proofs:
-            if false[0] is not None:
+            if false[0] is not None and false[0] <= checked_at:
                 self._violation(CONTRADICTED, '%s evacuated from %s on an '
                                 'attestation that %s contradicted by living '
                                 'since %.1f' % (server.name, source.name,

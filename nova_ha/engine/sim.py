@@ -449,7 +449,8 @@ class SimEnv(engine_env.Environment):
 
     def evacuate(self, vm, keep_running):
         self._nova()
-        return self.cloud.nova_evacuate(vm, keep_running, self.me)
+        return self.cloud.nova_evacuate(vm, keep_running, self.me,
+                                        self.checked_at)
 
     def reset_stale_task(self, vm, source, task_state, to_state):
         self._nova()
@@ -1087,7 +1088,7 @@ class SimCloud:
     def _rpc_works(self):
         return not ({CONDUCTOR, RABBIT, DATABASE} & self.down)
 
-    def nova_evacuate(self, vm, keep_running, who):
+    def nova_evacuate(self, vm, keep_running, who, checked_at=None):
         server = self.servers[vm]
         source = self.hosts[server.host]
         age = self.now - self.last_beat(source)
@@ -1097,7 +1098,8 @@ class SimCloud:
                               % source.name)
         if server.task_state is not None:
             raise NovaRefused(409, 'task_state %s' % server.task_state)
-        self.judge.evacuation_asked(server, source)
+        self.judge.evacuation_asked(server, source, self.now if checked_at
+                                    is None else checked_at)
         # As Nova's API does: the task state first, the migration record a
         # moment later, and only then the answer (API_GAP).
         server.task_state = 'rebuilding'
