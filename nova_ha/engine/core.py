@@ -73,10 +73,6 @@ class Settings:
     # long (its VMs can be neither stopped, moved nor watched) is fenced
     # and evacuated; 0: never (the process flow only disables it).
     compute_dead_fence_after: float = 0.0
-    # While another replica holds an open incident, look this often for
-    # its lease to lapse: a survivor takes over within the lease's TTL
-    # plus this, not at its next reconcile.
-    takeover_look_interval: float = 1.0
 
     def fence_driver(self, host):
         if self.fence_driver_of is not None:
@@ -111,8 +107,6 @@ class EngineState:
     # host -> ((forced_down, disabled, reason), when its record was last
     # written by someone, not by its heartbeat)
     service_marks: dict = dataclasses.field(default_factory=dict)
-    # Another replica holds an open incident (its owner may die).
-    others_own: bool = False
 
 
 def _service_marks(marks, obs, now):
@@ -169,7 +163,6 @@ class _Step:
         self.dirty = set()
         self.adopted = False     # an incident became ours in this step
         self.needs_fresh = False
-        self.others_own = False
 
     # -- helpers -------------------------------------------------------
 
@@ -232,7 +225,7 @@ class _Step:
             coordination_lost=self.coordination_lost,
             nova_lost=self.nova_lost,
             service_marks=self.service_marks,
-            needs_fresh=self.needs_fresh, others_own=self.others_own,
+            needs_fresh=self.needs_fresh,
             look_again=self.needs_fresh or self.adopted or any(
                 not isinstance(r, model.Note)
                 for records in self.saves.values() for r in records))
@@ -275,8 +268,6 @@ def next_wake(state, now, settings=Settings()):
         if incident.state in (states.CONFIRMING, states.FENCED,
                               states.EVACUATING, states.FENCING):
             wake = min(wake, now + settings.power_read_interval)
-    if state.others_own:
-        wake = min(wake, now + settings.takeover_look_interval)
     return wake
 
 
@@ -538,8 +529,6 @@ def _take_over(s):
         if s.obs.leases.get(stored.key) == 'free':
             s.issue(model.TakeOver(incident=stored.key,
                                    generation=stored.generation))
-        else:
-            s.others_own = True
 
 
 # -- the incident's states ---------------------------------------------------
