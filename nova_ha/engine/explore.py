@@ -487,6 +487,9 @@ def explore(seeds, jobs=1, max_skew=2.0, budget=None, progress=None,
             runs += 1
             if found:
                 failures[seed] = found
+                # Said at once: a long run may be stopped before its end.
+                sys.stderr.write('seed %d fails: %s\n' % (
+                    seed, ', '.join(sorted({k for k, _ in found}))))
                 if stop:
                     break
             if progress and runs % 500 == 0:
