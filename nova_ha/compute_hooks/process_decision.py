@@ -14,8 +14,10 @@ relies on:
   that is not down (up or unknown) when its restart is due is never
   restarted;
 - a restart succeeded only when the process is then seen up (confirmed)
-  within ``start_timeout``; a restart command that failed counts as a
-  failed attempt only once the process is confirmed down;
+  within ``start_timeout``; it failed when the process is confirmed down
+  ``start_grace`` seconds after the command returned (it died at start: a
+  crash loop is reported in seconds, not after start_timeout each time),
+  or, whatever the time, after a restart command that failed;
 - when a failure needs more than ``max_restarts`` restarts within the
   window, the watch gives up: process.down is reported once, and nothing
   is restarted until the process is seen up again, which is reported once
@@ -55,6 +57,7 @@ class RestartPolicy:
     backoff_factor: float = 2.0
     backoff_max: float = 60.0
     start_timeout: float = 60.0
+    start_grace: float = 5.0
 
     def __post_init__(self):
         if self.confirm_checks < 1:
@@ -62,7 +65,7 @@ class RestartPolicy:
         if self.max_restarts < 0:
             raise ValueError('max_restarts must not be negative')
         if min(self.restart_window, self.backoff_initial, self.backoff_max,
-               self.start_timeout) < 0 or self.backoff_factor < 1:
+               self.start_timeout, self.start_grace) < 0 or self.backoff_factor < 1:
             raise ValueError('negative durations or a backoff_factor below '
                              '1 make no sense: %r' % (self,))
 
@@ -96,6 +99,7 @@ class ProcessWatch:
         self.reported_down = None
         self.restart_due = None
         self._verify_deadline = None
+        self._grace_until = None
         self._command_failed = False
         self._failure_reason = ''
 
@@ -131,6 +135,12 @@ class ProcessWatch:
                     self._downs >= self.policy.confirm_checks:
                 return self._failed(now, state, 'restart command failed '
                                     'and it is still down')
+            if self._downs >= self.policy.confirm_checks and \
+                    now >= self._grace_until:
+                return self._failed(now, state, 'down again %.1fs after '
+                                    'its restart' % (
+                                        now - self._grace_until +
+                                        self.policy.start_grace))
             if now >= self._verify_deadline:
                 return self._failed(now, state, 'not up %.1fs after its '
                                     'restart' % self.policy.start_timeout)
@@ -144,6 +154,7 @@ class ProcessWatch:
         self._ups = self._downs = 0
         self._command_failed = not ok
         self._verify_deadline = now + self.policy.start_timeout
+        self._grace_until = now + self.policy.start_grace
         return []
 
     # -- queries ----------------------------------------------------------

@@ -50,7 +50,8 @@ def policy_from(options):
         backoff_initial=options.backoff_initial,
         backoff_factor=options.backoff_factor,
         backoff_max=options.backoff_max,
-        start_timeout=options.start_timeout)
+        start_timeout=options.start_timeout,
+        start_grace=options.start_grace)
 
 
 def check_from(group, options):

@@ -126,6 +126,14 @@ def _process_opts(process, enabled, enabled_help, unit, pattern):
             help='Seconds after a restart within which %s must be seen up '
                  'confirm_checks times; otherwise the attempt failed.'
                  % process),
+        cfg.FloatOpt(
+            'start_grace', default=5.0, min=0.0,
+            help='Seconds after a restart command returned during which %s '
+                 'may still be seen down (a pid file not yet written); '
+                 'confirmed down after that, it died at start and the '
+                 'attempt failed at once, so that a crash loop is reported '
+                 'within seconds. Raise it for a process that takes longer '
+                 'to appear.' % process),
         cfg.IntOpt(
             'max_restarts', default=3, min=0,
             help='Restarts allowed within restart_window. When one more '

@@ -243,3 +243,45 @@ class TestPolicy(unittest.TestCase):
     def test_restart_finished_without_restart_is_a_bug(self):
         with self.assertRaises(RuntimeError):
             d.ProcessWatch(POLICY).restart_finished(True, 0)
+
+
+class TestCrashLoop(Scenario):
+    """A process that dies as soon as it is started (a nova-compute that
+    cannot read its configuration) is reported within 30 s of the loop's
+    start with the monitor's defaults: a restart that leaves it down past
+    start_grace has failed, whatever start_timeout allows a slow one."""
+
+    def test_crash_loop_is_reported_within_30_seconds(self):
+        watch = self.start_up(d.ProcessWatch(d.RestartPolicy()))
+        now, reported = 2.0, None
+        while now < 200 and reported is None:
+            for action in watch.observe(d.DOWN, now):
+                if action.kind == d.REPORT_DOWN:
+                    reported = now
+            if watch.phase == d.RESTARTING:
+                # systemctl returns within a second; the process dies.
+                watch.restart_finished(True, now + 0.5)
+            now += 2.0                       # check_interval
+        self.assertIsNotNone(reported)
+        self.assertLessEqual(reported - 2.0, 30.0,
+                             'reported %.0f s after the loop started'
+                             % (reported - 2.0))
+
+    def test_down_within_start_grace_is_a_slow_start(self):
+        policy = d.RestartPolicy(start_grace=5.0, start_timeout=60.0)
+        watch = self.start_up(d.ProcessWatch(policy))
+        self.run_steps([
+            (2, d.DOWN, []), (3, d.DOWN, [d.RESTART]), (4, RESTARTED_OK, []),
+            (5, d.DOWN, []), (6, d.DOWN, []), (8, d.DOWN, []),
+            (9.5, d.UP, []), (10, d.UP, [])], watch=watch)
+        self.assertEqual(d.RUNNING, watch.phase)
+
+    def test_down_past_start_grace_is_a_failed_attempt(self):
+        policy = d.RestartPolicy(start_grace=5.0, start_timeout=60.0,
+                                 backoff_initial=2.0)
+        watch = self.start_up(d.ProcessWatch(policy))
+        self.run_steps([
+            (2, d.DOWN, []), (3, d.DOWN, [d.RESTART]), (4, RESTARTED_OK, []),
+            (6, d.DOWN, []), (8, d.DOWN, []),
+            (10, d.DOWN, []),            # 6 s after the start: failed
+            (12, d.DOWN, [d.RESTART])], watch=watch)
