@@ -4,9 +4,10 @@
 
 Reads [engine], [fencing], [history] and oslo.messaging's transport_url
 from its config; Nova's admin credentials come from clouds.yaml
-([engine] cloud).  Host failures are recovered by nova_ha.engine (a
-level-triggered loop: it finds every open incident and every dead host
-by itself); VM and process failures by the flows of nova_ha.notifier.
+([engine] cloud).  One engine (nova_ha.engine, a level-triggered loop
+that finds every open incident and every dead host by itself) recovers
+host, VM and process failures; the intake (nova_ha.notifier.intake) hands
+it the monitors' reports.
 """
 
 import signal
@@ -18,35 +19,25 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from nova_ha import conf as ha_conf
-from nova_ha.notifier import engine as ha_engine
-from nova_ha.notifier import environment
-from nova_ha.notifier import flow_settings
+from nova_ha.notifier import intake as ha_intake
 from nova_ha.notifier import listener
 from nova_ha.notifier import nova as ha_nova
 
 LOG = logging.getLogger(__name__)
 
 
-def settings_from(conf):
-    """The settings of the intake and the VM and process flows."""
-    e = conf.engine
-    return ha_engine.EngineSettings(
+def intake_settings_from(conf):
+    """The intake's settings: how monitors' messages are checked."""
+    return ha_intake.IntakeSettings(
         event_keys=tuple(sorted((conf.event_signing.host_keys or {})
                                 .items())),
         signing_required=conf.event_signing.required,
-        signing_max_age=conf.event_signing.max_age,
-        flow=flow_settings.FlowSettings(
-            evacuation_timeout=e.evacuation_timeout,
-            poll_interval=e.poll_interval),
-        vm_restart_max_attempts=e.vm_restart_max_attempts,
-        vm_restart_window=e.vm_restart_window,
-        vm_migrate_when_restarts_fail=e.vm_migrate_when_restarts_fail,
-        vm_restart_backoff=(e.vm_restart_backoff, e.vm_restart_backoff_max),
-        nova_down_wait=e.nova_down_wait)
+        signing_max_age=conf.event_signing.max_age)
 
 
 def core_settings_from(conf):
-    """The host-failure engine's settings (nova_ha.engine.core)."""
+    """The engine's settings (nova_ha.engine.core), for every kind of
+    incident."""
     import functools
 
     from nova_ha import fencing
@@ -78,6 +69,12 @@ def core_settings_from(conf):
         evacuate_attempts=e.evacuate_attempts,
         evacuation_timeout=e.evacuation_timeout,
         max_concurrent_evacuations=e.max_concurrent_evacuations,
+        vm_restart_max_attempts=e.vm_restart_max_attempts,
+        vm_restart_window=e.vm_restart_window,
+        vm_migrate_when_restarts_fail=e.vm_migrate_when_restarts_fail,
+        vm_restart_backoff=(e.vm_restart_backoff, e.vm_restart_backoff_max),
+        vm_restart_timeout=e.vm_restart_timeout,
+        nova_down_wait=e.nova_down_wait,
         fencing=tuple(e.unsegmented_fencing),
         fence_driver_of=functools.lru_cache(maxsize=None)(
             lambda host: fencing.driver_name(host, conf)))
@@ -125,7 +122,7 @@ def make_power_reader(conf):
     return read
 
 
-def check_at_start(conf, env):
+def check_at_start(conf, nova):
     """Say at start what would otherwise surface only when a host dies.
 
     Each host's fencing configuration is loaded (a host that cannot be
@@ -145,7 +142,7 @@ def check_at_start(conf, env):
              ': ' + ', '.join('%s (%s)' % item for item in sorted(
                  ready.items())) if ready else '')
     try:
-        services = env.nova.compute_services()
+        services = nova.compute_services()
     except Exception as e:
         LOG.warning('Nova not reachable at start: %s (asked again when an '
                     'event needs it)', e)
@@ -153,7 +150,7 @@ def check_at_start(conf, env):
         LOG.info('Nova reachable: %d compute service(s)', len(services))
 
 
-def start_liveness_watcher(conf, engine, board, wake):
+def start_liveness_watcher(conf, record, board, wake):
     """Feed host deaths seen in the heartbeats to the engine.
 
     Two tooz groups are watched: nova-compute's (the one Nova's nova_ha
@@ -169,7 +166,7 @@ def start_liveness_watcher(conf, engine, board, wake):
 
     def report(host, verdict, reason):
         if verdict == host_join.COMPUTE_ONLY:
-            engine.env.record(
+            record(
                 'decision', 'nova-compute on %s stopped heartbeating but '
                 'the host heartbeat is alive: not a host failure, not '
                 'fencing (nova-ha-monitor restarts nova-compute and '
@@ -194,9 +191,23 @@ def start_liveness_watcher(conf, engine, board, wake):
     return watchers
 
 
-def build_host_engine(conf, nova, history, name=None):
-    """The host-failure engine (nova_ha.engine) for this process: its
-    environment, and the daemon that runs its loop."""
+def wire_intake(daemon, record, settings, now=ha_intake.utcnow):
+    """The intake, handing reports to ``daemon`` (the engine's loop)."""
+
+    def host_report(host, kind):
+        daemon.env.report(host, kind)
+        daemon.wake()
+
+    def event(report):
+        daemon.env.report_event(report)
+        daemon.wake()
+    return ha_intake.Intake(record, settings, now, host_reports=host_report,
+                            events=event, on_nova_news=daemon.news)
+
+
+def build_engine(conf, nova, history, name=None):
+    """The engine (nova_ha.engine) for this process: its environment,
+    and the daemon that runs its loop."""
     import os
     import socket
 
@@ -281,21 +292,12 @@ def main(argv=None):
     history.upgrade()
     nova = ha_nova.NovaGateway.from_cloud(
         conf.engine.cloud, timeout=conf.engine.nova_api_timeout)
-    env = environment.Environment(
-        nova, history, environment.ToozLocks(conf.engine.coordination_url))
-    check_at_start(conf, env)
-    host_engine = build_host_engine(conf, nova, history)
-
-    def host_report(host, kind):
-        host_engine.env.report(host, kind)
-        host_engine.wake()
-    # Host failures go to the host-failure engine; VM and process
-    # failures to the flows of nova_ha.notifier.
-    engine = ha_engine.Engine(env, settings_from(conf),
-                              host_reports=host_report,
-                              on_nova_news=host_engine.news)
+    check_at_start(conf, nova)
+    engine = build_engine(conf, nova, history)
+    record = ha_intake.Recorder(history)
+    intake = wire_intake(engine, record, intake_settings_from(conf))
     transport = messaging.get_notification_transport(conf)
-    listeners = listener.build_listeners(transport, engine,
+    listeners = listener.build_listeners(transport, intake,
                                          conf.engine.nova_topic,
                                          conf.engine.monitor_topic)
     stop = threading.Event()
@@ -307,10 +309,10 @@ def main(argv=None):
     signal.signal(signal.SIGHUP, lambda *a: stop.set())
     for item in listeners:
         item.start()
-    watchers = start_liveness_watcher(conf, engine,
-                                      host_engine.env.liveness_board,
-                                      host_engine.wake)
-    host_engine.start()
+    watchers = start_liveness_watcher(conf, record,
+                                      engine.env.liveness_board,
+                                      engine.wake)
+    engine.start()
     LOG.info('nova-ha-engine listening on %s and %s',
              conf.engine.nova_topic, conf.engine.monitor_topic)
     stop.wait()
@@ -318,17 +320,14 @@ def main(argv=None):
     # finish, give the leases up, so another replica takes the incidents
     # over while this one winds down its listeners.
     LOG.info('stopping: handing the incidents over')
-    host_engine.stop()
-    LOG.info('stopping: finishing running flows')
+    engine.stop()
     for watcher in watchers:
         watcher.stop()
     for item in listeners:
         item.stop()
     for item in listeners:
         item.wait()
-    engine.stop()
-    host_engine.env.leases.stop()
-    env.locks.stop()
+    engine.env.leases.stop()
     history.close()
     return 0
 

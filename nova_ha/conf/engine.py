@@ -70,10 +70,15 @@ OPTS = [
                  help='Seconds to wait for one VM\'s evacuation (and power '
                       'state restore) before recording it as failed.'),
     cfg.FloatOpt('poll_interval', default=0.5, min=0.01,
-                 help='Seconds between two reads of Nova while a VM '
-                      'restart waits for the VM to be ACTIVE, and while '
-                      'the process flow waits for Nova to see a dead '
-                      'nova-compute down.'),
+                 deprecated_for_removal=True,
+                 deprecated_reason='It set how often the previous VM and '
+                                   'process flows read Nova while they '
+                                   'waited. VM and process failures are '
+                                   'now incidents of the engine, which '
+                                   'reads Nova every power_read_interval '
+                                   'while it waits; nothing reads this '
+                                   'option. Remove it from nova-ha.conf.',
+                 help='Unused: see the deprecation reason.'),
     cfg.FloatOpt('poll_interval_max', default=2.0, min=0.01,
                  deprecated_for_removal=True,
                  deprecated_reason='It set how far the previous engine '
@@ -168,8 +173,9 @@ OPTS = [
     cfg.FloatOpt('vm_restart_backoff', default=10.0, min=0.0,
                  help='Seconds to wait before a restart that follows an '
                       'earlier one of the same VM, doubled for each later '
-                      'one (up to vm_restart_backoff_max); the VM coming '
-                      'back ACTIVE meanwhile ends it. 0: no wait.'),
+                      'one (up to vm_restart_backoff_max); the VM started '
+                      'meanwhile by its owner or by Nova (seen stopped, '
+                      'then ACTIVE) ends it. 0: no wait.'),
     cfg.FloatOpt('vm_restart_backoff_max', default=120.0, min=0.0,
                  help='The longest back-off between two restarts.'),
     cfg.BoolOpt('vm_migrate_when_restarts_fail', default=True,
@@ -177,14 +183,20 @@ OPTS = [
                      'cold-migrate the VM to another host of its segment '
                      '(its host may be the cause) before escalating to an '
                      'operator.'),
+    cfg.FloatOpt('vm_restart_timeout', default=180.0, min=1.0,
+                 help='Seconds a restart (or a move) of a failed VM may '
+                      'take before the engine gives up on it and alerts: '
+                      'the VM is left for an operator.'),
     cfg.FloatOpt('vm_restart_window', default=3600.0, min=1.0,
                  help='Window (seconds) over which VM restarts are '
                       'counted.'),
     cfg.FloatOpt('nova_down_wait', default=120.0, min=1.0,
-                 help='When nova-compute dies on a live host, seconds to '
-                      'wait for Nova to see the service down before '
-                      'disabling it (disabling a service Nova believes up '
-                      'makes nova-api call the dead compute over RPC).'),
+                 help='When nova-compute dies on a live host, its service '
+                      'is disabled only once Nova sees it down (disabling '
+                      'a service Nova believes up makes nova-api call the '
+                      'dead compute over RPC, which hangs); after this '
+                      'many seconds without that, an alert says the host '
+                      'is not disabled yet, and the wait goes on.'),
     cfg.FloatOpt('server_inventory_interval', default=60.0, min=0.0,
                  deprecated_for_removal=True,
                  deprecated_reason='Host failures are recovered by the '

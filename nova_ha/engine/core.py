@@ -21,7 +21,9 @@ from nova_ha.engine import guards
 from nova_ha.engine import ladder as fence_ladder
 from nova_ha.engine import model
 from nova_ha.engine import moves
+from nova_ha.engine import process_failure
 from nova_ha.engine import states
+from nova_ha.engine import vm_failure
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.notifier import decisions
 from nova_ha.servicegroup import channels
@@ -71,8 +73,18 @@ class Settings:
     quarantine_window: float = 3600.0
     # A live host whose nova-compute has not reported to Nova for this
     # long (its VMs can be neither stopped, moved nor watched) is fenced
-    # and evacuated; 0: never (the process flow only disables it).
+    # and evacuated; 0: never (the process incident only disables it).
     compute_dead_fence_after: float = 0.0
+    # VM failures: tries (restarts, then a move) within the window.
+    vm_restart_max_attempts: int = 3
+    vm_restart_window: float = 3600.0
+    vm_migrate_when_restarts_fail: bool = True
+    vm_restart_backoff: tuple = (10.0, 120.0)   # (first, longest)
+    # How long a restart or a move of a failed VM may take.
+    vm_restart_timeout: float = 180.0
+    # Process failures: how long Nova may keep a dead nova-compute up
+    # before an alert says it is not disabled yet.
+    nova_down_wait: float = 120.0
 
     def fence_driver(self, host):
         if self.fence_driver_of is not None:
@@ -104,8 +116,12 @@ class EngineState:
     # and that Nova's API does not answer while it owns incidents.
     coordination_lost: bool = False
     nova_lost: bool = False
+    # Monitors' reports not weighed yet: received while the history did
+    # not answer (no decision is taken then), kept for the next step.
+    unrelayed: tuple = ()
     # host -> ((forced_down, disabled, reason), when its record was last
-    # written by someone, not by its heartbeat)
+    # written by someone, not by its heartbeat, and its latest stamp that
+    # was a heartbeat)
     service_marks: dict = dataclasses.field(default_factory=dict)
 
 
@@ -126,11 +142,16 @@ def _service_marks(marks, obs, now):
         stamped = now - service.heartbeat_age \
             if service.heartbeat_age is not None else None
         if known is not None and known[0] == mark:
-            found[host] = known
+            heard = known[2]
+            if stamped is not None and (known[1] is None or
+                                        stamped > known[1] + 1.0):
+                heard = max(heard or stamped, stamped)
+            found[host] = (mark, known[1], heard)
         elif known is None:
-            found[host] = (mark, stamped if service.forced_down else None)
+            found[host] = (mark, stamped if service.forced_down else None,
+                           None if service.forced_down else stamped)
         else:
-            found[host] = (mark, stamped)
+            found[host] = (mark, stamped, known[2])
     return found
 
 
@@ -138,7 +159,11 @@ class _Step:
     """One step's working set: the state being built and the actions."""
 
     def __init__(self, state, obs, now, settings):
-        self.obs = obs
+        # The host-failure rules read the host-failure incidents; the
+        # other kinds, and ownership, read them all.
+        self.all_incidents = obs.incidents
+        self.obs = dataclasses.replace(obs, incidents=tuple(
+            i for i in obs.incidents if i.kind == states.KIND))
         self.now = now
         self.settings = settings
         self.incidents = dict(state.incidents)
@@ -154,6 +179,7 @@ class _Step:
         self.coordination_lost = state.coordination_lost
         self.nova_lost = state.nova_lost
         self.service_marks = _service_marks(state.service_marks, obs, now)
+        self.events = _reports(state, obs)
         for observer, view in (obs.peer_views or {}).items():
             seen = self.views_seen.get(observer)
             if seen is None or seen[0] != view.at:
@@ -200,6 +226,9 @@ class _Step:
         self.dirty.add(incident.key)
         return changed
 
+    def reported_after(self, service, at):
+        return _reported_after(self, service, at)
+
     def finish(self):
         saves = []
         for key in sorted(set(self.saves) | self.dirty):
@@ -240,7 +269,8 @@ def step(state, obs, now, settings=Settings()):
         # none is taken (the leases are still renewed by the loop).
         # Answers that came meanwhile are asked for again next time.
         return dataclasses.replace(state, look_again=False, issued=(
-            state.issued - {r.action.id for r in obs.results})), []
+            state.issued - {r.action.id for r in obs.results}),
+            unrelayed=_reports(state, obs)), []
     s = _Step(state, obs, now, settings)
     _coordination(s)
     # The history first: it tells whether our earlier writes landed, and
@@ -256,6 +286,18 @@ def step(state, obs, now, settings=Settings()):
     return s.finish()
 
 
+def _reports(state, obs):
+    """The monitors' reports to weigh: those kept from a step that could
+    not decide, those received, and those whose incident could not be
+    opened (the coordination backend or the history did not answer) or
+    whose relay the history refused (their incident closed meanwhile: a
+    new failure)."""
+    return tuple(state.unrelayed) + tuple(obs.events) + tuple(
+        r.action.report for r in obs.results
+        if isinstance(r.action, (model.Relay, model.OpenIncident)) and
+        not r.ok and r.action.report is not None)
+
+
 def next_wake(state, now, settings=Settings()):
     """When the core wants to look again at the latest (timers in facts);
     the loop also wakes on every event and result."""
@@ -265,10 +307,19 @@ def next_wake(state, now, settings=Settings()):
             at = incident.fact(name)
             if at is not None and at > now:
                 wake = min(wake, at)
-        if incident.state in (states.CONFIRMING, states.FENCED,
-                              states.EVACUATING, states.FENCING):
+        if incident.state in _WATCHED.get(incident.kind, ()):
             wake = min(wake, now + settings.power_read_interval)
     return wake
+
+
+# States followed closely (a BMC reading, a move, Nova's answer).
+_WATCHED = {
+    states.KIND: (states.CONFIRMING, states.FENCED, states.EVACUATING,
+                  states.FENCING),
+    vm_failure.KIND: (vm_failure.RESTARTING, vm_failure.MIGRATING),
+}
+# Each kind's incidents: opened from reports, advanced, told of requests.
+_KINDS = {vm_failure.KIND: vm_failure, process_failure.KIND: process_failure}
 
 
 # -- intake ------------------------------------------------------------------
@@ -346,6 +397,16 @@ def _note_done(s, incident, a, result):
         incident = s.remember(incident, forced_down=True)
         s.note(incident, 'nova-compute on %s forced down' % a.host,
                kind='service', outcome='forced_down')
+    elif isinstance(a, model.Enable):
+        s.remember(incident, enabled=True)
+    elif isinstance(a, model.RestartVM):
+        s.note(incident, 'Nova asked to %s %s' % (
+            a.how.replace('_', ' '), a.vm), kind='restart', instance=a.vm,
+            outcome='attempt')
+    elif isinstance(a, model.MigrateVM):
+        s.note(incident, 'Nova asked to migrate %s off %s' % (
+            a.vm, incident.host), kind='restart', instance=a.vm,
+            outcome='attempt')
     elif isinstance(a, model.Disable):
         incident = s.remember(incident, disabled=True)
         s.note(incident, 'nova-compute on %s disabled: %s' % (
@@ -371,9 +432,9 @@ def _note_done(s, incident, a, result):
 
 def _absorb_history(s):
     """The history is the truth about ownership and operators' requests."""
-    if s.obs.incidents is None:
+    if s.all_incidents is None:
         return
-    stored = {i.key: i for i in s.obs.incidents}
+    stored = {i.key: i for i in s.all_incidents}
     for key, incident in list(s.incidents.items()):
         seen = stored.get(key)
         lease = s.obs.leases.get(key)
@@ -407,6 +468,12 @@ def _operator_request(s, incident, request, details):
     who = details.get('who', '?')
     reason = details.get('reason', '')
     incident = s.remember(incident, **{'operator_' + request: details})
+    if incident.kind in _KINDS:
+        incident = _KINDS[incident.kind].on_request(s, incident, request,
+                                                    details)
+        s.issue(model.ClearRequest(incident=incident.key,
+                                   token=incident.token, request=request))
+        return
     _, ladder = _segment_peers(s, incident.host)
     if request == 'confirm_down' and \
             not fence_ladder.accepts_attestation(ladder):
@@ -483,7 +550,8 @@ def _open_incidents(s):
         seq = states.sequence_of(stored.key) or 0
         if seq >= latest.get(stored.host, (0, None))[0]:
             latest[stored.host] = (seq, stored)
-    open_hosts |= {i.host for i in s.incidents.values()}
+    open_hosts |= {i.host for i in s.incidents.values()
+                   if i.kind == states.KIND}
     for host, why in sorted(_suspects(s).items()):
         if host in open_hosts:
             continue
@@ -492,12 +560,14 @@ def _open_incidents(s):
             continue
         if why == NOVA_ONLY:
             # Nova's verdict alone cannot tell a dead host from a dead
-            # nova-compute on a live one (the process flow's case): only
+            # nova-compute on a live one (a process incident's case): only
             # a BMC that reports the power off makes it a suspect.
             if _power(s, host) != 'off':
                 continue
             why += ' and the BMC reports its power off'
         s.issue(model.OpenIncident(host=host, sequence=seq + 1, reason=why))
+    for kind in _KINDS.values():
+        kind.open_incidents(s)
 
 
 def _still_recovered(s, host, last):
@@ -520,9 +590,9 @@ def _still_recovered(s, host, last):
 
 
 def _take_over(s):
-    for stored in s.obs.incidents or ():
+    for stored in s.all_incidents or ():
         if stored.closed or stored.key in s.incidents or \
-                stored.state not in states.OPEN:
+                stored.state not in states.table_of(stored.key).open:
             # (An open incident in a state outside the table was left by
             # an earlier engine: an operator closes it, see docs.)
             continue
@@ -536,6 +606,9 @@ def _take_over(s):
 def _advance(s, incident):
     """Run the handler of the incident's state, and of each state it moves
     to within this step (a decision needs no second look)."""
+    if incident.kind in _KINDS:
+        _run_handlers(s, incident, _KINDS[incident.kind].HANDLERS)
+        return
     if incident.state in states.BEFORE_FENCE and \
             incident.fact('liveness_lost_at') is None and \
             (s.obs.liveness or {}).get(incident.host) == model.LOST:
@@ -545,9 +618,14 @@ def _advance(s, incident):
         lost = (s.obs.lost_at or {}).get(incident.host)
         incident = s.remember(incident, liveness_lost_at=min(
             s.now, lost if lost is not None else s.now))
+    _run_handlers(s, incident, _HANDLERS)
+
+
+def _run_handlers(s, incident, handlers):
+    """The handler of each state the incident is in, while it moves."""
     for _ in range(8):
         before = incident.state
-        _HANDLERS[before](s, incident)
+        handlers[before](s, incident)
         incident = s.incidents.get(incident.key)
         if incident is None or incident.state == before or \
                 not incident.is_open:
@@ -575,10 +653,14 @@ def _compute_dead_for(s, service):
     after = s.settings.compute_dead_fence_after
     if not after or service is None or service.forced_down:
         return None
-    age = service.heartbeat_age
+    # Since its last heartbeat: a write of the record (the process
+    # incident's disable) stamps it too, and is no sign of life.
+    heard = s.service_marks.get(service.host, (None, None, None))[2]
+    age = None if heard is None else s.now - heard
     if age is None or age < after:
         return None
-    if service.host not in (s.obs.process_down or {}):
+    if service.host not in (s.obs.process_down or {}) and \
+            service.host not in process_failure.down_since(s.all_incidents):
         return None
     if _control_plane_outage(s):
         return None
@@ -644,7 +726,7 @@ def _reported_after(s, service, at):
     if age is None:
         return False
     stamped = s.now - age
-    written = s.service_marks.get(service.host, (None, None))[1]
+    written = s.service_marks.get(service.host, (None, None, None))[1]
     return stamped > at + CLOCK_MARGIN and \
         (written is None or stamped > written + 1.0)
 
@@ -1171,6 +1253,17 @@ def _fencing(s, incident):
         unless_alive=incident.fact('policy') != COMPUTE_DEAD)
     result = s.fence_results.pop(action.id, None)
     if result is None:
+        if attempt > 1 and action.unless_alive and \
+                action.id not in s.issued and \
+                action.id not in s.obs.inflight:
+            # A retry is a new act: liveness is judged again (a host that
+            # came back after a failed attempt is heard by its peers,
+            # which the executor's last-moment check does not read).
+            alive = _alive_evidence(s, incident)
+            if alive:
+                s.move(incident, states.CANCELLED, 'fence attempt %d not '
+                       'made: %s' % (attempt, alive), next_fence_at=None)
+                return
         s.issue(action)
         return
     value = result.value if result.ok else None
@@ -1427,7 +1520,13 @@ def _close(s, incident, done):
     service = (s.obs.services or {}).get(host)
     if service is None:
         return
-    if not (service.disabled or incident.fact('disabled')):
+    # Disabled by an operator: left so.  Disabled for a dead nova-compute:
+    # disabled again with this incident's reason, so that the process
+    # incident, when nova-compute comes back, does not enable a host that
+    # was fenced.
+    kept = service.disabled and \
+        service.disabled_reason not in process_failure.REASONS
+    if not (kept or incident.fact('disabled')):
         s.issue(model.Disable(incident=incident.key, token=incident.token,
                               host=host, reason=s.settings.disabled_reason))
         return

@@ -43,12 +43,6 @@ class Environment(abc.ABC):
         the hosts lost now (it wrote none since); None where not known."""
         return None
 
-    def process_down(self):
-        """host -> since when its nova-ha-monitor has reported its
-        nova-compute dead while the host lives (the report stands until
-        the monitor reports it back); None where it is not known."""
-        return None
-
     @abc.abstractmethod
     def aggregates(self):
         """A tuple of model.Aggregate."""
@@ -77,6 +71,17 @@ class Environment(abc.ABC):
     @abc.abstractmethod
     def take_reports(self):
         """(host, 'down'|'up', at) hints received since the last call."""
+
+    @abc.abstractmethod
+    def take_events(self):
+        """The monitors' reports of VM and process failures (model.Report)
+        received since the last call."""
+
+    @abc.abstractmethod
+    def stopped_by_user(self, vm):
+        """Whether the VM's owner stopped it (and did not start it since),
+        from Nova's instance actions: Nova's own power sync stops a dead
+        guest without a user."""
 
     # -- leases ------------------------------------------------------------
 
@@ -139,6 +144,11 @@ class Environment(abc.ABC):
     def clear_request(self, key, request, token):
         """An operator's request to ``key`` has been acted on."""
 
+    @abc.abstractmethod
+    def relay(self, key, request, details):
+        """Hand a monitor's report to the owner of incident ``key``: a
+        request on the incident, which its owner reads and clears."""
+
     # -- side effects ----------------------------------------------------------
 
     @abc.abstractmethod
@@ -174,3 +184,19 @@ class Environment(abc.ABC):
     @abc.abstractmethod
     def release_reserved(self, host, aggregate):
         pass
+
+    @abc.abstractmethod
+    def restart_vm(self, vm, how):
+        """'start' a stopped VM or 'hard_reboot' it, on its host."""
+
+    @abc.abstractmethod
+    def migrate_vm(self, vm):
+        """A cold migration (the scheduler chooses the host)."""
+
+    @abc.abstractmethod
+    def confirm_move(self, vm):
+        """Confirm a finished cold migration."""
+
+    @abc.abstractmethod
+    def enable(self, host):
+        """Enable the host's compute service again."""

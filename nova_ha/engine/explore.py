@@ -365,11 +365,27 @@ class Draw:
         else:
             self.at(0.0, 'fail-after-spawn %s' % vm)
 
+    def f_guest(self, t):
+        """A guest dies on its host (and maybe at its next boots), its
+        owner may stop it meanwhile; or libvirtd dies for a while."""
+        if self.r.random() < 0.2:
+            host = self.host()
+            self.at(t, 'stop libvirtd %s' % host)
+            self.at(self.later(t, 120), 'start libvirtd %s' % host)
+            return
+        vm = self.r.choice(self.vms)
+        if self.r.random() < 0.3:
+            self.at(t, 'crash-at-boot %s %d' % (vm, self.r.randint(1, 5)))
+        self.at(t, 'crash %s %s' % (vm, self.r.choice(
+            ('crash', 'watchdog', 'panic', 'io_error'))))
+        if self.r.random() < 0.15:
+            self.at(self.later(t, 20), 'user-stop %s' % vm)
+
 
 FAULTS = (('power', 6), ('hang', 4), ('isolate', 3), ('cut', 4),
           ('link', 2), ('replay', 1), ('compute', 3), ('bmc', 5),
           ('engine', 4), ('coordination', 1), ('control', 4), ('bus', 2),
-          ('operator', 4), ('handled', 2), ('vm', 2))
+          ('operator', 4), ('handled', 2), ('vm', 2), ('guest', 3))
 
 
 def case(seed, max_skew=2.0):

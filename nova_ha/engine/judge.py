@@ -23,7 +23,9 @@ contradicted    Nova was asked to evacuate a VM on an operator's false
                 sign, the attestation is the operator's decision, and a
                 VM it runs twice is not counted
 lost            an HA VM stayed on a dead host (off, hung, or reset by its
-                watchdog) for ``lost_after`` seconds (counted again from
+                watchdog), or its guest stayed dead on a live one (its
+                owner did not stop it), for ``lost_after`` seconds (counted
+                again from
                 the end of each excuse) with no excuse an
                 operator can see: its host's incident parked, held by the
                 operator's own choice (maintenance, a segment turned off)
@@ -147,19 +149,28 @@ class Judge:
                 continue
             else:
                 self._lost.add(server.id)
-                self._violation(LOST, '%s has been on dead host %s since '
-                                '%.1f with no recovery and no alert an '
-                                'operator can act on' % (
-                                    server.name, server.host, since))
+                where = 'down on live host' if self._guest_dead(server) \
+                    else 'on dead host'
+                self._violation(LOST, '%s has been %s %s since %.1f with no '
+                                'recovery and no alert an operator can act '
+                                'on' % (server.name, where, server.host,
+                                        since))
 
     def _stranded_now(self, server):
         if server.status in ('DELETED', 'SOFT_DELETED'):
             return False
         host = self.cloud.hosts.get(server.host)
-        if host is None or not (host.power != 'on' or host.hung or
-                                host.reset_by_watchdog):
+        if host is None:
+            return False
+        if not (host.power != 'on' or host.hung or host.reset_by_watchdog) \
+                and not self._guest_dead(server):
             return False
         return self.is_ha(server)
+
+    def _guest_dead(self, server):
+        """Its guest died and runs nowhere (its owner did not stop it)."""
+        return server.crashed and not server.user_stopped and not any(
+            server.id in running for running in self.cloud.guests.values())
 
     def is_ha(self, server):
         if str(server.metadata.get('ha:enabled', '')).lower() == 'true':
@@ -204,9 +215,13 @@ class Judge:
                         ('in maintenance: HA is silenced for it',
                          'has ha:enabled=false')):
                 return 'held by the operator\'s choice'
-            if row['state'] == states.HELD and any(
+            if row['state'] in (states.HELD, states.CONFIRMING) and any(
                     kind == 'alert' and fields.get('incident') == row['key']
-                    for _, kind, _, fields in self.cloud.history.records):
+                    for _, kind, _, fields in self.cloud.history.records) \
+                    and (row['state'] == states.HELD or
+                         self._guest_dead(server)):
+                # (Confirming with an alert: the host is cut off, alerted
+                # as isolated; nothing can restart a guest there.)
                 return 'held with an alert'
             if row['state'] == states.CLOSED and self._closed_after(
                     row, min(since, self._failing_since.get(host, since))):

@@ -62,6 +62,20 @@ class Aggregate:
 
 
 @dataclasses.dataclass(frozen=True)
+class Report:
+    """A monitor's report, a hint the core weighs against what it reads:
+    ``kind`` vm_failure (``subject``: the VM, ``cause``: crash, watchdog,
+    panic, io_error...), process_down or process_up (``subject``: the
+    process)."""
+
+    kind: str
+    host: str
+    subject: str
+    cause: str = ''
+    at: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
 class StoredIncident:
     """An incident as the shared history holds it."""
 
@@ -75,6 +89,10 @@ class StoredIncident:
     facts: dict
     operator: dict = dataclasses.field(default_factory=dict)
     closed: bool = False
+
+    @property
+    def kind(self):
+        return self.key.split(':', 1)[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +135,15 @@ class Observation:
     # host -> when its coordination heartbeat was reported lost (None: not
     # known).
     lost_at: Optional[dict] = None
+    # Monitors' reports of VM and process failures (Report), received by
+    # this replica since its last look.
+    events: tuple = ()
+    # vm id -> Server, of the VMs of the VM-failure incidents it owns
+    # (a VM that is gone: status DELETED).
+    failed_vms: dict = dataclasses.field(default_factory=dict)
+    # vm id -> whether its owner stopped it (Nova's instance actions), for
+    # the VM-failure incidents about to decide.
+    stopped_by_user: dict = dataclasses.field(default_factory=dict)
 
 
 # -- actions ----------------------------------------------------------------
@@ -153,10 +180,18 @@ class Action:
 
 @dataclasses.dataclass(frozen=True)
 class OpenIncident(Action):
+    """Open incident number ``sequence`` of ``kind`` about ``subject``
+    (a host failure's subject is its host), with first ``facts``; the
+    monitor's ``report`` that asks for it is weighed again if it fails."""
+
     host: str = None
     sequence: int = 1
     reason: str = ''
-    TARGET = ('host',)
+    kind: str = 'host_failure'
+    subject: str = None
+    facts: tuple = ()                 # (name, value) pairs
+    report: 'Report' = None
+    TARGET = ('kind', 'host', 'subject')
     GUARDED = False
 
 
@@ -272,6 +307,53 @@ class ReleaseReserved(Action):
     host: str = None
     aggregate: str = None
     TARGET = ('host', 'aggregate')
+
+
+@dataclasses.dataclass(frozen=True)
+class Relay(Action):
+    """Hand a monitor's ``report`` to the incident's owner, through the
+    history (the owner reads it with the incident).  Refused (the
+    incident closed meanwhile), the report is weighed again."""
+
+    request: str = None
+    report: Report = None
+    TARGET = ('incident', 'request')
+    GUARDED = False
+
+
+@dataclasses.dataclass(frozen=True)
+class RestartVM(Action):
+    """Start a stopped VM, or hard-reboot it (the guest is recreated from
+    Nova's definition), on its own host."""
+
+    vm: str = None
+    how: str = 'hard_reboot'          # or 'start'
+    attempt: int = 1
+    TARGET = ('vm', 'how', 'attempt')
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrateVM(Action):
+    """A cold migration: Nova's scheduler picks a host of its segment."""
+
+    vm: str = None
+    TARGET = ('vm',)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfirmMove(Action):
+    """Confirm a cold migration that Nova has finished (VERIFY_RESIZE)."""
+
+    vm: str = None
+    TARGET = ('vm',)
+
+
+@dataclasses.dataclass(frozen=True)
+class Enable(Action):
+    """Enable a compute service again (nova-ha disabled it)."""
+
+    host: str = None
+    TARGET = ('host',)
 
 
 @dataclasses.dataclass(frozen=True)

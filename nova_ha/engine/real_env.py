@@ -326,6 +326,7 @@ class RealEnvironment(engine_env.Environment):
         self.liveness_board = liveness or LivenessBoard()
         self._clock = clock
         self._reports = collections.deque()
+        self._events = collections.deque()
         # servicegroup.peer_views.PeerViewReader; None: no peer channel.
         self._peer_reader = peer_reader
 
@@ -370,20 +371,6 @@ class RealEnvironment(engine_env.Environment):
     def lost_at(self):
         return self.liveness_board.lost_at()
 
-    def process_down(self):
-        """The monitors' reports of a dead nova-compute on a live host:
-        the process flow keeps each as an open process-failure incident
-        until the monitor reports the process back."""
-        from nova_ha.notifier import process_flow
-        rows = self._history_call(self.history.list_incidents,
-                                  open_only=True, kind=process_flow.KIND)
-        found = {}
-        for row in rows:
-            if (row.detail or {}).get('process') == 'nova-compute':
-                found[row.host] = min(found.get(row.host, math.inf),
-                                      _epoch(row.opened_at))
-        return found
-
     def peer_views(self, hosts):
         if self._peer_reader is None:
             return None
@@ -399,20 +386,14 @@ class RealEnvironment(engine_env.Environment):
                      for a in self._nova_call(self.nova.aggregates))
 
     def incidents(self):
-        rows = self._history_call(self.history.list_incidents,
-                                  kind=states.KIND)
+        rows = self._history_call(self.history.list_incidents)
         found, latest = [], {}
         for row in rows:
-            stored = model.StoredIncident(
-                key=row.key, host=row.host, state=row.state,
-                opened_at=_epoch(row.opened_at),
-                since=_epoch(row.updated_at), owner=row.owner,
-                generation=row.generation, facts=dict(row.detail or {}),
-                operator=dict(row.operator or {}), closed=not row.is_open)
+            stored = self._stored(row)
             if not stored.closed:
                 found.append(stored)
             else:
-                latest[row.host] = stored
+                latest[states.numbered(row.key)] = stored
         return tuple(found + sorted(latest.values(), key=lambda i: i.key))
 
     def servers_on(self, host):
@@ -452,10 +433,17 @@ class RealEnvironment(engine_env.Environment):
         return {vm: tuple(ms) for vm, ms in found.items()}
 
     def take_reports(self):
-        reports = []
-        while self._reports:
-            reports.append(self._reports.popleft())
-        return reports
+        return _drain(self._reports)
+
+    def report_event(self, report):
+        """A monitor's report of a VM or process failure (model.Report)."""
+        self._events.append(report)
+
+    def take_events(self):
+        return _drain(self._events)
+
+    def stopped_by_user(self, vm):
+        return self._nova_call(self.nova.stopped_by_user, vm)
 
     # -- leases ------------------------------------------------------------
 
@@ -510,15 +498,17 @@ class RealEnvironment(engine_env.Environment):
         # rest (notes, reads of a BMC, lease verbs) is not guarded.
         return 0.0
 
-    def open_incident(self, host, sequence, reason):
-        key = states.key_for(host, sequence)
+    def open_incident(self, host, sequence, reason, kind=states.KIND,
+                      subject=None, facts=None):
+        key = states.key_for(host, sequence, kind, subject)
         if not self.leases.acquire(key):
             return None
         try:
             row, created = self._history_call(
-                self.history.open_incident, key, states.KIND, host=host,
-                state=states.DETECTED, owner=self.me, generation=1,
-                detail={})
+                self.history.open_incident, key, kind, host=host,
+                instance=(facts or {}).get('vm'),
+                state=states.TABLES[kind].initial, owner=self.me,
+                generation=1, detail=dict(facts or {}))
         except Exception:
             self.leases.release(key)
             raise
@@ -587,6 +577,13 @@ class RealEnvironment(engine_env.Environment):
         self._history_call(self.history.clear_operator_request, key,
                            request, token)
 
+    def relay(self, key, request, details):
+        self._history_call(self.history.operator_request, key, request,
+                           who='nova-ha-monitor',
+                           reason=', '.join('%s %s' % item for item in
+                                            sorted(details.items()))
+                           or 'reported')
+
     # -- side effects ------------------------------------------------------------
 
     def read_power(self, host):
@@ -651,10 +648,37 @@ class RealEnvironment(engine_env.Environment):
         with self._requests.until(self._within(self._nova_timeout)):
             self.nova.remove_host_from_aggregate(aggregate, host)
 
+    def restart_vm(self, vm, how):
+        with self._requests.until(self._within(self._nova_timeout)):
+            if how == 'start':
+                self.nova.start(vm)
+            else:
+                self.nova.hard_reboot(vm)
+
+    def migrate_vm(self, vm):
+        with self._requests.until(self._within(self._nova_timeout)):
+            self.nova.migrate(vm)
+
+    def confirm_move(self, vm):
+        with self._requests.until(self._within(self._nova_timeout)):
+            self.nova.confirm_resize(vm)
+
+    def enable(self, host):
+        with self._requests.until(self._within(self._nova_timeout)):
+            self.nova.enable(host)
+
 
 _NOVA_SIDE_EFFECTS = (model.ForceDown, model.Disable, model.Evacuate,
                       model.ResetStaleTask, model.SetPower,
-                      model.ReleaseReserved)
+                      model.ReleaseReserved, model.RestartVM,
+                      model.MigrateVM, model.ConfirmMove, model.Enable)
+
+
+def _drain(queue):
+    taken = []
+    while queue:
+        taken.append(queue.popleft())
+    return taken
 
 
 def _settle(future, fn, *args):

@@ -8,6 +8,8 @@ in order, before any side effect; side effects go to an executor that
 checks the lease's generation just before each one runs.
 """
 
+import dataclasses
+
 from oslo_log import log as logging
 
 from nova_ha.engine import core
@@ -15,6 +17,7 @@ from nova_ha.engine import env as engine_env
 from nova_ha.engine import guards
 from nova_ha.engine import model
 from nova_ha.engine import states
+from nova_ha.engine import vm_failure
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.servicegroup import channels
 
@@ -25,7 +28,7 @@ LOG = logging.getLogger(__name__)
 SERVICES_MAX_AGE = 2.0
 
 _IN_TICK = (model.Save, model.Note, model.OpenIncident, model.TakeOver,
-            model.Release, model.ClearRequest)
+            model.Release, model.ClearRequest, model.Relay)
 
 
 class StaleLease(Exception):
@@ -117,7 +120,8 @@ def _dispatch(env, a):
                         token=a.token, host=a.host, instance=a.instance,
                         outcome=a.outcome, detail=a.detail)
     if isinstance(a, model.OpenIncident):
-        return env.open_incident(a.host, a.sequence, a.reason)
+        return env.open_incident(a.host, a.sequence, a.reason, kind=a.kind,
+                                 subject=a.subject, facts=dict(a.facts))
     if isinstance(a, model.TakeOver):
         return env.take_over(a.incident, a.generation)
     if isinstance(a, model.Release):
@@ -141,6 +145,17 @@ def _dispatch(env, a):
         return env.set_power(a.vm, a.want)
     if isinstance(a, model.ReleaseReserved):
         return env.release_reserved(a.host, a.aggregate)
+    if isinstance(a, model.Relay):
+        return env.relay(a.incident, a.request, {
+            'cause': a.report.cause, 'host': a.report.host})
+    if isinstance(a, model.RestartVM):
+        return env.restart_vm(a.vm, a.how)
+    if isinstance(a, model.MigrateVM):
+        return env.migrate_vm(a.vm)
+    if isinstance(a, model.ConfirmMove):
+        return env.confirm_move(a.vm)
+    if isinstance(a, model.Enable):
+        return env.enable(a.host)
     raise TypeError('unknown action %r' % (a,))
 
 
@@ -174,7 +189,10 @@ def observe(env, state, results, inflight, aggregates=None, services=None,
             except engine_env.Unavailable:
                 leases[stored.key] = 'held'
     servers, vms, migrations = {}, {}, {}
+    failed_vms, stopped = _observe_failed_vms(env, state)
     for incident in state.incidents.values():
+        if incident.kind != states.KIND:
+            continue
         if incident.state == states.FENCED:
             servers[incident.host] = _read('nova-api', env.servers_on,
                                            incident.host)
@@ -195,8 +213,30 @@ def observe(env, state, results, inflight, aggregates=None, services=None,
         results=tuple(results), inflight=frozenset(inflight),
         fresh=fresh, peer_views=_peer_views(env, state, aggregates,
                                             services),
-        process_down=_read('the history', env.process_down),
-        lost_at=_read('the coordination backend', env.lost_at))
+        lost_at=_read('the coordination backend', env.lost_at),
+        events=tuple(env.take_events()), failed_vms=failed_vms,
+        stopped_by_user=stopped)
+
+
+def _observe_failed_vms(env, state):
+    """The servers of the VM-failure incidents, and whether their owners
+    stopped them (only where the incident is about to decide)."""
+    wanted = sorted({i.fact('vm') for i in state.incidents.values()
+                     if i.kind == vm_failure.KIND})
+    if not wanted:
+        return {}, {}
+    servers = _read('nova-api', env.servers, wanted)
+    if servers is None:
+        return {}, {}
+    stopped = {}
+    for incident in state.incidents.values():
+        if incident.kind == vm_failure.KIND and \
+                incident.state == vm_failure.REPORTED:
+            answer = _read('nova-api', env.stopped_by_user,
+                           incident.fact('vm'))
+            if answer is not None:
+                stopped[incident.fact('vm')] = answer
+    return servers, stopped
 
 
 # Incidents in these states are judged on the peer channel (and its
@@ -208,7 +248,7 @@ def _peer_views(env, state, aggregates, services):
     """The peer views of the hosts being confirmed and of their segment
     peers (read only while some incident needs them)."""
     hosts = {i.host for i in state.incidents.values()
-             if i.state in _PEER_STATES}
+             if i.kind == states.KIND and i.state in _PEER_STATES}
     if not hosts or aggregates is None:
         return None
     wanted = set(hosts)
@@ -314,6 +354,17 @@ def _ended_move(migrations):
         latest.status not in model.MIGRATION_IN_FLIGHT
 
 
+def _aged(read, now):
+    """Compute services read at ``read[0]``, as they read ``now``: their
+    heartbeat ages grown by the time since (a reused read with its old
+    ages would move every heartbeat forward, a report that never came)."""
+    at, services = read
+    return {host: dataclasses.replace(
+        service, heartbeat_age=service.heartbeat_age + (now - at))
+        if service.heartbeat_age is not None else service
+        for host, service in services.items()}
+
+
 class Replica:
     """The loop state of one replica: the core's state, and the results
     waiting for the next step.  ``submit(action)`` hands a side effect to
@@ -354,7 +405,8 @@ class Replica:
             self._settled_read_at = now
         obs = observe(self.env, self.state, results, self.inflight,
                       self._aggregates[1] if fresh else None,
-                      self._services[1] if recent else None, settled_due)
+                      _aged(self._services, now) if recent else None,
+                      settled_due)
         if not fresh and obs.aggregates is not None:
             # Segments and reserved hosts change rarely: read them once
             # per reconcile interval, not on every look.

@@ -423,6 +423,22 @@ def _fail_after_spawn(cloud, vm):
     cloud.fail_after_spawn.add(_vm(cloud, vm).id)
 
 
+def _crash(cloud, vm, cause):
+    cloud.crash(_vm(cloud, vm).id, cause or 'crash')
+
+
+def _crash_at_boot(cloud, vm, count):
+    _vm(cloud, vm).crash_at_boot = int(count)
+
+
+def _user_power(cloud, verb, vm):
+    cloud.user_power(_vm(cloud, vm).id, verb == 'user-start')
+
+
+def _libvirtd(cloud, verb, host):
+    cloud.stop_libvirtd(_host(cloud, host), verb == 'stop')
+
+
 COMMANDS = (
     Command('delay SECONDS', 'let the clock run', _delay),
     Command('power off|on HOST', 'the host loses power / boots again '
@@ -485,6 +501,16 @@ COMMANDS = (
     Command('fail-after-spawn VM', 'the next evacuation of VM fails on its '
             'destination after the guest was spawned there',
             _fail_after_spawn),
+    Command('crash VM [CAUSE]', 'the guest dies on its host (crash, '
+            'watchdog, panic, io_error) and its monitor reports it; Nova '
+            'still shows it ACTIVE', _crash),
+    Command('crash-at-boot VM COUNT', 'the next COUNT starts of the guest '
+            'on its host die half a second later', _crash_at_boot),
+    Command('user-stop|user-start VM', 'its owner stops / starts it through '
+            'Nova', _user_power),
+    Command('stop|start libvirtd HOST', 'libvirtd dies / is back (its '
+            'guests run on; the monitor reports it after '
+            'process_report_after)', _libvirtd),
 )
 
 

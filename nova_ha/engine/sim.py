@@ -100,10 +100,14 @@ class Timings:
     # False: Nova leaves every evacuated VM stopped (microversion 2.95+).
     keep_running_honoured: bool = True
     # How long a monitor tries to restart a dead nova-compute before it
-    # reports process.down (and the engine's process flow disables it).
+    # reports process.down (and the engine's process incident disables
+    # it).
     process_report_after: float = 30.0
     # A host reset by its watchdog (not the software one) boots again.
     boot_time: float = 60.0
+    # Nova's compute syncs a guest that died to SHUTOFF this long after
+    # libvirt's lifecycle event (it delays stop events by 15 s).
+    power_sync_delay: float = 15.0
 
 
 @dataclasses.dataclass
@@ -135,6 +139,8 @@ class Host:
     booting: bool = False            # reset by its watchdog, not yet up
     compute_died_at: float = None    # nova-compute dead on the live host
     process_down_at: float = None    # its monitor reported nova-compute dead
+    libvirtd_running: bool = True
+    libvirtd_reported: bool = False
     # Nova stamps a service's updated_at on every write of it (forced
     # down, disabled, enabled), not only on its heartbeats.
     service_written_at: float = None
@@ -171,6 +177,12 @@ class Server:
     status: str = 'ACTIVE'
     task_state: str = None
     metadata: dict = dataclasses.field(default_factory=dict)
+    # Its owner stopped it (Nova's instance actions say so).
+    user_stopped: bool = False
+    # The next this many starts of its guest die within seconds.
+    crash_at_boot: int = 0
+    # Its guest died and nobody has run it since (the judge's record).
+    crashed: bool = False
 
 
 class SimHistory:
@@ -196,6 +208,7 @@ class SimEnv(engine_env.Environment):
         self.me = name
         self.skew = skew
         self.reports = []
+        self.events = []
         self.cut_from_coordination = False
         # incident key -> expiry of our lease by our own clock, set before
         # each acquisition or renewal is asked (never later than the
@@ -266,11 +279,6 @@ class SimEnv(engine_env.Environment):
         self._nova()
         return tuple(self.cloud.aggregates)
 
-    def process_down(self):
-        self._history()
-        return {h.name: h.process_down_at for h in self.cloud.hosts.values()
-                if h.process_down_at is not None}
-
     def incidents(self):
         self._history()
         found = []
@@ -281,8 +289,9 @@ class SimEnv(engine_env.Environment):
                 found.append(stored)
             else:
                 seq = states.sequence_of(key) or 0
-                if seq >= latest.get(row['host'], (0, None))[0]:
-                    latest[row['host']] = (seq, stored)
+                numbered = states.numbered(key)
+                if seq >= latest.get(numbered, (0, None))[0]:
+                    latest[numbered] = (seq, stored)
         return tuple(found + [s for _, s in sorted(latest.values(),
                                                    key=lambda p: p[1].key)])
 
@@ -313,6 +322,15 @@ class SimEnv(engine_env.Environment):
     def take_reports(self):
         reports, self.reports = self.reports, []
         return reports
+
+    def take_events(self):
+        events, self.events = self.events, []
+        return events
+
+    def stopped_by_user(self, vm):
+        self._nova()
+        server = self.cloud.servers.get(vm)
+        return bool(server and server.user_stopped)
 
     # -- leases ----------------------------------------------------------
 
@@ -354,10 +372,11 @@ class SimEnv(engine_env.Environment):
             return self.cloud.timings.bmc_timeout
         return self.cloud.timings.api_timeout
 
-    def open_incident(self, host, sequence, reason):
+    def open_incident(self, host, sequence, reason, kind=states.KIND,
+                      subject=None, facts=None):
         self._history()
         self._coordination()
-        key = states.key_for(host, sequence)
+        key = states.key_for(host, sequence, kind, subject)
         history = self.cloud.history
         if key in history.incidents:
             return None
@@ -367,9 +386,9 @@ class SimEnv(engine_env.Environment):
         self._expiry[key] = expiry
         now = self.clock()
         history.incidents[key] = {
-            'key': key, 'host': host, 'state': states.DETECTED,
+            'key': key, 'host': host, 'state': states.TABLES[kind].initial,
             'opened_at': now, 'since': now, 'owner': self.me,
-            'generation': 1, 'facts': {}, 'operator': {}}
+            'generation': 1, 'facts': dict(facts or {}), 'operator': {}}
         history.record('transition', '%s opened: %s' % (key, reason),
                        who=self.me, incident=key, token=1)
         return _stored(history.incidents[key])
@@ -427,6 +446,19 @@ class SimEnv(engine_env.Environment):
         if row is not None and row['generation'] == token:
             row['operator'].pop(request, None)
 
+    def relay(self, key, request, details):
+        self._history()
+        row = self.cloud.history.incidents.get(key)
+        if row is None or _stored(row).closed:
+            raise ValueError('incident %s is closed' % key)
+        row['operator'][request] = {
+            'who': 'nova-ha-monitor', 'at': self.clock(),
+            'reason': ', '.join('%s %s' % item
+                                for item in sorted(details.items()))}
+        self.cloud.history.record('operator.' + request, 'relayed to the '
+                                  'owner of %s by %s' % (key, self.me),
+                                  who=self.me, incident=key)
+
     # -- side effects ------------------------------------------------------
 
     def read_power(self, host):
@@ -475,6 +507,24 @@ class SimEnv(engine_env.Environment):
         self._nova()
         self.cloud.remove_from_aggregate(host, aggregate)
 
+    def restart_vm(self, vm, how):
+        self._nova()
+        self.cloud.nova_restart(vm, how, self.me)
+
+    def migrate_vm(self, vm):
+        self._nova()
+        self.cloud.nova_migrate(vm, self.me)
+
+    def confirm_move(self, vm):
+        self._nova()
+        self.cloud.nova_confirm(vm)
+
+    def enable(self, host):
+        self._nova()
+        h = self.cloud.hosts[host]
+        h.disabled, h.disabled_reason = False, None
+        h.service_written_at = self.cloud.now
+
 
 def _stored(row):
     return model.StoredIncident(
@@ -482,7 +532,7 @@ def _stored(row):
         opened_at=row['opened_at'], since=row['since'], owner=row['owner'],
         generation=row['generation'], facts=dict(row['facts']),
         operator=dict(row['operator']),
-        closed=row['state'] not in states.OPEN)
+        closed=row['state'] not in states.table_of(row['key']).open)
 
 
 def _server(s):
@@ -688,6 +738,7 @@ class SimCloud:
         self._seq = itertools.count()
         self._wakes = set()
         self._bus_rules = []      # 'drop', 'duplicate'
+        self._queued = []         # messages waiting for a consumer
         self.event_delay = self.timings.event_delay
         self._ids = itertools.count(1)
         self._consumer = itertools.count()
@@ -933,12 +984,15 @@ class SimCloud:
         elif host.nova_stopped_at is None:
             host.nova_stopped_at = self.now
         # nova-ha-monitor restarts a dead nova-compute; when it cannot, it
-        # reports process.down (the engine's process flow records it), and
-        # process.up once it runs again.
+        # reports process.down (the engine opens a process incident), and
+        # process.up once it runs again (after a reboot too).
         dead = host.up and not host.compute_running
         if not dead:
-            host.process_down_at = None
             host.compute_died_at = None
+            if host.up and host.process_down_at is not None:
+                host.process_down_at = None
+                self.monitor_event(host, 'process_up', 'nova-compute',
+                                   'running again')
         elif host.compute_died_at is None:
             host.compute_died_at = self.now
             self.at(self.now + self.timings.process_report_after,
@@ -947,13 +1001,43 @@ class SimCloud:
     def _monitor_reports(self, host, died_at):
         if host.compute_died_at != died_at or host.process_down_at:
             return       # back meanwhile, or reported already
-        if RABBIT in self.down or not host.sends(MANAGEMENT):
-            # Its outbox keeps the report until the bus takes it.
-            self.at(self.now + 5.0, self._monitor_reports, host, died_at)
-            return
         host.process_down_at = self.now
         self.log('%s: nova-ha-monitor reports nova-compute dead' % host.name)
-        self.wake_all()
+        self.monitor_event(host, 'process_down', 'nova-compute',
+                           'gave up restarting it')
+
+    def stop_libvirtd(self, host, stop):
+        host.libvirtd_running = not stop
+        if stop:
+            self.at(self.now + self.timings.process_report_after,
+                    self._libvirtd_reported, host)
+        elif host.libvirtd_reported:
+            host.libvirtd_reported = False
+            self.monitor_event(host, 'process_up', 'libvirtd',
+                               'running again')
+
+    def _libvirtd_reported(self, host):
+        if host.libvirtd_running or host.libvirtd_reported or not host.up:
+            return
+        host.libvirtd_reported = True
+        self.log('%s: nova-ha-monitor reports libvirtd dead' % host.name)
+        self.monitor_event(host, 'process_down', 'libvirtd',
+                           'gave up restarting it')
+
+    def monitor_event(self, host, kind, subject, cause):
+        """A report of the host's nova-ha-monitor (a VM or a process
+        failed, a process is back), kept in its outbox until the bus
+        takes it."""
+        if not host.up:
+            return
+        if RABBIT in self.down or not host.sends(MANAGEMENT):
+            self.at(self.now + 5.0, self.monitor_event, host, kind, subject,
+                    cause)
+            return
+        report = (kind, host.name, subject, cause)
+        self._publish('%s %s %s' % (kind, subject, host.name),
+                      lambda env: env.events.append(model.Report(
+                          *report, at=env.clock())), droppable=False)
 
     def _pairs_changed(self, observer):
         for peer_name in self.configured_peers(observer.name):
@@ -1068,7 +1152,7 @@ class SimCloud:
     def power_on(self, host):
         host.power, host.hung, host.booting = 'on', False, False
         host.compute_running, host.reset_by_watchdog = True, False
-        host.process_down_at = None
+        self.stop_libvirtd(host, False)
         if host.bmc == 'dead':
             host.bmc = 'ok'
         self.guests[host.name] = set()
@@ -1188,7 +1272,9 @@ class SimCloud:
             server.name, migration.dest, server.status))
         self.notify_rebuild()
 
-    def _choose_target(self, source):
+    def _choose_target(self, source, ordinary=False):
+        """Where Nova's scheduler puts a VM of ``source``: an evacuation
+        may use the segment's reserved hosts, an ``ordinary`` move not."""
         view = ha_aggregates.host_view_of(self.aggregates, source)
         used = {}
         for s in self.servers.values():
@@ -1205,6 +1291,8 @@ class SimCloud:
             if used.get(host.name, 0) >= host.capacity:
                 continue
             hv = ha_aggregates.host_view_of(self.aggregates, host.name)
+            if ordinary and hv.reserved:
+                continue
             if view.segment is not None and \
                     hv.segment_name != view.segment.name:
                 continue
@@ -1241,6 +1329,124 @@ class SimCloud:
                 ledger.discard(server.id)
         self.at(self.now + self.timings.power_time, done)
 
+    # -- VM failures: the guests, their owners and Nova's answers ------------
+
+    def crash(self, vm, cause):
+        """The guest dies on its host; the host's monitor reports it (Nova
+        still shows it ACTIVE until its power sync)."""
+        server = self.servers[vm]
+        host = self.hosts[server.host]
+        running = self.guests.get(server.host, set())
+        if server.id not in running:
+            return
+        running.discard(server.id)
+        server.crashed = True
+        self.log('%s: guest %s died (%s)' % (host.name, server.name, cause))
+        self.monitor_event(host, 'vm_failure', server.id, cause)
+        self.at(self.now + self.timings.power_sync_delay, self._power_sync,
+                server)
+
+    def _power_sync(self, server):
+        host = self.hosts[server.host]
+        if server.id in self.guests.get(server.host, ()) or \
+                server.status != 'ACTIVE' or server.task_state or \
+                not (host.up and host.compute_running and
+                     host.both_ways(MANAGEMENT) and self._rpc_works()):
+            return      # (a compute cut from Nova cannot tell it)
+        server.status = 'SHUTOFF'
+        self.log('nova: %s SHUTOFF (power state sync)' % server.name)
+
+    def user_power(self, vm, on):
+        """The VM's owner stops or starts it through Nova."""
+        server = self.servers[vm]
+        running = self.guests.setdefault(server.host, set())
+        server.user_stopped = not on
+        server.crashed = False
+        server.status = 'ACTIVE' if on else 'SHUTOFF'
+        if on:
+            running.add(server.id)
+        else:
+            running.discard(server.id)
+        self.log('nova: %s %s by its owner' % (
+            server.name, 'started' if on else 'stopped'))
+
+    def nova_restart(self, vm, how, who):
+        server = self.servers[vm]
+        if server.status == 'DELETED':
+            raise NovaRefused(404, 'no server %s' % vm)
+        if server.task_state is not None:
+            raise NovaRefused(409, 'task_state %s' % server.task_state)
+        server.task_state = 'powering-on' if how == 'start' \
+            else 'rebooting_hard'
+        self.log('nova: %s %s asked by %s' % (
+            server.name, how.replace('_', ' '), who))
+        self.at(self.now + self.timings.power_time, self._restarted, server,
+                server.host, server.task_state)
+
+    def _restarted(self, server, host_name, task):
+        if server.host != host_name or server.task_state != task:
+            return        # reset or moved meanwhile: the request is void
+        host = self.hosts[server.host]
+        if not (host.up and host.compute_running and host.libvirtd_running
+                and self._rpc_works()):
+            # Waits in the compute's queue (a dead host: for ever).
+            self.at(self.now + 5.0, self._restarted, server, host_name, task)
+            return
+        server.task_state = None
+        if server.status == 'DELETED':
+            return
+        server.status = 'ACTIVE'
+        self.guests.setdefault(server.host, set()).add(server.id)
+        self.log('nova: %s ACTIVE on %s' % (server.name, server.host))
+        if server.crash_at_boot:
+            server.crash_at_boot -= 1
+            self.at(self.now + 0.5, self.crash, server.id, 'crash at boot')
+
+    def nova_migrate(self, vm, who):
+        server = self.servers[vm]
+        if server.task_state is not None:
+            raise NovaRefused(409, 'task_state %s' % server.task_state)
+        server.task_state = 'resize_prep'
+        self.log('nova: %s cold migration asked by %s' % (server.name, who))
+        self.at(self.now + self.timings.schedule_time, self._cold_migrate,
+                server, server.host)
+
+    def _cold_migrate(self, server, source):
+        if not self._rpc_works():
+            self.at(self.now + 1.0, self._cold_migrate, server, source)
+            return
+        target = self._choose_target(source, ordinary=True)
+        if target is None:
+            server.task_state = None
+            self.log('nova: %s migration error: no valid host' % server.name)
+            return
+        power_on = server.status != 'SHUTOFF'
+        self.guests.setdefault(source, set()).discard(server.id)
+        server.status, server.task_state = 'RESIZE', 'resize_migrating'
+        self.at(self.now + self.timings.rebuild_time, self._migrated, server,
+                target, power_on)
+
+    def _migrated(self, server, target, power_on):
+        dest = self.hosts[target]
+        if not (dest.up and dest.compute_running and self._rpc_works()):
+            self.at(self.now + 5.0, self._migrated, server, target, power_on)
+            return
+        server.host, server.status, server.task_state = \
+            target, 'VERIFY_RESIZE', None
+        if power_on:
+            self.guests.setdefault(target, set()).add(server.id)
+        self.log('nova: %s migrated to %s (VERIFY_RESIZE)' % (server.name,
+                                                               target))
+
+    def nova_confirm(self, vm):
+        server = self.servers[vm]
+        if server.status != 'VERIFY_RESIZE':
+            raise NovaRefused(400, 'status %s' % server.status)
+        running = server.id in self.guests.get(server.host, set())
+        server.status = 'ACTIVE' if running else 'SHUTOFF'
+        self.log('nova: %s migration confirmed (%s)' % (server.name,
+                                                        server.status))
+
     def remove_from_aggregate(self, host, aggregate_id):
         for i, agg in enumerate(self.aggregates):
             if agg.id == aggregate_id and host in agg.hosts:
@@ -1260,6 +1466,9 @@ class SimCloud:
             name, count), self.settings, self.engine_skews.get(name, 0.0))
         self.engines[name] = engine
         self.wake(name)
+        queued, self._queued = self._queued, []
+        for put in queued:
+            self.at(self.now + self.event_delay, self._deliver, put)
         self.at(self.now + self.timings.lease_ttl / 4,
                 engine.renew_while_waiting)
         return engine
@@ -1271,27 +1480,37 @@ class SimCloud:
     def publish(self, host, kind):
         """A host report ('down' or 'up') to one replica (competing
         consumers), through the bus's rules."""
+        self._publish('report %s %s' % (kind, host),
+                      lambda env: env.reports.append((host, kind,
+                                                      env.clock())))
+
+    def _publish(self, what, put, droppable=True):
+        """``droppable``: the bus may lose it or deliver it twice (the
+        rules of 'drop|duplicate next event'); a monitor's report of a VM
+        or process failure is not lost once its outbox handed it over
+        (the bus losing one then is a known limit, not played)."""
         if RABBIT in self.down:
-            self.log('bus: report %s %s lost (RabbitMQ down)' % (kind, host))
+            self.log('bus: %s lost (RabbitMQ down)' % what)
             return
-        rule = self._bus_rules.pop(0) if self._bus_rules else None
+        rule = self._bus_rules.pop(0) if self._bus_rules and droppable \
+            else None
         if rule == 'drop':
-            self.log('bus: report %s %s dropped' % (kind, host))
+            self.log('bus: %s dropped' % what)
             return
         copies = 2 if rule == 'duplicate' else 1
+        for _ in range(copies):
+            self.at(self.now + self.event_delay, self._deliver, put)
+
+    def _deliver(self, put):
+        """To one running replica (competing consumers); with none, the
+        queue keeps the message until one starts."""
         names = sorted(self.engines)
         if not names:
+            self._queued.append(put)
             return
-        for _ in range(copies):
-            name = names[next(self._consumer) % len(names)]
-
-            def deliver(name=name):
-                engine = self.engines.get(name)
-                if engine is not None:
-                    engine.env.reports.append(
-                        (host, kind, engine.env.clock()))
-                    self.wake(name)
-            self.at(self.now + self.event_delay, deliver)
+        name = names[next(self._consumer) % len(names)]
+        put(self.engines[name].env)
+        self.wake(name)
 
     def notify_rebuild(self):
         """Nova's instance.rebuild.* notifications make every replica look

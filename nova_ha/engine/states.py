@@ -1,4 +1,10 @@
-"""The host-failure incident: its states, and the one way to change them.
+"""Incidents: the host-failure incident's states, the table every kind of
+incident declares, and the one way to change state.
+
+The engine runs three kinds of incident on the same core, leases and
+fencing tokens: host failures (this table), VM failures
+(nova_ha.engine.vm_failure) and process failures on a live host
+(nova_ha.engine.process_failure).  An incident's key starts with its kind.
 
 ==============  ======  =====================================================
 state           open?   meaning
@@ -17,7 +23,8 @@ parked          open    no proof can be had (fence failed, BMC silent):
                         alerted; resumes only by an operator or a new failure
 recovered       closed  every HA VM runs elsewhere; the host stays disabled
 partial         closed  some VMs could not be moved: a person must look
-cancelled       closed  the host came back before it was fenced
+cancelled       closed  the host came back before it was fenced (or between
+                        two failed fence attempts)
 closed          closed  an operator closed it
 ==============  ======  =====================================================
 
@@ -53,7 +60,9 @@ _ALLOWED = {
     DETECTED: {CONFIRMING, HELD, FENCING, FENCED, PARKED, CANCELLED},
     CONFIRMING: {HELD, FENCING, FENCED, PARKED, CANCELLED},
     HELD: {HELD, DETECTED, CONFIRMING, FENCING, FENCED, PARKED, CANCELLED},
-    FENCING: {FENCED, PARKED},
+    # Cancelled between two attempts (the last failed, none in flight):
+    # the host showed life.
+    FENCING: {FENCED, PARKED, CANCELLED},
     FENCED: {EVACUATING},
     EVACUATING: {RECOVERED, PARTIAL},
     PARKED: {DETECTED, FENCED, CANCELLED},
@@ -62,6 +71,44 @@ for _state in OPEN:
     _ALLOWED[_state] = _ALLOWED[_state] | {CLOSED}
 
 KIND = 'host_failure'
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """One kind of incident: its open and final states and the changes
+    allowed between them (an operator's close from every open state)."""
+
+    kind: str
+    initial: str
+    open: frozenset
+    final: frozenset
+    allowed: dict
+
+    def __post_init__(self):
+        for state in self.open:
+            self.allowed[state] = set(self.allowed.get(state, ())) | {CLOSED}
+
+
+TABLES = {}
+
+
+def declare(kind, initial, open_states, final_states, allowed):
+    table = Table(kind, initial, frozenset(open_states),
+                  frozenset(final_states) | {CLOSED}, dict(allowed))
+    TABLES[kind] = table
+    return table
+
+
+HOST = declare(KIND, DETECTED, OPEN, FINAL, _ALLOWED)
+
+
+def kind_of(key):
+    """An incident's kind, from its key ('host_failure:a1:3' ...)."""
+    return key.split(':', 1)[0]
+
+
+def table_of(key):
+    return TABLES.get(kind_of(key), HOST)
 
 
 class BadTransition(ValueError):
@@ -88,8 +135,12 @@ class Incident:
     facts: dict = dataclasses.field(default_factory=dict)
 
     @property
+    def kind(self):
+        return kind_of(self.key)
+
+    @property
     def is_open(self):
-        return self.state in OPEN
+        return self.state in table_of(self.key).open
 
     def fact(self, name, default=None):
         return self.facts.get(name, default)
@@ -119,7 +170,7 @@ def transition(incident, after, reason, now, **facts):
     """``incident`` moved to ``after`` (with ``facts`` merged), and the
     record of the change; BadTransition if the table does not allow it."""
     before = incident.state
-    if after not in _ALLOWED.get(before, ()):
+    if after not in table_of(incident.key).allowed.get(before, ()):
         raise BadTransition('%s: %s -> %s is not allowed' % (
             incident.key, before, after))
     changed = dataclasses.replace(incident.with_facts(**facts), state=after,
@@ -128,15 +179,41 @@ def transition(incident, after, reason, now, **facts):
                                      after, reason, incident.token, now)
 
 
-def allowed(before, after):
-    return after in _ALLOWED.get(before, ())
+def allowed(before, after, kind=KIND):
+    return after in TABLES[kind].allowed.get(before, ())
 
 
-def key_for(host, sequence):
-    """Incident keys are per host and numbered: two replicas that see the
-    same failure propose the same key, and the history's unique key lets
-    exactly one of them open it."""
-    return '%s:%s:%d' % (KIND, host, sequence)
+def key_for(host, sequence, kind=KIND, subject=None):
+    """Incident keys are per subject (a host; a VM; a host's process) and
+    numbered: two replicas that see the same failure propose the same key,
+    and the history's unique key lets exactly one of them open it."""
+    return '%s:%s:%d' % (kind, subject or host, sequence)
+
+
+def by_subject(incidents, kind):
+    """Of the stored ``incidents`` of ``kind``: subject -> its open one,
+    and subject -> (number, its latest one)."""
+    current, latest = {}, {}
+    for stored in incidents or ():
+        if kind_of(stored.key) != kind:
+            continue
+        subject = subject_of(stored.key)
+        if not stored.closed:
+            current[subject] = stored
+        seq = sequence_of(stored.key) or 0
+        if seq >= latest.get(subject, (0, None))[0]:
+            latest[subject] = (seq, stored)
+    return current, latest
+
+
+def numbered(key):
+    """What a key numbers: its kind and subject (without the sequence)."""
+    return key.rsplit(':', 1)[0]
+
+
+def subject_of(key):
+    """The subject part of a key (without kind and sequence)."""
+    return key.split(':', 1)[1].rsplit(':', 1)[0]
 
 
 def sequence_of(key) -> Optional[int]:

@@ -28,7 +28,7 @@ SHOW_FIELDS = ('Key', 'Kind', 'Host', 'Instance', 'State', 'Owner',
                'Generation', 'Opened', 'Updated', 'Closed', 'Detail',
                'Operator', 'Steps', 'Records')
 
-#: The incident kind of a failed compute host (nova_ha.notifier.engine).
+#: The incident kind of a failed compute host (nova_ha.engine.states).
 HOST_FAILURE = 'host_failure'
 
 _MACHINE_FORMATS = ('json', 'yaml')

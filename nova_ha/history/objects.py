@@ -11,8 +11,9 @@ import datetime
 #: ``closed``: an operator closed it (``nova-ha incident close``).
 CLOSED_STATES = frozenset((
     'done', 'failed', 'aborted', 'closed',
-    # The host-failure engine's final states (nova_ha.engine.states).
-    'recovered', 'partial', 'cancelled'))
+    # The engine's final states (nova_ha.engine.states and the tables of
+    # its other kinds of incident).
+    'recovered', 'partial', 'cancelled', 'skipped', 'escalated'))
 
 #: The state an operator's ``close`` request leaves an incident in.
 OPERATOR_CLOSED_STATE = 'closed'

@@ -25,7 +25,7 @@ from nova_ha.maintenance import nova as maintenance_nova
 from nova_ha.maintenance import plan
 from nova_ha.maintenance import progress
 from nova_ha.model import aggregates as ha_aggregates
-from nova_ha.notifier import environment
+from nova_ha.maintenance import locks as ha_locks
 
 LOG = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class EnterMaintenance(_MaintenanceCommand, lister.Lister):
         """The engine's lock service; refusing (the mark must be set
         under the host lock) when it cannot be reached."""
         try:
-            return environment.ToozLocks(
+            return ha_locks.ToozLocks(
                 self.conf.engine.coordination_url,
                 member_id='nova-ha-cli-%s' % uuid.uuid4())
         except Exception as e:

@@ -2,7 +2,8 @@
 
 ``choose_vms`` is the one plan of which VMs a failed host's recovery moves
 (nova_ha.engine, and the maintenance drain and capacity planner that must
-agree with it); ``vm_restart_decision`` is the VM-failure flow's.
+agree with it); ``vm_restart_decision`` is the VM-failure incident's
+(nova_ha.engine.vm_failure).
 """
 
 import dataclasses
@@ -10,7 +11,7 @@ from typing import Optional
 
 from nova_ha.model import servers as ha_servers
 
-# Nova's server statuses the flows care about.
+# Nova's server statuses the engine cares about.
 ACTIVE = 'ACTIVE'
 SHUTOFF = 'SHUTOFF'
 ERROR = 'ERROR'

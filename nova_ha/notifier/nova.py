@@ -1,8 +1,8 @@
 """Nova's REST API as the engine needs it, through openstacksdk.
 
-Everything returns plain dicts so the flows and their tests do not depend on
+Everything returns plain dicts so the engine and its tests do not depend on
 SDK resource classes.  Errors become NovaError with the HTTP status, so the
-flows can tell "conflict, retry later" (409) from "refused" (400).
+engine can tell "conflict, retry later" (409) from "refused" (400).
 """
 
 import dataclasses

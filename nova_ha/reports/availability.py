@@ -48,8 +48,13 @@ GONE = 'gone'
 # Status of a completed step of the earlier recovery flow's incidents.
 STEP_DONE = 'done'
 
-# Outcomes of the VM-failure flow (nova_ha.notifier.vm_flow).
+# Outcomes of the engine's VM-failure incidents (nova_ha.engine.vm_failure)
+# that end a VM's outage: back on its host, or moved.
 RESTARTED = 'restarted'
+MIGRATED = 'migrated'
+# ...and those of failures nova-ha does not own (not HA, stopped by its
+# owner, in maintenance, moved or gone), earlier engines' words included.
+NOT_OWNED = ('skipped', 'not_ha', 'ignored', 'maintenance')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,13 +185,16 @@ def vm_failure_outages(received, outcomes, segments=None):
 
     ``received``: ``event.received`` records (others are skipped);
     ``outcomes``: ``restart`` records and ``alert`` records of the
-    VM-failure flow, any order.  Each failure pairs with the first outcome
-    for its VM recorded after it; ``segments``: host -> segment name.
+    VM-failure incidents, any order.  Each failure pairs with the first
+    outcome that ends it (restarted, migrated, escalated, or not nova-ha's
+    to recover) recorded for its VM after it; ``segments``: host ->
+    segment name.
     """
     segments = segments or {}
     pending = {}
     for record in sorted(outcomes, key=lambda r: (r.at, r.id)):
-        if record.instance and record.outcome:
+        if record.instance and record.outcome in (RESTARTED, MIGRATED,
+                                                  ESCALATED) + NOT_OWNED:
             pending.setdefault(record.instance, []).append(record)
     outages = []
     for record in sorted(received, key=lambda r: (r.at, r.id)):
@@ -199,12 +207,12 @@ def vm_failure_outages(received, outcomes, segments=None):
         answer = queue.pop(0) if queue else None
         if answer is None:
             end, outcome = None, IN_PROGRESS
-        elif answer.outcome == RESTARTED:
+        elif answer.outcome in (RESTARTED, MIGRATED):
             end, outcome = answer.at, RECOVERED
         elif answer.outcome == ESCALATED:
             end, outcome = None, ESCALATED
         else:
-            continue
+            continue            # not nova-ha's to recover
         start = parse_time(detail.get('at'), record.at)
         outages.append(Outage(
             vm_id=record.instance, vm_name='', host=record.host,

@@ -2,7 +2,7 @@
 
 Real parts: Nova (API, conductor, scheduler, placement, computes) through
 openstacksdk, oslo.messaging on the in-process ``fake://`` transport, tooz
-locks (file driver, no server needed), the SQL history on SQLite.
+leases (file driver, no server needed), the SQL history on SQLite.
 
 Nova's versioned notifications reach the engine through the real
 ``nova_ha_forward`` driver (see NovaNotificationTap for how they are taken
@@ -33,19 +33,21 @@ import uuid
 from oslo_config import cfg
 import oslo_messaging as messaging
 
+from nova_ha.cmd import engine as engine_cmd
 from nova_ha.compute_hooks import publisher as monitor_publisher
 from nova_ha.conf import engine as engine_conf
 from nova_ha.engine import core
 from nova_ha.engine import daemon as engine_daemon
 from nova_ha.engine import guards
+from nova_ha.engine import process_failure
 from nova_ha.engine import real_env
 from nova_ha.engine import states
+from nova_ha.engine import vm_failure
 from nova_ha.fencing import base as fence_base
 from nova_ha.history import store as history_store
-from nova_ha.notifier import engine as ha_engine
-from nova_ha.notifier import environment
-from nova_ha.notifier import flow_settings
+from nova_ha.maintenance import locks as ha_locks
 from nova_ha.notifier import forward
+from nova_ha.notifier import intake as ha_intake
 from nova_ha.notifier import listener
 from nova_ha.notifier import nova as ha_nova
 from nova_ha.notifier import signing
@@ -246,14 +248,12 @@ class EngineHarness:
             'sqlite:///' + os.path.join(self.tmp, 'history.sqlite'))
         self.history.upgrade()
         self.bmcs = SimulatedBMCs(cloud_case)
-        self.locks = environment.ToozLocks(
+        # The maintenance commands' locks (file driver).
+        self.locks = ha_locks.ToozLocks(
             'file://' + os.path.join(self.tmp, 'locks'))
         self.nova = ha_nova.NovaGateway(cloud_case.sdk_connection())
-        # VM and process failures: the flows of nova_ha.notifier.
-        self.env = environment.Environment(self.nova, self.history,
-                                           self.locks)
-        # Host failures: the engine of nova_ha.engine, on the same Nova,
-        # history and BMCs, with its leases in tooz (file driver).
+        # The engine (nova_ha.engine): every kind of failure, its leases
+        # in tooz (file driver).
         self.host_env = real_env.RealEnvironment(
             'engine-test', self.nova, self.history,
             real_env.ToozLeases('file://' + os.path.join(self.tmp,
@@ -261,9 +261,8 @@ class EngineHarness:
             self.bmcs.fence, self.bmcs.power_state)
         self.daemon = engine_daemon.Daemon(
             self.host_env, host_settings or fast_core_settings())
-        self.engine = ha_engine.Engine(self.env, settings,
-                                       host_reports=self._host_report,
-                                       on_nova_news=self.daemon.news)
+        self.engine = engine_cmd.wire_intake(
+            self.daemon, ha_intake.Recorder(self.history), settings)
         self.daemon.start()
         self.transport = messaging.get_notification_transport(
             cfg.CONF, url='fake://')
@@ -278,23 +277,16 @@ class EngineHarness:
         self.notifier = listener.monitor_notifier(
             self.transport, MONITOR_TOPIC, 'nova-ha-monitor.test')
 
-    def _host_report(self, host, kind):
-        self.host_env.report(host, kind)
-        self.daemon.wake()
-
     def host_engine_busy(self):
         """An action in flight, or an incident in a state that acts."""
-        if self.daemon.replica.inflight:
+        if self.daemon.replica.inflight or self.host_env._events:
             return True
         now = time.time()
-        for incident in self.history.list_incidents(
-                open_only=True, kind=states.KIND):
-            if incident.state in (states.DETECTED, states.CONFIRMING,
-                                  states.FENCING, states.FENCED,
-                                  states.EVACUATING):
+        for incident in self.history.list_incidents(open_only=True):
+            if incident.state in _ACTING.get(incident.kind, ()):
                 return True
             until = (incident.detail or {}).get('until')
-            if incident.state == states.HELD and until and until > now:
+            if until and until > now:
                 return True
         return False
 
@@ -310,12 +302,10 @@ class EngineHarness:
         return self.monitors.publish(event_type, host, **fields)
 
     def wait_idle(self, timeout=120.0):
-        """Wait until the listeners have delivered and flows finished."""
+        """Wait until the listeners have delivered and the engine rests."""
         deadline = time.monotonic() + timeout
         seen = -1
         while time.monotonic() < deadline:
-            self.engine.wait_idle(timeout=max(0.1, deadline -
-                                              time.monotonic()))
             count = len(self.history.query())
             if count == seen and not self.host_engine_busy():
                 return
@@ -330,53 +320,45 @@ class EngineHarness:
             item.wait()
         self.daemon.stop()
         self.host_env.leases.stop()
-        self.engine.stop()
         self.locks.stop()
         self.history.close()
 
 
+# States in which an incident acts (waits on Nova or a BMC), by kind.
+_ACTING = {
+    states.KIND: (states.DETECTED, states.CONFIRMING, states.FENCING,
+                  states.FENCED, states.EVACUATING),
+    vm_failure.KIND: (vm_failure.REPORTED, vm_failure.RESTARTING,
+                      vm_failure.MIGRATING),
+    process_failure.KIND: (process_failure.REPORTED,),
+}
 _CORE_NAMES = {f.name for f in dataclasses.fields(core.Settings)}
 _STORM_NAMES = {'storm_max_share': 'max_share',
                 'storm_settle_time': 'settle_time',
                 'storm_burst_hosts': 'burst'}
+_INTAKE_NAMES = {f.name for f in dataclasses.fields(
+    ha_intake.IntakeSettings)}
 
 
-def _split(overrides):
-    """Overrides of EngineSettings and of FlowSettings, by name; names of
-    the host-failure engine's settings (see core_settings) are left to
-    it."""
-    engine_fields = {f.name for f in dataclasses.fields(
-        ha_engine.EngineSettings)} - {'flow'}
-    flow_fields = {f.name for f in dataclasses.fields(
-        flow_settings.FlowSettings)}
-    if 'flow' in overrides:
-        raise TypeError('pass FlowSettings fields one by one, not flow=')
-    unknown = set(overrides) - engine_fields - flow_fields - _CORE_NAMES - \
+def _check_names(overrides):
+    unknown = set(overrides) - _INTAKE_NAMES - _CORE_NAMES - \
         set(_STORM_NAMES)
     if unknown:
         raise TypeError('unknown settings: %s' % ', '.join(sorted(unknown)))
-    engine = {k: v for k, v in overrides.items() if k in engine_fields}
-    flow = {k: v for k, v in overrides.items() if k in flow_fields}
-    return engine, flow
 
 
 def fast_settings(**overrides):
-    """Short waits for tests; ``overrides`` name fields of EngineSettings
-    or of FlowSettings (those of the host-failure engine are ignored
-    here: see fast_core_settings)."""
-    engine, flow = _split(overrides)
-    values = dict(poll_interval=0.1, evacuation_timeout=90.0,
-                  lock_timeout=10.0)
-    values.update(flow)
-    engine.setdefault('nova_down_wait', 90.0)
-    engine.setdefault('vm_restart_backoff', (0.2, 1.0))
-    return ha_engine.EngineSettings(
-        flow=flow_settings.FlowSettings(**values), **engine)
+    """The intake's settings for tests; ``overrides`` may name the
+    engine's settings too (see fast_core_settings), ignored here."""
+    _check_names(overrides)
+    return ha_intake.IntakeSettings(**{
+        k: v for k, v in overrides.items() if k in _INTAKE_NAMES})
 
 
 def core_settings(base=None, **overrides):
     """core.Settings from the names the engine's options use; names of
-    the VM and process flows' settings are ignored here."""
+    the intake's settings are ignored here."""
+    _check_names(overrides)
     values = dict(base or {})
     storm = {_STORM_NAMES[k]: v for k, v in overrides.items()
              if k in _STORM_NAMES}
@@ -392,14 +374,12 @@ def fast_core_settings(**overrides):
     return core_settings(dict(
         reconcile_interval=1.0, power_read_interval=0.5,
         fence_retry_delay=0.0, fence_attempts=2, evacuation_timeout=90.0,
+        nova_down_wait=90.0, vm_restart_backoff=(0.2, 1.0),
         confirm=sg_confirm.ConfirmThresholds(max_wait_s=30.0)), **overrides)
 
 
 def production_like_settings(**overrides):
-    """The defaults of the intake and the VM and process flows (as
-    nova-ha.conf ships them: signed monitor events required, the
-    EngineHarness giving the engine its hosts' keys), with ``overrides``
-    of EngineSettings or FlowSettings fields (see fast_settings)."""
-    engine, flow = _split(overrides)
-    return ha_engine.EngineSettings(
-        flow=flow_settings.FlowSettings(**flow), **engine)
+    """The intake's defaults (as nova-ha.conf ships them: signed monitor
+    events required, the EngineHarness giving the engine its hosts'
+    keys), with ``overrides`` of its fields."""
+    return fast_settings(**overrides)

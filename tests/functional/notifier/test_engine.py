@@ -14,10 +14,11 @@ import time
 from nova.compute import power_state
 from nova import context as nova_context
 
+from nova_ha.engine import process_failure
 from nova_ha.engine import real_env
+from nova_ha.engine import vm_failure
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.notifier import events
-from nova_ha.notifier import process_flow
 from nova_ha.servicegroup import confirm as sg_confirm
 from nova_ha.testing import engine as engine_harness
 
@@ -373,6 +374,11 @@ class TestStormBurst(EngineTestBase):
 
 class VMFailureHelpers:
 
+    def vm_incidents(self, server):
+        """The states of the VM's incidents, oldest first."""
+        return [i.state for i in self.ha.history.list_incidents(
+            kind=vm_failure.KIND) if i.instance == server['id']]
+
     def power_sync_stops(self, server, host='a1'):
         """The guest dies under nova-compute, and Nova's power sync
         stops the server itself (no user), as it does for a crash."""
@@ -382,12 +388,16 @@ class VMFailureHelpers:
         self._wait_for_state_change(server, 'SHUTOFF')
 
     def crash_after_tries(self, tries, wait=True):
-        """A VM that crashes after ``tries`` earlier tries recorded in the
-        shared history (by another replica, or before a restart)."""
+        """A VM that crashes after ``tries`` earlier tries, recorded in the
+        shared history by its previous incident (another replica's, or
+        this engine's before a restart)."""
         server = self.boot_server('pet', host='a1', flavor_id=self.small)
-        for n in range(tries):
-            self.ha.history.record('restart', 'earlier try %d' % n,
-                                   instance=server['id'], outcome='attempt')
+        if tries:
+            self.ha.history.open_incident(
+                'vm_failure:%s:1' % server['id'], vm_failure.KIND,
+                host='a1', instance=server['id'],
+                state=vm_failure.RECOVERED, generation=1,
+                detail={'vm': server['id'], 'tries': [time.time()] * tries})
         self.power_sync_stops(server)
         self.ha.publish(events.VM_FAILURE, 'a1', instance=server['id'],
                         cause='crashed')
@@ -408,10 +418,9 @@ class TestVMRestartBackoff(VMFailureHelpers, EngineTestBase):
         time.sleep(1.0)
         self._start_server(server)
         self.ha.wait_idle()
-        outcomes = [r.outcome for r in self.kinds('restart')
-                    if r.instance == server['id']]
-        self.assertIn('skipped', outcomes)
-        self.assertNotIn('restarted', outcomes)
+        self.assertEqual([vm_failure.SKIPPED], self.vm_incidents(server)[1:])
+        self.assertNotIn('restarted', [r.outcome for r in
+                                       self.kinds('restart')])
 
 
 class TestVMFailure(VMFailureHelpers, EngineTestBase):
@@ -462,9 +471,9 @@ class TestVMFailure(VMFailureHelpers, EngineTestBase):
         self.ha.wait_idle()
         self.assertEqual('SHUTOFF',
                          self.admin_api.get_server(server['id'])['status'])
-        skipped = [r.message for r in self.kinds('restart')]
-        self.assertTrue(any('stopped by its user' in m for m in skipped),
-                        skipped)
+        self.assertEqual([vm_failure.SKIPPED], self.vm_incidents(server))
+        why = [r.message for r in self.kinds('transition')]
+        self.assertTrue(any('stopped by its user' in m for m in why), why)
 
     def test_non_ha_vm_is_left_alone(self):
         server = self.boot_server('plain', ha=False, host='a1',
@@ -492,7 +501,7 @@ class TestProcessFailure(EngineTestBase):
         self.ha.wait_idle()
         service = self.service('a1')
         self.assertEqual('disabled', service['status'])
-        self.assertEqual(process_flow.DISABLED_REASON,
+        self.assertEqual(process_failure.DISABLED_REASON,
                          service['disabled_reason'])
         self.assertFalse(service['forced_down'])
         self.assertEqual([], self.ha.bmcs.calls)   # the host is alive

@@ -81,9 +81,6 @@ class _MovesEnv:
     def peer_views(self, hosts):
         return None
 
-    def process_down(self):
-        return None
-
     def lost_at(self):
         return None
 
@@ -107,6 +104,9 @@ class _MovesEnv:
         return []
 
     def take_reports(self):
+        return []
+
+    def take_events(self):
         return []
 
 

@@ -14,7 +14,7 @@ import unittest
 
 from nova_ha.maintenance import drain
 from nova_ha.maintenance import plan
-from nova_ha.notifier import environment
+from nova_ha.maintenance import locks as ha_locks
 from nova_ha.notifier.nova import NovaError
 
 
@@ -85,7 +85,7 @@ class TestDrain(unittest.TestCase):
     def setUp(self):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
-        self.locks = environment.ToozLocks(
+        self.locks = ha_locks.ToozLocks(
             'file://' + os.path.join(tmp.name, 'locks'))
         self.addCleanup(self.locks.stop)
         self.clock = Clock()

@@ -8,7 +8,7 @@ import unittest
 
 from nova_ha.maintenance import mark
 from nova_ha.model import aggregates as ha_aggregates
-from nova_ha.notifier import environment
+from nova_ha.maintenance import locks as ha_locks
 
 Aggregate = collections.namedtuple('Aggregate', 'name hosts metadata')
 Incident = collections.namedtuple('Incident', 'key kind state')
@@ -23,8 +23,9 @@ def service(status='enabled', reason=None):
 class TestMark(unittest.TestCase):
 
     def test_reason_is_what_the_engine_reads_as_maintenance(self):
-        # nova_ha/notifier/engine.py treats a compute service disabled with
-        # a reason starting 'nova-ha:maintenance' as in maintenance.
+        # The engine (nova_ha.model.aggregates) treats a compute service
+        # disabled with a reason starting 'nova-ha:maintenance' as in
+        # maintenance.
         self.assertEqual('nova-ha:maintenance', mark.service_reason())
         self.assertEqual('nova-ha:maintenance: BIOS update',
                          mark.service_reason('BIOS update'))
@@ -111,8 +112,8 @@ class TestMarkUnderTheHostLock(unittest.TestCase):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
         url = 'file://' + os.path.join(tmp.name, 'locks')
-        self.cli_locks = environment.ToozLocks(url, member_id='cli')
-        self.engine_locks = environment.ToozLocks(url, member_id='engine')
+        self.cli_locks = ha_locks.ToozLocks(url, member_id='cli')
+        self.engine_locks = ha_locks.ToozLocks(url, member_id='engine')
         self.addCleanup(self.cli_locks.stop)
         self.addCleanup(self.engine_locks.stop)
 

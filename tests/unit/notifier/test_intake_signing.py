@@ -1,5 +1,5 @@
 """The engine's intake with signed monitor events required: a refused
-event is recorded and never reaches the host-failure engine.
+event is recorded and never reaches the engine.
 
 Real parts: the engine's intake and validation, the SQL history (SQLite).
 Nova is not needed: nothing here gets that far.
@@ -11,9 +11,8 @@ import tempfile
 import unittest
 
 from nova_ha.history import store
-from nova_ha.notifier import engine as ha_engine
-from nova_ha.notifier import environment
 from nova_ha.notifier import events
+from nova_ha.notifier import intake as ha_intake
 from nova_ha.notifier import signing
 
 KEY = 'k' * 32
@@ -28,13 +27,11 @@ class TestSignedIntake(unittest.TestCase):
         self.history.upgrade()
         self.addCleanup(self.history.close)
         self.reports = []
-        env = environment.Environment(None, self.history, None, None)
-        self.engine = ha_engine.Engine(
-            env, ha_engine.EngineSettings(
+        self.engine = ha_intake.Intake(
+            ha_intake.Recorder(self.history), ha_intake.IntakeSettings(
                 event_keys=(('c1', KEY),), signing_required=True),
             host_reports=lambda host, kind: self.reports.append(
-                (host, kind)))
-        self.addCleanup(self.engine.stop)
+                (host, kind)), events=self.reports.append)
 
     def _payload(self, host='c1', key=KEY):
         payload = events.monitor_payload(
@@ -43,7 +40,7 @@ class TestSignedIntake(unittest.TestCase):
         return signing.sign(events.HOST_DOWN, payload, key) if key \
             else payload
 
-    def test_signed_event_reaches_the_host_engine(self):
+    def test_signed_event_reaches_the_engine(self):
         self.engine.submit_monitor_message(
             events.HOST_DOWN, self._payload(), 'nova-ha-monitor.c1')
         self.assertEqual([('c1', 'down')], self.reports)

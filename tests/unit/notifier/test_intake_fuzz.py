@@ -1,10 +1,9 @@
 """Thousands of malformed and random messages through the engine's intake.
 
-Real parts: the engine, its validation, the SQL history (SQLite file), tooz
-locks (file driver).  Nova is an unreachable stand-in (every call raises, as
-when nova-api is down), so any VM or process report that passes validation
-ends in a flow that fails and must be recorded as an alert, not crash the
-engine.  Host reports go to the host-failure engine, recorded here.
+Real parts: the intake, its validation, the SQL history (SQLite file).
+What passes validation is handed to the engine as a report (host reports
+and monitors' reports of VM and process failures), recorded here; nothing
+else may reach it, and the intake must survive every message.
 """
 
 import os
@@ -15,46 +14,33 @@ import tempfile
 import unittest
 
 from nova_ha.history import store
-from nova_ha.notifier import engine as ha_engine
-from nova_ha.notifier import environment
 from nova_ha.notifier import events
-from nova_ha.notifier import flow_settings
+from nova_ha.notifier import intake as ha_intake
 
 
-class UnreachableNova:
-    def __getattr__(self, name):
-        def call(*args, **kwargs):
-            raise ConnectionError('nova-api unreachable')
-        return call
-
-
-class TestEngineFuzz(unittest.TestCase):
+class TestIntakeFuzz(unittest.TestCase):
 
     def setUp(self):
         tmp = tempfile.mkdtemp(prefix='nova-ha-fuzz-')
         self.history = store.HistoryStore(
             'sqlite:///' + os.path.join(tmp, 'h.sqlite'))
         self.history.upgrade()
-        self.locks = environment.ToozLocks('file://' + os.path.join(tmp, 'l'))
-        env = environment.Environment(UnreachableNova(), self.history,
-                                      self.locks, sleep=lambda s: None)
         self.host_reports = []
+        self.events = []
         self._reports_lock = threading.Lock()
         # The parser behind the signature check: unsigned messages reach
         # it (the check itself: tests/unit/notifier/test_signing*.py).
-        self.engine = ha_engine.Engine(env, ha_engine.EngineSettings(
-            flow=flow_settings.FlowSettings(poll_interval=0.01),
-            nova_down_wait=0.05, signing_required=False),
-            host_reports=self.host_report)
-        self.addCleanup(self.locks.stop)
+        self.engine = ha_intake.Intake(
+            ha_intake.Recorder(self.history),
+            ha_intake.IntakeSettings(signing_required=False),
+            host_reports=self.host_report, events=self.events.append)
         self.addCleanup(self.history.close)
-        self.addCleanup(self.engine.stop)
 
     def host_report(self, host, kind):
         with self._reports_lock:
             self.host_reports.append((host, kind))
 
-    def test_engine_survives_and_records_every_rejection(self):
+    def test_intake_survives_and_records_every_rejection(self):
         rnd = random.Random(20261124)
         junk = [None, 1, 2.5, [], {}, '', 'x' * 3000, {'nested': {'a': []}},
                 '\x00\xff', 'password=hunter2']
@@ -80,31 +66,35 @@ class TestEngineFuzz(unittest.TestCase):
                                                         'fuzz')
             sent += 1
             rejected += isinstance(result, events.Rejection)
-        self.engine.wait_idle()
         records = self.history.query(kind='event.rejected')
         self.assertEqual(rejected, len(records))
         self.assertGreater(rejected, sent // 2)
-        # Every host report taken went to the host-failure engine, and
-        # nothing else did.
+        # Every report taken went to the engine, and nothing else did.
         taken = [(r.host, r.detail['type'][len('host.'):])
                  for r in self.history.query(kind='event.received')
                  if r.detail['type'] in (events.HOST_DOWN, events.HOST_UP)]
         self.assertTrue(taken)
         self.assertEqual(sorted(taken), sorted(self.host_reports))
+        others = [(r.host, r.detail['type'])
+                  for r in self.history.query(kind='event.received')
+                  if r.detail['type'] in (events.VM_FAILURE,
+                                          events.PROCESS_DOWN,
+                                          events.PROCESS_UP)]
+        self.assertEqual(len(others), len(self.events))
         # Nothing secret leaked into the history from the junk.
         for r in self.history.query():
             self.assertNotIn('hunter2', r.message + repr(r.detail))
-        # The engine still works: a valid host report is taken and handed
-        # on; a valid process report is taken and its (failing, Nova is
-        # down) flow is recorded as an alert.
+        # The intake still works: a valid host report and a valid process
+        # report are taken and handed on.
         del self.host_reports[:]
+        del self.events[:]
         self.engine.submit_monitor_message(
             events.HOST_DOWN, events.monitor_payload(events.HOST_DOWN, 'c9'))
         self.engine.submit_monitor_message(
             events.PROCESS_DOWN, events.monitor_payload(
                 events.PROCESS_DOWN, 'c8', process='nova-compute'))
-        self.engine.wait_idle()
         self.assertTrue(self.history.query(kind='event.received', host='c9'))
         self.assertEqual([('c9', 'down')], self.host_reports)
-        self.assertTrue(any('nova-api unreachable' in r.message
-                            for r in self.history.query(kind='alert')))
+        (report,) = self.events
+        self.assertEqual(('process_down', 'c8', 'nova-compute'),
+                         (report.kind, report.host, report.subject))
