@@ -29,13 +29,15 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, 'lab'))
 
 from nova_ha.compute_hooks import peers as monitor_peers  # noqa: E402
-from nova_ha.lab import cli as lab_cli  # noqa: E402
-from nova_ha.lab import ha_conf  # noqa: E402
-from nova_ha.lab import cloud as lab_cloud  # noqa: E402
-from nova_ha.lab import layout as lab_layout  # noqa: E402
-from nova_ha.lab import scenario  # noqa: E402
+
+from nova_ha_lab import cli as lab_cli  # noqa: E402
+from nova_ha_lab import ha_conf  # noqa: E402
+from nova_ha_lab import cloud as lab_cloud  # noqa: E402
+from nova_ha_lab import layout as lab_layout  # noqa: E402
+from nova_ha_lab import scenario  # noqa: E402
 
 PHASES = ('detected', 'confirming', 'fenced', 'evacuating', 'recovered',
           'all HA VMs back')

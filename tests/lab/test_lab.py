@@ -18,7 +18,7 @@ import unittest
 
 from tests.integration.services import skip_or_fail
 
-LAB = [sys.executable, '-m', 'nova_ha.lab.cli']
+LAB = [sys.executable, '-m', 'nova_ha_lab.cli']
 UP_TIMEOUT = 900
 RUN_TIMEOUT = 600
 

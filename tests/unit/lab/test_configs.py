@@ -10,8 +10,8 @@ import unittest
 
 import yaml
 
-from nova_ha.lab import configs
-from nova_ha.lab import layout as lab
+from nova_ha_lab import configs
+from nova_ha_lab import layout as lab
 
 # Options oslo.config reads as lists of repeated keys.
 MULTI_VALUED = {

@@ -11,8 +11,9 @@ import unittest
 from oslo_config import cfg
 
 from nova_ha import conf as ha_conf
-from nova_ha.lab import ha_conf as lab_ha_conf
-from nova_ha.lab import layout as lab
+
+from nova_ha_lab import ha_conf as lab_ha_conf
+from nova_ha_lab import layout as lab
 
 
 def read(path):

@@ -2,7 +2,7 @@
 
 import unittest
 
-from nova_ha.lab import invariants
+from nova_ha_lab import invariants
 
 
 def ledger(**guests):

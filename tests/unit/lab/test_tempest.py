@@ -7,9 +7,9 @@ import re
 import tempfile
 import unittest
 
-from nova_ha.lab import configs
-from nova_ha.lab import layout as lab
-from nova_ha.lab import tempest
+from nova_ha_lab import configs
+from nova_ha_lab import layout as lab
+from nova_ha_lab import tempest
 
 FACTS = tempest.CloudFacts(
     image='img-1', image_alt='img-1', flavor='flv-tiny',

@@ -30,7 +30,7 @@ import secrets
 import shlex
 import sys
 
-from nova_ha.lab import layout as lab_layout
+from nova_ha_lab import layout as lab_layout
 
 
 def fence_driver(host):
@@ -140,7 +140,7 @@ timeout = 5
 feed_interval = 1
 quorum_timeout = 2
 work_dir = %(watchdog_dir)s
-kill_patterns = nova_ha.lab.compute
+kill_patterns = nova_ha_lab.compute
 fire_command = %(guests_off)s
 
 [isolation]
@@ -226,11 +226,11 @@ def write_engine_conf(layout):
 
 
 def write_monitor_conf(layout, host, compute_pid_file):
-    restart = [sys.executable, '-m', 'nova_ha.lab.cli', '--dir',
+    restart = [sys.executable, '-m', 'nova_ha_lab.cli', '--dir',
                layout.base, 'start-compute', host.name]
     peers = [p for p in layout.hosts
              if host.segment and p.segment == host.segment and p != host]
-    guests_off = [sys.executable, '-m', 'nova_ha.lab.cli', '--dir',
+    guests_off = [sys.executable, '-m', 'nova_ha_lab.cli', '--dir',
                   layout.base, 'guests-off', host.name]
     return _write(monitor_conf_path(layout, host), MONITOR_CONF % {
         'transport_url': layout.transport_url(),

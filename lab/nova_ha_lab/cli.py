@@ -23,14 +23,14 @@ import warnings
 # openstacksdk's futurist imports eventlet, which warns on every command.
 warnings.filterwarnings('ignore', message='\nEventlet is deprecated')
 
-from nova_ha.lab import cloud as lab_cloud  # noqa: E402
-from nova_ha.lab import control  # noqa: E402
-from nova_ha.lab import ha_conf  # noqa: E402
-from nova_ha.lab import hosts as lab_hosts  # noqa: E402
-from nova_ha.lab import layout as lab_layout  # noqa: E402
-from nova_ha.lab import network  # noqa: E402
-from nova_ha.lab import procs as lab_procs  # noqa: E402
-from nova_ha.lab import tempest  # noqa: E402
+from nova_ha_lab import cloud as lab_cloud  # noqa: E402
+from nova_ha_lab import control  # noqa: E402
+from nova_ha_lab import ha_conf  # noqa: E402
+from nova_ha_lab import hosts as lab_hosts  # noqa: E402
+from nova_ha_lab import layout as lab_layout  # noqa: E402
+from nova_ha_lab import network  # noqa: E402
+from nova_ha_lab import procs as lab_procs  # noqa: E402
+from nova_ha_lab import tempest  # noqa: E402
 
 FAILURE_MODES = {
     'power': 'power off through the BMC path (the BMC stays reachable)',
@@ -76,7 +76,7 @@ class Lab:
             open(marker, 'w').close()
         network.ensure_bridge()
         self.procs.start(RELAY_RABBITMQ, [
-            sys.executable, '-m', 'nova_ha.lab.network',
+            sys.executable, '-m', 'nova_ha_lab.network',
             str(lab_layout.RABBITMQ_PORT),
             '127.0.0.1:%d' % lab_layout.RABBITMQ_PORT])
         control.prepare(self.layout, self.procs)
@@ -110,7 +110,7 @@ class Lab:
 
     def start_bmc(self, host):
         self.procs.start(lab_hosts.bmc_name(host), [
-            sys.executable, '-m', 'nova_ha.lab.bmc', '--dir',
+            sys.executable, '-m', 'nova_ha_lab.bmc', '--dir',
             self.layout.base, host.name])
 
     def engine_names(self):
@@ -311,7 +311,7 @@ def main(argv=None):
     elif args.command == 'tempest':
         return tempest.main(lab, args)
     elif args.command == 'run':
-        from nova_ha.lab import scenario
+        from nova_ha_lab import scenario
         return scenario.main(lab, args.scenario)
     return 0
 

@@ -32,10 +32,12 @@ import yaml
 from openstack import exceptions as openstack_exceptions
 
 from nova_ha.history import store as history_store
-from nova_ha.lab import cloud as lab_cloud
-from nova_ha.lab import invariants
 from nova_ha.testing import invariants as recovery_invariants
 
+from nova_ha_lab import cloud as lab_cloud
+from nova_ha_lab import invariants
+
+# The checkout's tests/lab/scenarios (this file is lab/nova_ha_lab/scenario.py).
 SCENARIOS_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'tests',
                              'lab', 'scenarios')
 SAMPLE_INTERVAL = 0.5

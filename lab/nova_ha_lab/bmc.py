@@ -7,7 +7,7 @@ host's power as a BMC on standby power does; killing this process is the
 on boots it (empty ledger, nova-compute and the monitor started again),
 and the power state read is the host's power file (a hung host reads on).
 
-    python -m nova_ha.lab.bmc --dir LAB HOST
+    python -m nova_ha_lab.bmc --dir LAB HOST
 """
 
 import argparse
@@ -22,11 +22,11 @@ from sushy_tools.emulator import main as sushy_main
 from sushy_tools.emulator.resources.systems import fakedriver
 from werkzeug import serving
 
-from nova_ha.lab import ha_conf
-from nova_ha.lab import hosts as lab_hosts
-from nova_ha.lab import layout as lab_layout
+from nova_ha_lab import ha_conf
+from nova_ha_lab import hosts as lab_hosts
+from nova_ha_lab import layout as lab_layout
 
-LOG = logging.getLogger('nova_ha.lab.bmc')
+LOG = logging.getLogger('nova_ha_lab.bmc')
 
 
 class HostPower:

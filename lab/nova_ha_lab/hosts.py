@@ -20,11 +20,11 @@ import os
 import signal
 import sys
 
-from nova_ha.lab import configs
-from nova_ha.lab import ha_conf
-from nova_ha.lab import network
-from nova_ha.lab import procs as lab_procs
-from nova_ha.lab import virt
+from nova_ha_lab import configs
+from nova_ha_lab import ha_conf
+from nova_ha_lab import network
+from nova_ha_lab import procs as lab_procs
+from nova_ha_lab import virt
 
 ON = 'on'
 OFF = 'off'
@@ -80,7 +80,7 @@ class Hosts:
         conf = configs.compute_nova_conf(self.layout, host)
         return self.procs.start(
             compute_name(host),
-            [sys.executable, '-m', 'nova_ha.lab.compute', '--config-file',
+            [sys.executable, '-m', 'nova_ha_lab.compute', '--config-file',
              conf],
             env={virt.HOST_DIR_ENV: self.layout.host_dir(host.name)},
             netns=host.netns)

@@ -17,7 +17,7 @@ the lab needs to judge a scenario from outside Nova:
   nova-compute exits as it starts its host (a broken package or config).
 
 Loaded by nova-compute as ``compute_driver = nova_ha_lab.LabDriver``
-(see nova_ha.lab.compute).
+(see nova_ha_lab.compute).
 """
 
 import functools

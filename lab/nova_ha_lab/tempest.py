@@ -67,9 +67,9 @@ import signal
 import subprocess
 import time
 
-from nova_ha.lab import configs
-from nova_ha.lab import layout as lab_layout
-from nova_ha.lab import procs as lab_procs
+from nova_ha_lab import configs
+from nova_ha_lab import layout as lab_layout
+from nova_ha_lab import procs as lab_procs
 
 WORKSPACE = 'tempest'
 RUN_LOG = 'run.txt'
@@ -148,7 +148,7 @@ def conf_path(workspace):
 def lookup(layout):
     """The CloudFacts of the running lab, through openstacksdk with the
     lab's clouds.yaml (read only)."""
-    from nova_ha.lab import cloud as lab_cloud
+    from nova_ha_lab import cloud as lab_cloud
     conn = lab_cloud.connect(layout)
     image = conn.image.find_image(IMAGE, ignore_missing=False)
     flavors = {flavor.name: flavor.id

@@ -30,10 +30,11 @@ from nova_ha.conf.fragments import Ini
 from nova_ha.conf.fragments import write_file
 from nova_ha.conf.fragments import parse_ini  # noqa: F401 (tests use it)
 from nova_ha.conf.fragments import read_fragment
-from nova_ha.lab import layout as lab
+
+from nova_ha_lab import layout as lab
 
 
-# nova_ha.lab.virt.LabDriver, as nova_ha.lab.compute makes it known to Nova.
+# nova_ha_lab.virt.LabDriver, as nova_ha_lab.compute makes it known to Nova.
 COMPUTE_DRIVER = 'nova_ha_lab.LabDriver'
 # Nova's [DEFAULT] host of the control services (conductor, scheduler).
 CONTROL_HOST = 'lab-control'

@@ -21,8 +21,8 @@ import signal
 import sys
 import threading
 
-from nova_ha.lab import layout as lab_layout
-from nova_ha.lab import procs as lab_procs
+from nova_ha_lab import layout as lab_layout
+from nova_ha_lab import procs as lab_procs
 
 IP = 'ip'
 
@@ -130,7 +130,7 @@ def remove_bridge():
 
 
 def relay_main(argv=None):
-    """``python -m nova_ha.lab.network LISTEN_PORT TARGET_HOST:PORT``:
+    """``python -m nova_ha_lab.network LISTEN_PORT TARGET_HOST:PORT``:
     forward the bridge address's LISTEN_PORT to the target until killed."""
     from nova_ha.testing import fault_services
     parser = argparse.ArgumentParser(description=relay_main.__doc__)

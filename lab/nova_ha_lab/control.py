@@ -22,9 +22,9 @@ import time
 import urllib.parse
 import urllib.request
 
-from nova_ha.lab import configs
-from nova_ha.lab import layout as lab
-from nova_ha.lab import procs as lab_procs
+from nova_ha_lab import configs
+from nova_ha_lab import layout as lab
+from nova_ha_lab import procs as lab_procs
 
 # The services' databases, and nova_ha: the engines' history ([history]
 # connection), whose schema the engines create themselves.
