@@ -305,7 +305,7 @@ def stestr_conf(tempest_dir=None):
 def _tempest_package():
     spec = importlib.util.find_spec('tempest')
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError('tempest is not installed (lab-requirements.txt)')
+        raise RuntimeError('tempest is not installed (lab/requirements.txt)')
     return list(spec.submodule_search_locations)[0]
 
 

@@ -216,7 +216,7 @@ class WriteAllTest(unittest.TestCase):
     @unittest.skipIf(
         None in (importlib.util.find_spec('glance'),
                  importlib.util.find_spec('neutron')),
-        'glance and neutron are not installed (lab-requirements.txt; the '
+        'glance and neutron are not installed (lab/requirements.txt; the '
         'fast tier\'s light install has no lab packages): their paste files '
         'are copied')
     def test_files_are_written_without_repeated_options(self):

@@ -230,7 +230,7 @@ class HostsToAvoidTest(unittest.TestCase):
 
 
 @unittest.skipIf(importlib.util.find_spec('tempest') is None,
-                 'tempest is not installed (lab-requirements.txt; the fast '
+                 'tempest is not installed (lab/requirements.txt; the fast '
                  'tier\'s light install has no lab packages)')
 class WorkspaceTest(unittest.TestCase):
 
