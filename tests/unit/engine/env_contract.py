@@ -96,6 +96,11 @@ class EnvContract:
     def service(self, env, host):
         return env.compute_services()[host]
 
+    def assertNotHeld(self, env, key, token):
+        self.assertFalse(env.lease_valid(key, token))
+        self.assertEqual(0.0, env.lease_left(key))
+        self.assertFalse(env.renew(key, token))
+
     def assertRefused(self, result, why):
         self.assertFalse(result.ok, result)
         self.assertTrue((result.error or '').startswith(why), result.error)
@@ -289,9 +294,7 @@ class EnvContract:
         one, two = self.env('engine-1'), self.env('engine-2')
         key = self.opened(one).key
         one.release(key)
-        self.assertFalse(one.lease_valid(key, 1))
-        self.assertEqual(0.0, one.lease_left(key))
-        self.assertFalse(one.renew(key, 1))
+        self.assertNotHeld(one, key, 1)
         self.assertTrue(two.lease_free(key))
 
     def test_lease_free_only_asks(self):
@@ -310,11 +313,9 @@ class EnvContract:
         one, two = self.env('engine-1'), self.env('engine-2')
         key = self.opened(one).key
         self.lapse(key)
-        self.assertFalse(one.lease_valid(key, 1))
-        self.assertEqual(0.0, one.lease_left(key))
+        self.assertNotHeld(one, key, 1)
         self.assertTrue(two.lease_free(key))
         self.assertEqual(2, two.take_over(key, 1).generation)
-        self.assertFalse(one.renew(key, 1))
 
     def test_take_over_bumps_the_generation(self):
         key, one, two = self.handed_over()
