@@ -416,13 +416,15 @@ class SimEnv(engine_env.Environment):
     def save(self, key, token, state, facts, records):
         self._history()
         row = self.cloud.history.incidents.get(key)
-        if row is None or row['generation'] != token:
-            return False
+        if row is None or row['generation'] != token or \
+                row['state'] == states.CLOSED:
+            return False      # (an operator's close is final)
         for record in records:
             if isinstance(record, model.Note):
                 self.note(record.kind, record.message, incident=key,
                           token=token, host=record.host,
-                          instance=record.instance, outcome=record.outcome)
+                          instance=record.instance, outcome=record.outcome,
+                          detail=record.detail)
             else:
                 self.cloud.history.record('transition', record.line(),
                                           who=self.me, incident=key,
@@ -438,7 +440,8 @@ class SimEnv(engine_env.Environment):
         self._history()
         self.cloud.history.record(kind, message, who=self.me,
                                   incident=incident, token=token, host=host,
-                                  instance=instance, outcome=outcome)
+                                  instance=instance, outcome=outcome,
+                                  detail=detail)
 
     def clear_request(self, key, request, token):
         self._history()

@@ -18,6 +18,7 @@ from nova_ha.engine import env as engine_env
 from nova_ha.engine import model
 from nova_ha.engine import replica
 from nova_ha.engine import states
+from nova_ha.engine import vm_failure
 from nova_ha.fencing import base as fence_base
 from nova_ha.model import aggregates as ha_aggregates
 
@@ -220,7 +221,7 @@ class EnvContract:
         env = self.env('engine-1')
         key = self.opened(env).key
         with self.not_answering(HISTORY):
-            for call in (env.incidents, env.process_down,
+            for call in (env.incidents,
                          lambda: env.open_incident(self.OTHER, 1, 'x'),
                          lambda: env.note('alert', 'lost?'),
                          lambda: env.save(key, 1, states.CONFIRMING, {},
@@ -501,8 +502,42 @@ class EnvContract:
         self.assertDone(self.act(two, model.ClearRequest(
             incident=key, token=2, request='retry')))
 
-    def test_process_down_is_empty_while_every_monitor_is_quiet(self):
-        self.assertEqual({}, self.env('engine-1').process_down() or {})
+    def test_take_events_is_empty_while_every_monitor_is_quiet(self):
+        self.assertEqual([], list(self.env('engine-1').take_events()))
+
+    def test_open_incident_of_another_kind_keys_it_by_its_subject(self):
+        env = self.env('engine-1')
+        vm = self.boot('vm-1', self.HOST)
+        stored = env.open_incident(self.HOST, 1, 'contract',
+                                   kind=vm_failure.KIND, subject=vm,
+                                   facts={'vm': vm, 'tries': []})
+        self.assertEqual('vm_failure:%s:1' % vm, stored.key)
+        self.assertEqual((vm_failure.REPORTED, self.HOST, 1),
+                         (stored.state, stored.host, stored.generation))
+        self.assertEqual(vm, stored.facts['vm'])
+        self.assertIsNone(env.open_incident(self.HOST, 1, 'again',
+                                            kind=vm_failure.KIND,
+                                            subject=vm))
+        self.assertEqual([stored.key], [i.key for i in env.incidents()])
+
+    def test_relay_puts_a_request_on_an_open_incident_only(self):
+        one, two = self.env('engine-1'), self.env('engine-2')
+        key = self.opened(one).key
+        self.assertDone(self.act(two, model.Relay(
+            incident=key, request='failed_again',
+            report=model.Report('vm_failure', self.HOST, 'vm-x', 'crash'))))
+        request = self.stored(one, key).operator['failed_again']
+        self.assertIn('crash', request['reason'])
+        self.operator(key, self.HOST, 'close')
+        self.assertFalse(self.act(two, model.Relay(
+            incident=key, request='failed_again',
+            report=model.Report('vm_failure', self.HOST, 'vm-x',
+                                'crash'))).ok)
+
+    def test_stopped_by_user_reads_who_stopped_the_vm(self):
+        env = self.env('engine-1')
+        vm = self.boot('vm-1', self.HOST)
+        self.assertFalse(env.stopped_by_user(vm))
 
     # -- side effects ------------------------------------------------------
 
@@ -642,6 +677,52 @@ class EnvContract:
                                       source=self.HOST, task_state=None,
                                       to_state='error'))))
         self.assertEqual('ERROR', env.servers([vm])[vm].status)
+
+    def test_restart_vm_hard_reboots_or_starts_it_on_its_host(self):
+        env = self.env('engine-1')
+        vm = self.boot('vm-1', self.HOST)
+        key = self.opened(env).key
+
+        def active():
+            server = env.servers([vm])[vm]
+            return server.status == 'ACTIVE' and server.task_state is None
+        self.assertDone(self.act(env, model.RestartVM(
+            incident=key, token=1, vm=vm, how='hard_reboot')))
+        self.wait(active, '%s ACTIVE after its hard reboot' % vm)
+        self.assertDone(self.act(env, model.SetPower(
+            incident=key, token=1, vm=vm, want='SHUTOFF')))
+        self.wait(lambda: env.servers([vm])[vm].status == 'SHUTOFF' and
+                  env.servers([vm])[vm].task_state is None, 'stopped')
+        self.assertDone(self.act(env, model.RestartVM(
+            incident=key, token=1, vm=vm, how='start', attempt=2)))
+        self.wait(active, '%s ACTIVE after its start' % vm)
+        self.assertEqual(self.HOST, env.servers([vm])[vm].host)
+
+    def test_migrate_then_confirm_moves_the_vm_to_an_ordinary_host(self):
+        env = self.env('engine-1')
+        vm = self.boot('vm-1', self.HOST)
+        key = self.opened(env).key
+        self.assertDone(self.act(env, model.MigrateVM(
+            incident=key, token=1, vm=vm)))
+        self.wait(lambda: env.servers([vm])[vm].status == 'VERIFY_RESIZE',
+                  '%s migrated' % vm)
+        self.assertDone(self.act(env, model.ConfirmMove(
+            incident=key, token=1, vm=vm)))
+        self.wait(lambda: env.servers([vm])[vm].status == 'ACTIVE',
+                  '%s confirmed' % vm)
+        # Not the reserved host: ordinary moves never take it.
+        self.assertEqual(self.OTHER, env.servers([vm])[vm].host)
+
+    def test_enable_after_disable_clears_the_reason(self):
+        env = self.env('engine-1')
+        key = self.opened(env).key
+        self.assertDone(self.act(env, model.Disable(
+            incident=key, token=1, host=self.HOST, reason='nova-ha: test')))
+        self.assertTrue(self.service(env, self.HOST).disabled)
+        self.assertDone(self.act(env, model.Enable(
+            incident=key, token=1, host=self.HOST)))
+        self.wait(lambda: not self.service(env, self.HOST).disabled,
+                  'enabled')
 
     def test_release_reserved_takes_the_host_out_of_its_aggregate(self):
         env = self.env('engine-1')

@@ -8,8 +8,6 @@ the tests are the replicas.
 import contextlib
 import unittest
 
-import pytest
-
 from nova_ha.engine import scenario
 from nova_ha.engine import sim
 from tests.unit.engine import env_contract
@@ -90,18 +88,3 @@ class TestSimEnv(env_contract.EnvContract, unittest.TestCase):
     def report(self, env, host, kind):
         env.reports.append((host, kind, env.clock()))
 
-    # -- where SimEnv breaks the contract today ------------------------
-
-    @pytest.mark.xfail(strict=True, reason=(
-        'SimEnv.note() drops its detail argument (SimHistory.record is '
-        'never given it, nor are the details of the Notes a Save '
-        'carries); the real history stores it'))
-    def test_a_note_keeps_its_detail(self):
-        super().test_a_note_keeps_its_detail()
-
-    @pytest.mark.xfail(strict=True, reason=(
-        'SimEnv.save() checks only the generation: it writes an incident '
-        'an operator closed back to the state asked (reopening it), where '
-        'HistoryStore.save_incident refuses every save of state closed'))
-    def test_an_operator_closed_incident_refuses_every_save(self):
-        super().test_an_operator_closed_incident_refuses_every_save()
