@@ -105,6 +105,8 @@ class FaultCloud(cloud.HACloudTestCase):
 
     # Set by a test before setUp's deployment.
     refuse_power_off = 0
+    # More [engine] options of the replicas.
+    ENGINE_OPTIONS = {}
 
     def setUp(self):
         services.require('RabbitMQ', services.RABBITMQ)
@@ -142,7 +144,8 @@ class FaultCloud(cloud.HACloudTestCase):
                 'port': self.bmc.port, 'username': peers.FAKEBMC_USER,
                 'password': peers.FAKEBMC_PASSWORD,
                 'interface': 'ipmitool', 'cipher_suite': 3}},
-            engine_options={'reconcile_interval': RECONCILE_INTERVAL},
+            engine_options=dict({'reconcile_interval': RECONCILE_INTERVAL},
+                                **self.ENGINE_OPTIONS),
             servicegroup_options={'confirm_max_wait': CONFIRM_MAX_WAIT},
             start=False)
         self.history = history_store.HistoryStore(history_url)
