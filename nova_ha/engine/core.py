@@ -1253,16 +1253,12 @@ def _fencing(s, incident):
         unless_alive=incident.fact('policy') != COMPUTE_DEAD)
     result = s.fence_results.pop(action.id, None)
     if result is None:
-        if attempt > 1 and action.unless_alive and \
-                action.id not in s.issued and \
+        if attempt > 1 and action.id not in s.issued and \
                 action.id not in s.obs.inflight:
-            # A retry is a new act: liveness is judged again (a host that
-            # came back after a failed attempt is heard by its peers,
-            # which the executor's last-moment check does not read).
-            alive = _alive_evidence(s, incident)
-            if alive:
+            why = _retry_void(s, incident, action)
+            if why:
                 s.move(incident, states.CANCELLED, 'fence attempt %d not '
-                       'made: %s' % (attempt, alive), next_fence_at=None)
+                       'made: %s' % (attempt, why), next_fence_at=None)
                 return
         s.issue(action)
         return
@@ -1295,6 +1291,19 @@ def _fencing(s, incident):
         s.note(incident, 'not evacuating %s: fencing failed %d times, '
                'last: %s' % (incident.host, attempt, detail), kind='alert',
                outcome='fence_failed')
+
+
+def _retry_void(s, incident, action):
+    """Why a retry of the fence must not be made, or None.  A retry is a
+    new act, judged again: a host that came back after a failed attempt
+    is heard by its peers (which the executor's last-moment check does not
+    read); a nova-compute its monitor reports back ends the escalation of
+    a dead one."""
+    if action.unless_alive:
+        return _alive_evidence(s, incident)
+    if incident.host not in process_failure.down_since(s.all_incidents):
+        return 'its monitor reports nova-compute back'
+    return None
 
 
 def _fenced(s, incident):

@@ -1260,7 +1260,7 @@ class SimCloud:
             self.fail_after_spawn.discard(server.id)
             self._update(migration, status='failed')
             server.task_state, server.status = None, 'ERROR'
-            self.guests.setdefault(migration.dest, set()).add(server.id)
+            self._runs(server, migration.dest)
             self.log('nova: %s evacuation failed on %s after the guest was '
                      'spawned there' % (server.name, migration.dest))
             self.notify_rebuild()
@@ -1270,7 +1270,7 @@ class SimCloud:
         server.task_state = None
         server.status = 'ACTIVE' if running else 'SHUTOFF'
         if running:
-            self.guests.setdefault(migration.dest, set()).add(server.id)
+            self._runs(server, migration.dest)
         self.log('nova: %s rebuilt on %s (%s)' % (
             server.name, migration.dest, server.status))
         self.notify_rebuild()
@@ -1327,12 +1327,17 @@ class SimCloud:
             server.status = want
             ledger = self.guests.setdefault(server.host, set())
             if want == 'ACTIVE':
-                ledger.add(server.id)
+                self._runs(server, server.host)
             else:
                 ledger.discard(server.id)
         self.at(self.now + self.timings.power_time, done)
 
     # -- VM failures: the guests, their owners and Nova's answers ------------
+
+    def _runs(self, server, host):
+        """The guest runs on ``host`` (a crash before is over)."""
+        self.guests.setdefault(host, set()).add(server.id)
+        server.crashed = False
 
     def crash(self, vm, cause):
         """The guest dies on its host; the host's monitor reports it (Nova
@@ -1399,7 +1404,7 @@ class SimCloud:
         if server.status == 'DELETED':
             return
         server.status = 'ACTIVE'
-        self.guests.setdefault(server.host, set()).add(server.id)
+        self._runs(server, server.host)
         self.log('nova: %s ACTIVE on %s' % (server.name, server.host))
         if server.crash_at_boot:
             server.crash_at_boot -= 1
@@ -1437,7 +1442,7 @@ class SimCloud:
         server.host, server.status, server.task_state = \
             target, 'VERIFY_RESIZE', None
         if power_on:
-            self.guests.setdefault(target, set()).add(server.id)
+            self._runs(server, target)
         self.log('nova: %s migrated to %s (VERIFY_RESIZE)' % (server.name,
                                                                target))
 
