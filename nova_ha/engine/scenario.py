@@ -1,13 +1,16 @@
 """Scenario folders: a starting cloud, a script of events, the expected log.
 
-    tests/scenarios/NAME/cloud.yaml     the cloud, engines and settings
-    tests/scenarios/NAME/events         one command a line, '#' comments
-    tests/scenarios/NAME/expected.log   what the run must print, line by line
-    tests/scenarios/NAME/README         one line: the story (and, for a
-                                        safety finding, how the engine
-                                        before its fix failed it)
+    FOLDER/cloud.yaml     the cloud, engines and settings
+    FOLDER/events         one command a line, '#' comments
+    FOLDER/expected.log   what the run must print, line by line
+    FOLDER/README         one line: the story (and, for a safety finding,
+                          how the engine before its fix failed it)
 
-    python -m nova_ha.engine.scenario tests/scenarios/NAME [--regenerate]
+    python -m nova_ha.engine.scenario FOLDER [--regenerate]
+
+The suite's folders are tests/scenarios/CONCERN/BEHAVIOUR (detection,
+peers, fencing, operator, evacuation, storms, replicas, control_plane,
+vm_failure, process_failure); a folder anywhere else runs the same way.
 
 prints the run's log; ``--regenerate`` writes expected.log (review it
 before committing).  ``python -m nova_ha.engine.scenario --commands``

@@ -1,5 +1,8 @@
 """Every scenario folder here, run on the simulated cloud and diffed line
-by line against its expected.log (see nova_ha.engine.scenario).
+by line against its expected.log (see nova_ha.engine.scenario).  Folders
+are grouped by concern (detection, peers, fencing, operator, evacuation,
+storms, replicas, control_plane, vm_failure, process_failure) and named
+by the behaviour they show.
 
 A folder without expected.log gets one written from its run, and the test
 fails so that a person reviews it before it is committed.
@@ -13,8 +16,8 @@ import pytest
 from nova_ha.engine import scenario
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FOLDERS = sorted(name for name in os.listdir(HERE)
-                 if os.path.isfile(os.path.join(HERE, name, 'events')))
+FOLDERS = sorted(os.path.relpath(path, HERE)
+                 for path, _, files in os.walk(HERE) if 'events' in files)
 
 
 def test_there_are_scenarios():
