@@ -112,7 +112,7 @@ class VM:
     resources: Mapping[str, int]
 
     def as_server(self):
-        """The dict nova_ha.notifier.decisions.choose_vms reads."""
+        """The dict nova_ha.engine.decisions.choose_vms reads."""
         return {'id': self.id, 'name': self.name, 'status': self.status,
                 'metadata': dict(self.metadata)}
 

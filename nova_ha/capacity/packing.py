@@ -3,7 +3,7 @@
 The simulation moves the same VMs the engine would move, in the same
 order, to the hosts the scheduler would pick:
 
-* which VMs: nova_ha.notifier.decisions.choose_vms, the engine's own plan
+* which VMs: nova_ha.engine.decisions.choose_vms, the engine's own plan
   (HA-tagged VMs, or all with ``ha:evacuate_all``; highest ``ha:priority``
   first, ties by name then id);
 * which hosts may receive a VM: the scheduler's pure rules
@@ -40,7 +40,7 @@ import dataclasses
 from typing import Optional
 
 from nova_ha.capacity import model
-from nova_ha.notifier import decisions
+from nova_ha.engine import decisions
 from nova_ha.scheduler import policy
 from nova_ha.scheduler import request
 

@@ -17,6 +17,7 @@ import dataclasses
 import math
 from typing import Optional
 
+from nova_ha.engine import decisions
 from nova_ha.engine import guards
 from nova_ha.engine import ladder as fence_ladder
 from nova_ha.engine import model
@@ -25,7 +26,6 @@ from nova_ha.engine import process_failure
 from nova_ha.engine import states
 from nova_ha.engine import vm_failure
 from nova_ha.model import aggregates as ha_aggregates
-from nova_ha.notifier import decisions
 from nova_ha.servicegroup import channels
 from nova_ha.servicegroup import confirm as sg_confirm
 from nova_ha.servicegroup import self_fence

@@ -30,11 +30,11 @@ failed again while its incident is open reaches the owner (relayed through
 the history when another replica received it): the restart did not hold.
 """
 
+from nova_ha.engine import decisions
 from nova_ha.engine import model
 from nova_ha.engine import states
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.model import servers as ha_servers
-from nova_ha.notifier import decisions
 
 KIND = 'vm_failure'
 

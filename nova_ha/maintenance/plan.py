@@ -4,7 +4,7 @@ order, and what an observation of a moving VM means.
 No I/O here; nova_ha.maintenance.drain carries the decisions out.
 
 Order: HA VMs first, highest ``ha:priority`` first (the engine's own
-ordering, nova_ha.notifier.decisions.choose_vms), then the other VMs by name.
+ordering, nova_ha.engine.decisions.choose_vms), then the other VMs by name.
 What each VM gets, by its Nova status:
 
 ============================ ============================================
@@ -26,8 +26,8 @@ migration need the source compute.
 
 import dataclasses
 
+from nova_ha.engine import decisions
 from nova_ha.model import servers as ha_servers
-from nova_ha.notifier import decisions
 
 LIVE = 'live_migrate'
 COLD = 'cold_migrate'

@@ -29,8 +29,8 @@ import dataclasses
 import datetime
 from typing import Optional
 
+from nova_ha.engine import decisions
 from nova_ha.engine import states
-from nova_ha.notifier import decisions
 from nova_ha.notifier import events
 
 RECOVERED = 'recovered'

@@ -1,8 +1,8 @@
-"""The pure judgements of nova_ha.notifier.decisions."""
+"""The pure judgements of nova_ha.engine.decisions."""
 
 import unittest
 
-from nova_ha.notifier import decisions
+from nova_ha.engine import decisions
 
 
 class TestChooseVMs(unittest.TestCase):
