@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 
-from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
 
@@ -36,47 +35,14 @@ def intake_settings_from(conf):
 
 
 def core_settings_from(conf):
-    """The engine's settings (nova_ha.engine.core), for every kind of
+    """The engine's settings (nova_ha.engine.settings), for every kind of
     incident."""
     import functools
 
     from nova_ha import fencing
-    from nova_ha.engine import core
-    from nova_ha.engine import guards
-    from nova_ha.servicegroup import channels
-    from nova_ha.servicegroup import confirm
-    from nova_ha.servicegroup import self_fence
-    e = conf.engine
-    rung = conf.watchdog_rung
-    return core.Settings(
-        peers=channels.PeerThresholds(
-            silent_after=rung.peer_silent_after,
-            view_max_age=rung.peer_view_max_age),
-        # Refuses timings that would make the rung unsafe (UnsafeTimings).
-        watchdog=self_fence.RungSettings(
-            kinds=tuple(rung.kinds), margin=rung.margin,
-            evidence_window=rung.evidence_window),
-        reconcile_interval=e.reconcile_interval,
-        confirm=confirm.ConfirmThresholds.from_conf(conf),
-        storm=guards.StormSettings(max_share=e.storm_max_share,
-                                   settle_time=e.storm_settle_time,
-                                   burst=e.storm_burst_hosts),
-        fence_attempts=e.fence_attempts,
-        quarantine_failures=e.quarantine_failures,
-        quarantine_window=e.quarantine_window,
-        compute_dead_fence_after=e.compute_dead_fence_after,
-        fence_retry_delay=e.fence_retry_delay,
-        evacuate_attempts=e.evacuate_attempts,
-        evacuation_timeout=e.evacuation_timeout,
-        max_concurrent_evacuations=e.max_concurrent_evacuations,
-        vm_restart_max_attempts=e.vm_restart_max_attempts,
-        vm_restart_window=e.vm_restart_window,
-        vm_migrate_when_restarts_fail=e.vm_migrate_when_restarts_fail,
-        vm_restart_backoff=(e.vm_restart_backoff, e.vm_restart_backoff_max),
-        vm_restart_timeout=e.vm_restart_timeout,
-        nova_down_wait=e.nova_down_wait,
-        fencing=tuple(e.unsegmented_fencing),
-        fence_driver_of=functools.lru_cache(maxsize=None)(
+    from nova_ha.engine import settings
+    return settings.from_conf(
+        conf, fence_driver_of=functools.lru_cache(maxsize=None)(
             lambda host: fencing.driver_name(host, conf)))
 
 

@@ -29,26 +29,15 @@ import sys
 
 import yaml
 
-from nova_ha.engine import core
-from nova_ha.engine import guards
 from nova_ha.engine import model
+from nova_ha.engine import settings as engine_settings
 from nova_ha.engine import sim
 from nova_ha.engine import states
 from nova_ha.model import aggregates as ha_aggregates
-from nova_ha.servicegroup import confirm as sg_confirm
-from nova_ha.servicegroup import self_fence
 
 
 class ScenarioError(ValueError):
     pass
-
-
-_SETTINGS = {f.name for f in dataclasses.fields(core.Settings)}
-_STORM = {'storm_max_share': 'max_share', 'storm_settle_time': 'settle_time',
-          'storm_burst_hosts': 'burst'}
-_CONFIRM = {'confirm_nova_heartbeat_stale': 'nova_heartbeat_stale_s',
-            'confirm_max_wait': 'max_wait_s'}
-_RUNG = {'watchdog_kinds': 'kinds', 'watchdog_margin': 'margin'}
 
 
 def build(cloud_spec):
@@ -125,33 +114,18 @@ def build(cloud_spec):
 
 
 def _settings(values, fencing):
-    values = dict(values)
-    storm = {_STORM[k]: values.pop(k) for k in list(values) if k in _STORM}
-    confirm = {_CONFIRM[k]: values.pop(k) for k in list(values)
-               if k in _CONFIRM}
-    rung = {_RUNG[k]: values.pop(k) for k in list(values) if k in _RUNG}
-    if 'kinds' in rung:
-        rung['kinds'] = tuple(rung['kinds'])
-    unknown = set(values) - _SETTINGS
-    if unknown:
-        raise ScenarioError('unknown settings: %s' % ', '.join(sorted(
-            unknown)))
-    if 'fencing' in values:
-        problems = []
-        values['fencing'] = ha_aggregates.parse_fencing(
-            str(values['fencing']), problems)
-        if problems:
-            raise ScenarioError('; '.join(problems))
+    """The engine's settings from cloud.yaml's ``settings`` (option names
+    as in nova-ha.conf, see nova_ha.engine.settings) and ``fencing``
+    (host -> fence driver, ``default``; 'none': no fencing)."""
     fencing = dict(fencing or {'default': 'ipmi'})
     default = fencing.pop('default', 'ipmi')
-    return core.Settings(
-        storm=guards.StormSettings(**storm),
-        confirm=sg_confirm.ConfirmThresholds(**confirm),
-        watchdog=self_fence.RungSettings(**rung),
-        fence_drivers=tuple(sorted(
-            (h, None if d == 'none' else d) for h, d in fencing.items())),
-        default_fence_driver=None if default == 'none' else default,
-        **values)
+    try:
+        return engine_settings.from_options(
+            values, fence_drivers=tuple(sorted(
+                (h, None if d == 'none' else d) for h, d in fencing.items())),
+            default_fence_driver=None if default == 'none' else default)
+    except engine_settings.UnknownOption as e:
+        raise ScenarioError(str(e)) from None
 
 
 def _maintenance(cloud, host, on):
