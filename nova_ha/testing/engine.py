@@ -328,8 +328,9 @@ class EngineHarness:
 _ACTING = {
     states.KIND: (states.DETECTED, states.CONFIRMING, states.FENCING,
                   states.FENCED, states.EVACUATING),
-    vm_failure.KIND: (vm_failure.REPORTED, vm_failure.RESTARTING,
-                      vm_failure.MIGRATING),
+    # (A VM incident that waits in reported, for its host's incident or
+    # its dead nova-compute, is at rest.)
+    vm_failure.KIND: (vm_failure.RESTARTING, vm_failure.MIGRATING),
     process_failure.KIND: (process_failure.REPORTED,),
 }
 _CORE_NAMES = {f.name for f in dataclasses.fields(core.Settings)}

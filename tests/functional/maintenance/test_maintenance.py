@@ -189,9 +189,13 @@ class TestMutualExclusionWithRecovery(MaintenanceTestBase):
             m.endswith('-> held: a1 is in maintenance: HA is silenced for '
                        'it') for m in transitions), transitions)
         self.assertEqual([], self.ha.history.query(kind='restart'))
-        self.assertEqual(['held', 'reported'], [
-            i.state for i in self.ha.history.list_incidents(
-                host='a1', open_only=True)])
+
+        def open_states():
+            return [i.state for i in self.ha.history.list_incidents(
+                host='a1', open_only=True)]
+        self.wait_for(lambda: len(open_states()) == 2,
+                      what='the VM incident opened')
+        self.assertEqual(['held', 'reported'], open_states())
 
 
 class _InterruptOnce(io.StringIO):
