@@ -28,7 +28,7 @@ import time
 
 from oslo_log import log as logging
 
-from nova_ha.fencing import base
+from nova_ha.fencing import results
 
 LOG = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def redact(text, secrets):
 def describe(exc):
     """One line for an operator: the error class for non-fence errors
     (which are driver bugs or library surprises), the message otherwise."""
-    if isinstance(exc, base.FenceError):
+    if isinstance(exc, results.FenceError):
         return str(exc) or type(exc).__name__
     return '%s: %s' % (type(exc).__name__, exc)
 
@@ -83,15 +83,15 @@ class _Fence:
         self.timeout = timeout
         self.attempts = 0
         self.last_request = None
-        self.state = base.PowerState.UNKNOWN
+        self.state = results.PowerState.UNKNOWN
 
     def result(self, outcome, detail):
         detail = redact(detail, self.driver.secrets())
-        result = base.FenceResult(
+        result = results.FenceResult(
             host=self.driver.host, driver=self.driver.name, outcome=outcome,
             power_state=self.state, detail=detail,
             elapsed_s=self.clock() - self.start, attempts=self.attempts)
-        if result.outcome is base.FenceOutcome.FAILED:
+        if result.outcome is results.FenceOutcome.FAILED:
             LOG.error('nova-ha: fencing host %s with %s FAILED after %.1f s '
                       '(%d power-off request(s)): %s', result.host,
                       result.driver, result.elapsed_s, result.attempts,
@@ -103,7 +103,7 @@ class _Fence:
         return result
 
     def failed(self, what, exc):
-        return self.result(base.FenceOutcome.FAILED,
+        return self.result(results.FenceOutcome.FAILED,
                            '%s: %s' % (what, describe(exc)))
 
     def request_off(self):
@@ -116,8 +116,8 @@ class _Fence:
             self.state = self.driver.get_power_state()
         except Exception as exc:
             return self.failed('could not read the power state', exc)
-        if self.state is base.PowerState.OFF:
-            return self.result(base.FenceOutcome.ALREADY_OFF,
+        if self.state is results.PowerState.OFF:
+            return self.result(results.FenceOutcome.ALREADY_OFF,
                                'the BMC reports the host already powered off')
         try:
             self.request_off()
@@ -137,25 +137,25 @@ class _Fence:
             try:
                 self.state = self.driver.get_power_state()
                 last_error = None
-            except base.BMCAuthError as exc:
+            except results.BMCAuthError as exc:
                 return self.failed('the BMC refused the credentials while '
                                    'confirming power off', exc)
             except Exception as exc:
                 last_error = exc
-                self.state = base.PowerState.UNKNOWN
+                self.state = results.PowerState.UNKNOWN
                 continue
-            if self.state is base.PowerState.OFF:
+            if self.state is results.PowerState.OFF:
                 return self.result(
-                    base.FenceOutcome.FENCED,
+                    results.FenceOutcome.FENCED,
                     'the BMC confirmed power off after %d power-off '
                     'request(s)' % self.attempts)
-            if (self.state is base.PowerState.ON
+            if (self.state is results.PowerState.ON
                     and self.clock() - self.last_request
                     >= self.retry_interval
                     and self.clock() < self.deadline):
                 try:
                     self.request_off()
-                except base.BMCAuthError as exc:
+                except results.BMCAuthError as exc:
                     return self.failed('the BMC refused the credentials on '
                                        'a repeated power-off request', exc)
                 except Exception as exc:
@@ -165,14 +165,14 @@ class _Fence:
                       self.timeout, self.state.value, self.attempts))
         if last_error is not None:
             detail += '; last error: %s' % describe(last_error)
-        return self.result(base.FenceOutcome.FAILED, detail)
+        return self.result(results.FenceOutcome.FAILED, detail)
 
 
 def fence(driver, timeout, poll_interval=0.5, clock=time.monotonic,
           sleep=time.sleep, retry_interval=None):
     """Fence ``driver``'s host within ``timeout`` seconds; never raises.
 
-    Returns a :class:`~nova_ha.fencing.base.FenceResult`.  The deadline is
+    Returns a :class:`~nova_ha.fencing.results.FenceResult`.  The deadline is
     checked between BMC calls, so a fence may overrun ``timeout`` by at most
     one call's own time limit (the driver's request timeout).
     """
