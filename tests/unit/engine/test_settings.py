@@ -24,10 +24,17 @@ def test_the_shipped_options_are_the_settings_defaults(conf):
 
 
 def test_an_option_changes_the_setting_of_its_name(conf):
-    conf.set_override('vm_restart_backoff_max', 7.0, 'engine')
-    conf.set_override('confirm_max_wait', 33.0, 'ha_servicegroup')
-    conf.set_override('margin', 9.0, 'watchdog_rung')
-    got = settings.from_conf(conf)
+    overrides = (('vm_restart_backoff_max', 7.0, 'engine'),
+                 ('confirm_max_wait', 33.0, 'ha_servicegroup'),
+                 ('margin', 9.0, 'watchdog_rung'))
+    for name, value, group in overrides:
+        conf.set_override(name, value, group)
+    try:
+        got = settings.from_conf(conf)
+    finally:
+        # (Overrides outlive this ConfigOpts: the options are shared.)
+        for name, _, group in overrides:
+            conf.clear_override(name, group)
     assert got.vm_restart_backoff[1] == 7.0
     assert got.confirm.max_wait_s == 33.0
     assert got.watchdog.margin == 9.0
