@@ -404,9 +404,9 @@ def _note_done(s, incident, a, result):
             a.how.replace('_', ' '), a.vm), kind='restart', instance=a.vm,
             outcome='attempt')
     elif isinstance(a, model.MigrateVM):
-        s.note(incident, 'Nova asked to migrate %s off %s' % (
-            a.vm, incident.host), kind='restart', instance=a.vm,
-            outcome='attempt')
+        s.note(incident, 'Nova asked to migrate %s to another host of its '
+               'segment' % a.vm, kind='restart', instance=a.vm,
+               outcome='attempt')
     elif isinstance(a, model.Disable):
         incident = s.remember(incident, disabled=True)
         s.note(incident, 'nova-compute on %s disabled: %s' % (

@@ -1345,8 +1345,8 @@ class SimCloud:
         server = self.servers[vm]
         host = self.hosts[server.host]
         running = self.guests.get(server.host, set())
-        if server.id not in running:
-            return
+        if server.id not in running or not host.up:
+            return        # (a frozen host's guests are frozen too)
         running.discard(server.id)
         server.crashed = True
         self.log('%s: guest %s died (%s)' % (host.name, server.name, cause))

@@ -52,7 +52,7 @@ TABLE = states.declare(
         REPORTED: {BACKING_OFF, RESTARTING, MIGRATING, SKIPPED, ESCALATED},
         BACKING_OFF: {RESTARTING, SKIPPED, ESCALATED},
         RESTARTING: {RECOVERED, REPORTED, SKIPPED, ESCALATED},
-        MIGRATING: {RECOVERED, SKIPPED, ESCALATED},
+        MIGRATING: {RECOVERED, REPORTED, SKIPPED, ESCALATED},
     })
 
 # A request (relayed report) the owner reads with the incident.
@@ -209,7 +209,7 @@ def _reported(s, incident):
         s.issue(model.MigrateVM(incident=incident.key, token=incident.token,
                                 vm=vm))
         s.move(incident, MIGRATING, why, tries=tries + [s.now],
-               source=server.host)
+               source=server.host, failed_again_at=None)
         return
     first, longest = settings.vm_restart_backoff
     if tries and longest > 0:
@@ -388,6 +388,11 @@ def _migrating(s, incident):
         s.issue(model.RestartVM(incident=incident.key, token=incident.token,
                                 vm=vm, how='start',
                                 attempt=incident.fact('attempt') or 0))
+        return
+    if moved and incident.fact('failed_again_at') is not None:
+        s.move(incident, REPORTED, '%s failed again (%s) on %s, where it was '
+               'moved' % (label, incident.fact('failed_again') or 'reported',
+                          server.host), on=server.host)
         return
     if moved and server.status == decisions.ACTIVE:
         s.note(incident, '%s moved from %s to %s after restarts on its host '
