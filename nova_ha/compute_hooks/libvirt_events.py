@@ -53,7 +53,7 @@ from typing import Dict, List, Optional
 
 import libvirt
 
-from nova_ha.compute_hooks.libvirt_kinds import (  # noqa: F401
+from nova_ha.model.libvirt_kinds import (  # noqa: F401
     CAUSES, CONTROL_ERROR, CRASHED, DEFAULT_FAILURE_KINDS, FAILURE_KINDS,
     GUEST_PANIC, IO_ERROR_IGNORE, IO_ERROR_PAUSE, IO_ERROR_REPORT,
     STOPPED_FAILED, WATCHDOG)

@@ -3,7 +3,7 @@
 from oslo_config import cfg
 from oslo_config import types
 
-from nova_ha.compute_hooks import libvirt_kinds
+from nova_ha.model import libvirt_kinds
 
 GROUP = cfg.OptGroup(
     'libvirt_monitor', title='nova-ha libvirt event monitor',

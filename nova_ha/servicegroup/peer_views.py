@@ -10,9 +10,9 @@ not parse, is left out (the channel then sees less, never more).
 from oslo_log import log as logging
 from tooz import coordination
 
-from nova_ha.compute_hooks import heartbeat as host_heartbeat
 from nova_ha.servicegroup import backend
 from nova_ha.servicegroup import channels
+from nova_ha.servicegroup import host_group
 
 LOG = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class Unreadable(RuntimeError):
 class PeerViewReader:
 
     def __init__(self, url, member_id, timeout=2.0):
-        self._url = host_heartbeat.host_group_url(url)
+        self._url = host_group.host_group_url(url)
         self._member_id = member_id
         self._timeout = timeout
         self._coordinator = None
@@ -36,7 +36,7 @@ class PeerViewReader:
         return self._coordinator
 
     def read(self, hosts):
-        group = host_heartbeat.HOST_GROUP.encode()
+        group = host_group.HOST_GROUP.encode()
         views = {}
         try:
             coordinator = self._connect()

@@ -12,7 +12,7 @@ import pytest
 libvirt = pytest.importorskip('libvirt')
 
 from nova_ha.compute_hooks import libvirt_events as le
-from nova_ha.compute_hooks import libvirt_kinds
+from nova_ha.model import libvirt_kinds
 from nova_ha.conf import libvirt_monitor as libvirt_monitor_conf
 from nova_ha.notifier import events
 
