@@ -164,8 +164,10 @@ def wire_intake(daemon, record, settings, now=ha_intake.utcnow):
         daemon.env.report(host, kind)
         daemon.wake()
 
-    def event(report):
-        daemon.env.report_event(report)
+    from nova_ha.engine import model
+
+    def event(kind, host, subject, cause, at):
+        daemon.env.report_event(model.Report(kind, host, subject, cause, at))
         daemon.wake()
     return ha_intake.Intake(record, settings, now, host_reports=host_report,
                             events=event, on_nova_news=daemon.news)

@@ -6,7 +6,7 @@ from oslo.messaging's executor.  A monitor's message is checked against its
 host's key ([event_signing]), parsed, recorded in the history and, unless
 it replays one already taken (its report id), handed on: host.down and
 host.up to ``host_reports(host, 'down'|'up')``, VM and process failures to
-``events(model.Report)``; Nova's rebuild notifications make the engine look
+``events(kind, host, subject, cause, at)``; Nova's rebuild notifications make the engine look
 at once (``on_nova_news``).  Nothing is decided here: the engine weighs
 each report against what it reads (nova_ha.engine).
 """
@@ -18,7 +18,6 @@ import threading
 
 from oslo_log import log as logging
 
-from nova_ha.engine import model
 from nova_ha.notifier import events
 from nova_ha.notifier import signing
 
@@ -71,8 +70,10 @@ class Recorder:
 
 class Intake:
     """``record(kind, message, **fields)`` writes the history (a
-    Recorder); ``host_reports(host, 'down'|'up')`` and ``events(report)``
-    hand reports to the engine; ``on_nova_news()`` makes it look."""
+    Recorder); ``host_reports(host, 'down'|'up')`` and ``events(kind,
+    host, subject, cause, at)`` (kind vm_failure, process_down or
+    process_up; subject the VM or the process) hand reports to the
+    engine; ``on_nova_news()`` makes it look."""
 
     def __init__(self, record, settings=IntakeSettings(), now=utcnow, *,
                  host_reports, events, on_nova_news=None):
@@ -158,11 +159,10 @@ class Intake:
         if event.type in HOST_REPORTS:
             self.host_reports(event.host, HOST_REPORTS[event.type])
         elif event.type == events.VM_FAILURE:
-            self.events(model.Report('vm_failure', event.host,
-                                     event.instance, event.cause or '', at))
+            self.events('vm_failure', event.host, event.instance,
+                        event.cause or '', at)
         elif event.type in PROCESS_REPORTS:
-            self.events(model.Report(PROCESS_REPORTS[event.type],
-                                     event.host, event.process,
-                                     event.cause or '', at))
+            self.events(PROCESS_REPORTS[event.type], event.host,
+                        event.process, event.cause or '', at)
         # USER_STOP is recorded only: Nova's instance actions keep the
         # fact, which the engine reads.

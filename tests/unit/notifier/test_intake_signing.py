@@ -31,7 +31,8 @@ class TestSignedIntake(unittest.TestCase):
             ha_intake.Recorder(self.history), ha_intake.IntakeSettings(
                 event_keys=(('c1', KEY),), signing_required=True),
             host_reports=lambda host, kind: self.reports.append(
-                (host, kind)), events=self.reports.append)
+                (host, kind)), events=lambda *report: self.reports.append(
+                    report))
 
     def _payload(self, host='c1', key=KEY):
         payload = events.monitor_payload(
