@@ -10,7 +10,7 @@ N HA VMs run on a1.  The hypervisor a1 dies (its nova-compute stops) and:
   engine's default options). By default the engine is the
   installed nova-ha-engine in its own process, as deployed: it reaches the
   cloud's nova-api over loopback HTTP and the bus over RabbitMQ
-  (127.0.0.1:5672; see nova_ha.testing.engine_process). ``--engine thread``
+  (127.0.0.1:5672; see nova_ha_testbed.engine_process). ``--engine thread``
   runs it in this process instead (fake:// bus, API through wsgi-intercept),
   where it competes with every Nova service for the one interpreter.
 * Nova's floor, measured in the same process: force-down, then every
@@ -23,7 +23,7 @@ finished its last evacuation, from its own records, once its rebuild.end
 notifications and a read of the API show them all done (the bench does
 not poll the cloud it measures while the moves run: see BenchCloud._wait).
 Nova's rebuild notifications reach the engine through the nova_ha_forward
-driver (see nova_ha.testing.engine), as in production.
+driver (see nova_ha_testbed.engine), as in production.
 Prints the median of several runs, the engine's phases from its history,
 and the check "nova-ha <= fence + 1.1 x floor".
 
@@ -35,7 +35,7 @@ import os
 
 os.environ.setdefault('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1')
 
-from nova_ha.testing import cloud  # noqa: E402  (Nova's test mode first)
+from nova_ha_testbed import cloud  # noqa: E402  (Nova's test mode first)
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
@@ -55,8 +55,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 from nova_ha.fencing import base as fence_base  # noqa: E402
 from nova_ha.fencing import ipmi  # noqa: E402
 from nova_ha.notifier import events  # noqa: E402
-from nova_ha.testing import engine as engine_harness  # noqa: E402
-from nova_ha.testing import engine_process  # noqa: E402
+
+from nova_ha_testbed import engine as engine_harness  # noqa: E402
+from nova_ha_testbed import engine_process  # noqa: E402
 from tests.integration.fencing import peers  # noqa: E402
 from tests.integration import services  # noqa: E402
 
@@ -280,7 +281,7 @@ class BenchCloud(cloud.HACloudTestCase):
                     mode='nova-ha', vms=len(ids), **times)
 
     def _nova_ha_thread(self, ids):
-        """The engine in this process (nova_ha.testing.engine's harness):
+        """The engine in this process (nova_ha_testbed.engine's harness):
         fake:// bus, Nova's API through wsgi-intercept."""
         _workdir, bmc = self._bmc()
         driver = ipmi.IPMIFenceDriver('a1', fence_base.BMCConfig(

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Create .venv with nova-ha, nova 34.0.0, the test tools, and the lab cloud
-# (nova-ha-lab, the distribution in lab/) with its services (keystone,
-# glance, neutron, uwsgi), pinned by upper-constraints.txt (proven to
-# install and pass on a fresh machine).
+# Create .venv with nova-ha, nova 34.0.0, the test tools, the test beds
+# (nova-ha-testbed, the distribution in testbed/: the in-process cloud and
+# the demo), and the lab cloud (nova-ha-lab, the distribution in lab/) with
+# its services (keystone, glance, neutron, uwsgi), pinned by
+# upper-constraints.txt (proven to install and pass on a fresh machine).
 # Re-running is cheap: it reinstalls only when a requirements file changed.
 #
 #   bash tools/setup.sh          everything: the Debian packages below, then
-#                                requirements.txt, test-requirements.txt and
+#                                requirements.txt, test-requirements.txt,
+#                                testbed/requirements.txt and
 #                                lab/requirements.txt
 #   bash tools/setup.sh --fast   only what the fast test tier needs
 #                                (tests/unit, tests/scenarios): no Debian
 #                                packages, no lab/requirements.txt (the lab's
-#                                own code is installed, for its unit tests),
+#                                own code is installed, for its unit tests,
+#                                and so are the test beds),
 #                                and requirements.txt without libvirt-python
 #                                (which cannot build without libvirt-dev;
 #                                its tests skip). A later full run installs
@@ -65,10 +68,11 @@ fi
 stamp=.venv/.nova-ha-installed
 digest() { cat "$@" | sha256sum | cut -d' ' -f1; }
 full="full $(digest requirements.txt test-requirements.txt \
-             lab/requirements.txt upper-constraints.txt setup.cfg \
-             lab/setup.cfg)"
+             testbed/requirements.txt lab/requirements.txt \
+             upper-constraints.txt setup.cfg testbed/setup.cfg lab/setup.cfg)"
 fast="fast $(digest requirements.txt test-requirements.txt \
-             upper-constraints.txt setup.cfg lab/setup.cfg)"
+             testbed/requirements.txt upper-constraints.txt setup.cfg \
+             testbed/setup.cfg lab/setup.cfg)"
 have=$(cat "$stamp" 2>/dev/null || true)
 if [ "$have" = "$full" ] || { [ "$mode" = fast ] && [ "$have" = "$fast" ]; }
 then
@@ -78,19 +82,20 @@ fi
 if [ "$mode" = full ]; then
     echo "tools/setup.sh: installing nova-ha and its dependencies into .venv" >&2
     .venv/bin/python -m pip install -q -c upper-constraints.txt \
-        -r requirements.txt -r test-requirements.txt -r lab/requirements.txt
+        -r requirements.txt -r test-requirements.txt \
+        -r testbed/requirements.txt -r lab/requirements.txt
 else
     echo "tools/setup.sh: installing what the fast test tier needs into" \
          ".venv (no libvirt-python, no lab services)" >&2
     light=.venv/.nova-ha-fast-requirements.txt
     grep -v -i -E '^[[:space:]]*libvirt[-_]python' requirements.txt > "$light"
     .venv/bin/python -m pip install -q -c upper-constraints.txt \
-        -r "$light" -r test-requirements.txt
+        -r "$light" -r test-requirements.txt -r testbed/requirements.txt
 fi
-# nova-ha and the lab (lab/), both from this checkout; their dependencies
-# are the ones installed above.
+# nova-ha, the test beds (testbed/) and the lab (lab/), all from this
+# checkout; their dependencies are the ones installed above.
 .venv/bin/python -m pip install -q -c upper-constraints.txt --no-deps \
-    -e . -e lab
+    -e . -e testbed -e lab
 if [ "$mode" = full ]; then
     echo "$full" > "$stamp"
 else

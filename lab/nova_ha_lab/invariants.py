@@ -7,12 +7,12 @@ Pure functions: observations in, findings out.
   nothing, an isolated host still runs its guests);
 - each failed host's HA VMs back in their earlier state on a host of their
   segment, evacuated once, never before the fence proof
-  (``nova_ha.testing.invariants.judge``, the fault tests' judge);
+  (``nova_ha_testbed.invariants.judge``, the fault tests' judge);
 - non-HA VMs not moved;
 - reserved hosts hold only VMs that came to them by evacuation.
 """
 
-from nova_ha.testing import invariants as recovery_invariants
+from nova_ha_testbed import invariants as recovery_invariants
 
 RUNNING = 'running'
 

@@ -132,7 +132,7 @@ def remove_bridge():
 def relay_main(argv=None):
     """``python -m nova_ha_lab.network LISTEN_PORT TARGET_HOST:PORT``:
     forward the bridge address's LISTEN_PORT to the target until killed."""
-    from nova_ha.testing import fault_services
+    from nova_ha_testbed import fault_services
     parser = argparse.ArgumentParser(description=relay_main.__doc__)
     parser.add_argument('listen_port', type=int)
     parser.add_argument('target')

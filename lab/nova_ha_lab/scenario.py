@@ -32,7 +32,7 @@ import yaml
 from openstack import exceptions as openstack_exceptions
 
 from nova_ha.history import store as history_store
-from nova_ha.testing import invariants as recovery_invariants
+from nova_ha_testbed import invariants as recovery_invariants
 
 from nova_ha_lab import cloud as lab_cloud
 from nova_ha_lab import invariants

@@ -1,4 +1,4 @@
-"""The services fault tests cut and restart (nova_ha.testing.fault_services).
+"""The services fault tests cut and restart (nova_ha_testbed.fault_services).
 
 Real parts: a private redis-server, a private PostgreSQL cluster, the TCP
 proxy in front of the private Redis, and the machine's RabbitMQ broker,
@@ -17,7 +17,7 @@ from redis import backoff
 from redis import retry
 import sqlalchemy as sa
 
-from nova_ha.testing import fault_services
+from nova_ha_testbed import fault_services
 from tests.integration.services import RABBITMQ
 from tests.integration.services import reachable
 from tests.integration.services import skip_or_fail

@@ -48,7 +48,7 @@ class TestSchedulerSnippet(unittest.TestCase):
         from nova.conf import scheduler as nova_scheduler_conf
         from oslo_config import cfg
 
-        from nova_ha.testing import cloud
+        from nova_ha_testbed import cloud
 
         conf = cfg.ConfigOpts()
         nova_scheduler_conf.register_opts(conf)

@@ -9,7 +9,7 @@ Every compute is a MediumFakeDriver: 7680 MB of RAM usable in placement
 second.
 """
 
-from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: I100  (imports Nova's test mode)
 
 import contextlib
 import io

@@ -1,13 +1,13 @@
 """The Environment contract on the real environment.
 
-Real parts: Nova in process (nova_ha.testing.cloud: API, conductor,
+Real parts: Nova in process (nova_ha_testbed.cloud: API, conductor,
 scheduler, placement, nova-compute services with the fake virt driver)
 through openstacksdk and the Nova gateway, tooz leases on the machine's
 Redis (a TTL of TTL seconds, a namespace of each test's own), the SQL
 history on SQLite, and the LivenessBoard the servicegroup watchers write.
 
 Stand-ins, as in the engine's other functional tests
-(nova_ha.testing.engine): the BMCs.  The in-process computes are threads
+(nova_ha_testbed.engine): the BMCs.  The in-process computes are threads
 of this process, not machines with a baseboard controller, so
 SimulatedBMCs answers for them (a fenced host's nova-compute is
 stopped); the fence drivers themselves have their own contract against
@@ -19,7 +19,7 @@ What does not answer: a nova-api on a loopback port nobody listens on
 cannot be opened, a board the watchers marked unavailable.
 """
 
-from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: I100  (imports Nova's test mode)
 
 import contextlib
 import os
@@ -33,7 +33,8 @@ import pytest
 from nova_ha.engine import real_env
 from nova_ha.history import store as history_store
 from nova_ha.notifier import nova as ha_nova
-from nova_ha.testing import engine as engine_harness
+
+from nova_ha_testbed import engine as engine_harness
 from tests.integration import services
 from tests.unit.engine import env_contract
 

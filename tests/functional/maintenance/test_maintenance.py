@@ -4,10 +4,10 @@
 nova-api, conductor, scheduler (with nova-ha's filters) and fake-driver
 computes; the engine is the real one (EngineHarness), sharing the CLI's
 tooz locks (file driver) and SQLite history.  Only the BMCs are simulated
-(see nova_ha.testing.engine).
+(see nova_ha_testbed.engine).
 """
 
-from nova_ha.testing import cloud  # noqa: F401,I100  (Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: F401,I100  (Nova's test mode)
 
 import io
 import json
@@ -15,7 +15,8 @@ import json
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.notifier import events
 from nova_ha.notifier import nova as ha_nova
-from nova_ha.testing import engine as engine_harness
+
+from nova_ha_testbed import engine as engine_harness
 from tests.functional.tagging import harness
 
 MAINTENANCE_AGGREGATE = 'ha-maintenance'

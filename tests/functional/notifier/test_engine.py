@@ -3,10 +3,10 @@
 Events travel as they do in production: monitors publish on our topic
 through oslo.messaging (fake:// transport), the engine's listener takes
 them, and the engine acts through Nova's REST API (openstacksdk).  Only the
-BMCs are simulated (see nova_ha.testing.engine).
+BMCs are simulated (see nova_ha_testbed.engine).
 """
 
-from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: I100  (imports Nova's test mode)
 
 import os
 import time
@@ -20,7 +20,8 @@ from nova_ha.engine import vm_failure
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.notifier import events
 from nova_ha.servicegroup import confirm as sg_confirm
-from nova_ha.testing import engine as engine_harness
+
+from nova_ha_testbed import engine as engine_harness
 
 
 class EngineTestBase(cloud.HACloudTestCase):

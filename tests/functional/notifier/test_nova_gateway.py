@@ -1,6 +1,6 @@
 """The engine's Nova gateway against real Nova (the in-process cloud)."""
 
-from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: I100  (imports Nova's test mode)
 
 from nova_ha.notifier import nova as ha_nova
 

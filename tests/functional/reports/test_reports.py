@@ -1,11 +1,11 @@
 """``nova-ha report availability`` and ``report timeline`` after a real
-recovery: the engine (nova_ha.engine, run by nova_ha.testing.engine)
+recovery: the engine (nova_ha.engine, run by nova_ha_testbed.engine)
 fences a dead host of the in-process cloud and evacuates its HA VMs,
 writing the history the reports then read (the incident's state and
 facts, and its records).  Only the BMCs are simulated (see the harness).
 """
 
-from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: I100  (imports Nova's test mode)
 
 import contextlib
 import csv
@@ -20,7 +20,8 @@ import numpy  # noqa: F401
 
 from nova_ha.cmd import cli
 from nova_ha.notifier import events
-from nova_ha.testing import engine as engine_harness
+
+from nova_ha_testbed import engine as engine_harness
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 # The engine's open states (nova_ha.engine.states), as timeline rows.

@@ -1,7 +1,7 @@
 """nova-ha's filters and weigher inside Nova's real scheduler.
 
 Each test drives the real nova-api, conductor, scheduler and placement with
-fake-driver computes (nova_ha.testing.cloud).  Capacity is made scarce on
+fake-driver computes (nova_ha_testbed.cloud).  Capacity is made scarce on
 purpose (whole-host flavors, disabled services) so that the outcome can only
 come from our plugins: with Nova's filters alone, every one of these
 requests would succeed somewhere else.
@@ -10,7 +10,7 @@ Default cloud: seg-a = a1, a2 + reserved a-spare; seg-b = b1, b2 + reserved
 b-spare; free1 in no segment.
 """
 
-from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: I100  (imports Nova's test mode)
 
 from nova_ha.model import aggregates as ha_aggregates
 

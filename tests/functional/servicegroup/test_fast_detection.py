@@ -8,7 +8,7 @@ With Nova's DB driver a stopped compute reads "down" only after 60 s
 (service_down_time): every assertion below is out of its reach.
 """
 
-from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: I100  (imports Nova's test mode)
 
 import tempfile
 import time

@@ -7,7 +7,7 @@ found through the installed ``nova_ha.cli`` entry points, as the console
 script finds them.
 """
 
-from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: I100  (imports Nova's test mode)
 
 import contextlib
 import io

@@ -8,7 +8,7 @@ Keystone does not exist here, so the shell is handed the in-process
 openstacksdk connection where it would have built an authenticated one.
 """
 
-from nova_ha.testing import cloud  # noqa: F401,I100  (Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: F401,I100  (Nova's test mode)
 
 import contextlib
 import io

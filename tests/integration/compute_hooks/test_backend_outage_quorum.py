@@ -26,7 +26,8 @@ from oslo_config import cfg
 from nova_ha import conf as ha_conf
 from nova_ha.compute_hooks import peers as peers_lib
 from nova_ha.compute_hooks import service
-from nova_ha.testing import fault_services
+
+from nova_ha_testbed import fault_services
 
 KEY = 'segment-probe-key'
 INTERVAL = 0.1            # probes

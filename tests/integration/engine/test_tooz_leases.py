@@ -3,7 +3,7 @@ them, cut off and restarted.
 
 Real parts: the machine's Redis (a namespace of each test's own), a
 private redis-server and a TCP proxy in front of it (see
-nova_ha.testing.fault_services), tooz's Redis driver.
+nova_ha_testbed.fault_services), tooz's Redis driver.
 """
 
 import tempfile
@@ -15,7 +15,8 @@ import redis
 
 from nova_ha.engine import env as engine_env
 from nova_ha.engine import real_env
-from nova_ha.testing import fault_services
+
+from nova_ha_testbed import fault_services
 from tests.integration import services
 
 SOCKET_TIMEOUT = 2

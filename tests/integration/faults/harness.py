@@ -6,7 +6,7 @@ reaches it through its own TCP proxy, so that one can be cut off), the
 machine's RabbitMQ, and the history on a PostgreSQL cluster of their own
 (both private servers can be restarted without disturbing other tests);
 Nova's API over HTTP (the in-process cloud, see
-nova_ha.testing.engine_process); fencing through the IPMI driver against
+nova_ha_testbed.engine_process); fencing through the IPMI driver against
 pyghmi's fakebmc; monitor events signed with each host's key, and Nova's
 and the BMC's timeouts short enough for the 5 s leases (see
 engine_process.side_effect_options).  Stand-in: keystone (see
@@ -28,11 +28,11 @@ fence           the fence itself (the BMC refuses, or never answers)
 ==============  ==========================================================
 
 The verdict comes from Nova's records and the history only (see
-nova_ha.testing.invariants).  Each run appends one JSON line to the file
+nova_ha_testbed.invariants).  Each run appends one JSON line to the file
 named by NOVA_HA_FAULT_RESULTS, when set, for bench/engine_faults.py.
 """
 
-from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: I100  (imports Nova's test mode)
 
 import dataclasses
 import datetime
@@ -44,9 +44,10 @@ import uuid
 
 from nova_ha.history import store as history_store
 from nova_ha.notifier import events
-from nova_ha.testing import engine_process
-from nova_ha.testing import fault_services
-from nova_ha.testing import invariants
+
+from nova_ha_testbed import engine_process
+from nova_ha_testbed import fault_services
+from nova_ha_testbed import invariants
 from tests.integration.fencing import peers
 from tests.integration import services
 

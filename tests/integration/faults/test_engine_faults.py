@@ -13,7 +13,7 @@ import time
 import unittest
 
 from tests.integration.faults import harness
-from nova_ha.testing import fault_services
+from nova_ha_testbed import fault_services
 
 MATRIX_ENV = 'NOVA_HA_FAULT_MATRIX'
 

@@ -3,7 +3,7 @@
 Real parts: the machine's PostgreSQL and MariaDB (a throwaway database
 each), a second connection that holds a lock the store's statement waits
 on, and for a link that goes silent a TCP proxy that is cut
-(nova_ha.testing.fault_services).  The store must raise HistoryUnavailable
+(nova_ha_testbed.fault_services).  The store must raise HistoryUnavailable
 within its statement timeout plus a small margin, and work again once the
 lock is gone.
 """
@@ -18,7 +18,8 @@ import unittest
 import sqlalchemy as sa
 
 from nova_ha.history import store as history_store
-from nova_ha.testing import fault_services
+
+from nova_ha_testbed import fault_services
 from tests.integration.history import backends
 
 TIMEOUT = 1.0

@@ -3,7 +3,7 @@
 Everything the engine touches is real and reached as in production:
 - Nova's REST API over HTTP on a loopback port.  This is the in-process
   cloud of Nova's functional framework, served by
-  nova_ha.testing.engine_process.
+  nova_ha_testbed.engine_process.
 - RabbitMQ (127.0.0.1:5672) for the monitor's event and for Nova's
   versioned notifications, which go through the nova_ha_forward driver.
 - pyghmi's fakebmc over IPMI (ipmitool, cipher suite 3) for fencing.
@@ -14,7 +14,7 @@ Everything the engine touches is real and reached as in production:
 Stand-in: keystone (see engine_process).
 """
 
-from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: I100  (imports Nova's test mode)
 
 import configparser
 import json
@@ -26,7 +26,8 @@ import oslo_messaging as messaging
 from nova_ha.notifier import events
 from nova_ha.notifier import listener
 from nova_ha.notifier import signing
-from nova_ha.testing import engine_process
+
+from nova_ha_testbed import engine_process
 from tests.integration.fencing import peers
 from tests.integration import services
 

@@ -3,7 +3,7 @@
 Real parts: two nova-ha-engine processes (the installed console script)
 sharing Redis (tooz leases, lock_timeout 5 s), RabbitMQ (each message
 reaches one of them) and the history on PostgreSQL; Nova's API over HTTP
-(the in-process cloud, see nova_ha.testing.engine_process); fencing
+(the in-process cloud, see nova_ha_testbed.engine_process); fencing
 through the IPMI driver against pyghmi's fakebmc; monitor events signed
 with each host's key.  Stand-in: keystone.
 
@@ -13,7 +13,7 @@ request, every record under its owner's token, the incident closed by
 the survivor).
 """
 
-from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: I100  (imports Nova's test mode)
 
 import configparser
 import datetime
@@ -21,7 +21,8 @@ import tempfile
 import uuid
 
 from nova_ha.notifier import events
-from nova_ha.testing import engine_process
+
+from nova_ha_testbed import engine_process
 from tests.integration.fencing import peers
 from tests.integration.history import backends
 from tests.integration import services

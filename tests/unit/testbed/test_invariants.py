@@ -3,7 +3,8 @@
 import datetime
 
 from nova_ha.history import objects
-from nova_ha.testing import invariants
+
+from nova_ha_testbed import invariants
 
 T0 = datetime.datetime(2026, 12, 5, 3, 0, 0, tzinfo=datetime.timezone.utc)
 SEGMENT = ('a2', 'a-spare')

@@ -21,7 +21,7 @@ not fit its leases fails the deployment.
 Monitor events are signed: a deployment gives each host of the cloud a
 random event key, writes them all into the engine's ``[event_signing]
 host_keys`` and publishes each host's events signed with its key, as
-``nova-ha-monitor.<host>`` (see nova_ha.testing.engine.Monitors), since
+``nova-ha-monitor.<host>`` (see nova_ha_testbed.engine.Monitors), since
 the engine refuses anything else by default.
 
 Stand-in: keystone.  Nova's fixture replaces keystone's middleware with a
@@ -50,7 +50,8 @@ import oslo_messaging as messaging
 
 from nova_ha.cmd import engine as engine_cmd
 from nova_ha.history import store as history_store
-from nova_ha.testing import engine as engine_harness
+
+from nova_ha_testbed import engine as engine_harness
 
 ENGINE_READY = 'nova-ha-engine listening on'
 # What nova-ha-engine logs at start when a side effect may outlast what is

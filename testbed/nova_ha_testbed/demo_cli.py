@@ -25,25 +25,25 @@ def main(argv=None):
 
     # Nova 34 services run on native threads; so does the demo cloud.
     os.environ.setdefault('OS_NOVA_DISABLE_EVENTLET_PATCHING', '1')
-    from nova_ha.demo import scenario
+    from nova_ha_testbed import demo
 
     out = sys.stdout
     # The story is the output; Nova's own INFO chatter (kept by its test
     # fixtures while the cloud runs) would bury it.
     logging.getLogger('nova').setLevel(logging.WARNING)
     if not args.json:
-        scenario.DemoCloud.say = staticmethod(
+        demo.DemoCloud.say = staticmethod(
             lambda line: (out.write(line + '\n'), out.flush()))
     started = time.monotonic()
     result = unittest.TestResult()
-    scenario.DemoCloud('test_demo').run(result)
+    demo.DemoCloud('test_demo').run(result)
     problems = result.errors + result.failures
     if problems:
         for _case, text in problems:
             sys.stderr.write(text)
         sys.stderr.write('nova-ha-demo: the demo cloud failed (above)\n')
         return 1
-    report = scenario.DemoCloud.report
+    report = demo.DemoCloud.report
     if args.json:
         doc = dataclasses.asdict(report)
         doc['elapsed_s'] = round(time.monotonic() - started, 1)

@@ -16,8 +16,9 @@ from nova_ha.scheduler import policy
 from nova_ha.scheduler.request import RequestFacts
 from nova_ha.scheduler.request import RequestKind
 from nova_ha.notifier import events
-from nova_ha.testing import cloud
-from nova_ha.testing import engine as engine_harness
+
+from nova_ha_testbed import cloud
+from nova_ha_testbed import engine as engine_harness
 
 # (name, HA?, priority)
 DEMO_SERVERS = (

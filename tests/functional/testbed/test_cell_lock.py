@@ -1,11 +1,11 @@
 """The in-process cloud's cell lock lets a reader past a waiting writer.
 
 Nova 34's CellDatabases fixture deadlocked a bench that booted 12 VMs at
-once (see nova_ha.testing.cloud.ReaderFirstCellLock): a reader was held
+once (see nova_ha_testbed.cloud.ReaderFirstCellLock): a reader was held
 behind a waiting writer while it held what the current reader needed.
 """
 
-from nova_ha.testing import cloud  # noqa: I100  (imports Nova's test mode)
+from nova_ha_testbed import cloud  # noqa: I100  (imports Nova's test mode)
 
 import threading
 import unittest
