@@ -159,7 +159,7 @@ def run_failure(c, say, report):
         return incidents and not any(i.is_open for i in incidents)
 
     c.wait_for(settled, timeout=300, interval=0.2, what='the recovery')
-    harness.engine.wait_idle()
+    harness.wait_idle()
     show_new()
     elapsed = time.monotonic() - started
     say('')
