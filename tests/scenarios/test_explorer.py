@@ -41,7 +41,7 @@ def test_a_failure_is_shrunk_to_a_scenario_that_still_fails(tmp_path):
     # A cloud whose engines believe a software watchdog (an unsafe
     # opt-in), with noise around the hang that makes it run twice.
     spec, lines = scenario.load(os.path.join(
-        HERE, 'software_watchdog_believed_runs_twice'))
+        HERE, 'fencing', 'software_watchdog_believed_runs_twice'))
     noisy = ['delay 3', 'cut engine-1', 'delay 1', 'uncut engine-1',
              'nova down', 'delay 2', 'nova up'] + lines
     found, _ = explore.judge(spec, noisy)
