@@ -12,12 +12,12 @@ import datetime
 from oslo_log import log as logging
 
 from nova_ha.cmd import cli
-from nova_ha.history import cli as history_cli
 from nova_ha.history import store as history_store
 from nova_ha.history import timespec
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.model import servers as ha_servers
 from nova_ha.notifier import nova as ha_nova
+from nova_ha.records import history as history_cli
 from nova_ha.reports import availability
 from nova_ha.reports import chart
 from nova_ha.reports import source

@@ -13,9 +13,9 @@ from cliff import show
 from osc_lib.cli import format_columns
 
 from nova_ha.cmd import cli
-from nova_ha.history.cli import JSONColumn
 from nova_ha.model import aggregates as ha_aggregates
 from nova_ha.model import servers as ha_servers
+from nova_ha.records.history import JSONColumn
 from nova_ha.tagging import nova as tagging_nova
 from nova_ha.tagging import segments
 from nova_ha.tagging import servers as tagging_servers

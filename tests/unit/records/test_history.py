@@ -13,8 +13,8 @@ import tempfile
 import unittest
 
 from nova_ha.cmd import cli
-from nova_ha.history import cli as history_cli
 from nova_ha.history import store as history_store
+from nova_ha.records import history as history_cli
 
 UTC = datetime.timezone.utc
 

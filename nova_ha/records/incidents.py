@@ -19,8 +19,8 @@ from cliff import show
 
 from nova_ha.cmd import cli as nova_ha_cli
 from nova_ha.history import store as history_store
-from nova_ha.history import cli as history_cli
-from nova_ha.history.cli import JSONColumn
+from nova_ha.records import history as history_cli
+from nova_ha.records.history import JSONColumn
 
 LIST_COLUMNS = ('Key', 'Kind', 'Host', 'State', 'Owner', 'Generation',
                 'Opened', 'Closed')
