@@ -60,6 +60,11 @@ OPERATOR_CLOSED_STATE = objects.OPERATOR_CLOSED_STATE
 #: What an operator may ask of an incident (HistoryStore.operator_request).
 OPERATOR_ACTIONS = ('retry', 'close', 'confirm_down')
 
+#: What a monitor's report asks of an incident another engine owns, handed
+#: to the owner as a request (nova_ha.engine: a VM failed again, a process
+#: is back).
+MONITOR_REQUESTS = ('failed_again', 'process_up')
+
 #: Longest reason an operator may give for a request.
 REASON_LENGTH = 1024
 
@@ -175,9 +180,9 @@ def _generation(value, field='generation'):
 
 
 def _operator_action(action):
-    if action not in OPERATOR_ACTIONS:
+    if action not in OPERATOR_ACTIONS + MONITOR_REQUESTS:
         raise ValueError('operator action must be one of %s, not %r' % (
-            ', '.join(OPERATOR_ACTIONS), action))
+            ', '.join(OPERATOR_ACTIONS + MONITOR_REQUESTS), action))
     return action
 
 
@@ -820,6 +825,8 @@ def _request_message(action, who, host, reason):
         what = 'closed the incident'
     elif action == 'confirm_down':
         what = 'confirmed %s is powered off' % host
+    elif action in MONITOR_REQUESTS:
+        what = 'reported %s' % action.replace('_', ' ')
     else:
         what = 'asked to %s' % action
     return 'operator %s %s: %s' % (who, what, reason)
