@@ -579,6 +579,9 @@ def _still_recovered(s, host, last):
     reported to Nova after it (a durable record, which a restarted
     replica and a cloud without coordination heartbeats still have)."""
     service = (s.obs.services or {}).get(host)
+    if last.state == states.CLOSED and \
+            _peer_channel(s, host).verdict == channels.REACHABLE:
+        s.alive_at[host] = s.now      # its peers hear it: it lives
     lived = s.alive_at.get(host, float('-inf')) >= last.since or (
         service is not None and _reported_after(s, service, last.since))
     if last.state == states.CLOSED and not lived:

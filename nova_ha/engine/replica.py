@@ -212,7 +212,7 @@ def observe(env, state, results, inflight, aggregates=None, services=None,
         migrations=migrations, reports=tuple(env.take_reports()),
         results=tuple(results), inflight=frozenset(inflight),
         fresh=fresh, peer_views=_peer_views(env, state, aggregates,
-                                            services),
+                                            services, incidents),
         lost_at=_read('the coordination backend', env.lost_at),
         events=tuple(env.take_events()), failed_vms=failed_vms,
         stopped_by_user=stopped)
@@ -244,11 +244,16 @@ def _observe_failed_vms(env, state):
 _PEER_STATES = tuple(states.OPEN)
 
 
-def _peer_views(env, state, aggregates, services):
-    """The peer views of the hosts being confirmed and of their segment
-    peers (read only while some incident needs them)."""
+def _peer_views(env, state, aggregates, services, incidents=None):
+    """The peer views of the hosts being confirmed, and of the hosts whose
+    latest incident an operator closed (whether they live since is read
+    there too), and of their segment peers (read only while some
+    incident needs them)."""
     hosts = {i.host for i in state.incidents.values()
              if i.kind == states.KIND and i.state in _PEER_STATES}
+    hosts |= {i.host for i in incidents or ()
+              if i.kind == states.KIND and i.closed and
+              i.state == states.CLOSED}
     if not hosts or aggregates is None:
         return None
     wanted = set(hosts)
